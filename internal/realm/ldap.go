@@ -1,0 +1,160 @@
+package realm
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The schemas slapd needs beyond Debian's stock ones: the club schema, the
+// sudo schema (only shipped by sudo-ldap, which conflicts with sudo), and
+// nis.schema with posixGroup AUXILIARY so `group` + `posixGroup` entries
+// load (rfc2307bis style, as production uses).
+//
+//go:embed schema/*.schema
+var schemas embed.FS
+
+// CurrentTerm is the club term holding t: [wsf]YYYY.
+func CurrentTerm(t time.Time) string {
+	season := "wsf"[(int(t.Month())-1)/4]
+	return fmt.Sprintf("%c%d", season, t.Year())
+}
+
+func (r *Realm) slapdConf() string {
+	admin := r.UserDN(r.AdminPrincipal)
+	syscom := fmt.Sprintf(`group/group/uniqueMember="%s"`, r.GroupDN("syscom"))
+	office := fmt.Sprintf(`group/group/uniqueMember="%s"`, r.GroupDN("office"))
+	schemaDir := r.path("ldap/schema")
+	return fmt.Sprintf(`# Throwaway test realm slapd.conf (generated).
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include %[1]s/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+include %[1]s/csc.schema
+include %[1]s/sudo.schema
+
+pidfile %[2]s/run/slapd.pid
+argsfile %[2]s/run/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+
+sasl-host localhost
+sasl-realm %[3]s
+authz-regexp "^uid=([^,]+),cn=%[3]s,cn=gssapi,cn=auth$" "uid=$1,%[4]s"
+
+database mdb
+suffix "%[5]s"
+rootdn "%[6]s"
+rootpw %[7]s
+directory %[2]s/ldap/data
+maxsize 268435456
+index objectClass eq
+index uid,cn,memberUid eq
+index uidNumber,gidNumber eq
+
+# ceod/admin writes everything; syscom manages the directory; office
+# registers terms; members change their own shell.
+access to attrs=userPassword
+	by dn.exact="%[8]s" write
+	by self write
+	by anonymous auth
+	by * none
+access to attrs=loginShell
+	by dn.exact="%[8]s" write
+	by %[9]s write
+	by self write
+	by * read
+access to attrs=term,nonMemberTerm
+	by dn.exact="%[8]s" write
+	by %[9]s write
+	by %[10]s write
+	by * read
+access to *
+	by dn.exact="%[8]s" write
+	by %[9]s write
+	by * read
+`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office)
+}
+
+func (r *Realm) seedLDIF() string {
+	var b strings.Builder
+	dc := strings.SplitN(strings.TrimPrefix(r.LDAPBase, "dc="), ",", 2)[0]
+	fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: Computer Science Club\ndc: %s\n\n", r.LDAPBase, dc)
+	for _, ou := range []string{"People", "Group", "SUDOers"} {
+		fmt.Fprintf(&b, "dn: ou=%s,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: %s\n\n", ou, r.LDAPBase, ou)
+	}
+	term := CurrentTerm(time.Now())
+	members := map[string][]string{}
+	for _, u := range r.sortedUsers() {
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: account\nobjectClass: posixAccount\nobjectClass: shadowAccount\nobjectClass: member\n", r.UserDN(u.Name))
+		fmt.Fprintf(&b, "uid: %s\ncn: Test %s\nuidNumber: %d\ngidNumber: %d\nhomeDirectory: %s\nloginShell: /bin/bash\nprogram: Testing\nterm: %s\n\n",
+			u.Name, u.Name, u.UID, u.UID, filepath.Join(r.HomeRoot, u.Name), term)
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: group\nobjectClass: posixGroup\ncn: %s\ngidNumber: %d\n\n", r.GroupDN(u.Name), u.Name, u.UID)
+		for _, g := range u.Groups {
+			members[g] = append(members[g], u.Name)
+		}
+	}
+	for i, g := range []string{"office", "syscom"} {
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: group\nobjectClass: posixGroup\ncn: %s\ngidNumber: %d\n", r.GroupDN(g), g, 10001+i)
+		for _, m := range members[g] {
+			fmt.Fprintf(&b, "memberUid: %s\nuniqueMember: %s\n", m, r.UserDN(m))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "dn: cn=%%syscom,%s\nobjectClass: top\nobjectClass: sudoRole\ncn: %%syscom\nsudoUser: %%syscom\nsudoHost: ALL\nsudoCommand: ALL\n\n", r.SudoBase)
+	return b.String()
+}
+
+func (r *Realm) startLDAP() error {
+	slapd, err := findBinary("slapd")
+	if err != nil {
+		return err
+	}
+	slapadd, err := findBinary("slapadd")
+	if err != nil {
+		return err
+	}
+	ents, err := schemas.ReadDir("schema")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		b, err := schemas.ReadFile("schema/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(r.path("ldap/schema/"+e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	conf := r.path("ldap/slapd.conf")
+	// slapd.conf holds the rootpw: readable by its owner only.
+	if err := os.WriteFile(conf, []byte(r.slapdConf()), 0o600); err != nil {
+		return err
+	}
+	seed := r.path("ldap/seed.ldif")
+	if err := os.WriteFile(seed, []byte(r.seedLDIF()), 0o644); err != nil {
+		return err
+	}
+	ldapConf := fmt.Sprintf("URI %s\nBASE %s\nSASL_MECH GSSAPI\n", r.LDAPURL, r.LDAPBase)
+	if err := os.WriteFile(r.path("ldap/ldap.conf"), []byte(ldapConf), 0o644); err != nil {
+		return err
+	}
+	env := r.krbEnv()
+	if _, err := run(env, r.Dir, "", nil, slapadd, "-q", "-f", conf, "-l", seed); err != nil {
+		return err
+	}
+	env = append(env, "KRB5_KTNAME=FILE:"+r.LDAPKeytab)
+	d, err := startDaemon("slapd", r.path("log/slapd.log"), env, r.Dir, nil, syscall.SIGTERM,
+		slapd, "-f", conf, "-h", "ldap://127.0.0.1:"+strconv.Itoa(r.LDAPPort)+"/", "-d", "stats")
+	if err != nil {
+		return err
+	}
+	r.daemons = append(r.daemons, d)
+	return waitTCP(d, "127.0.0.1:"+strconv.Itoa(r.LDAPPort), 15*time.Second, r.path("log/slapd.log"))
+}

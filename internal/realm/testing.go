@@ -1,0 +1,120 @@
+package realm
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireEnv names the variable that makes a missing realm a test failure
+// instead of a skip. `make test` sets it, so CI can never pass by skipping.
+const RequireEnv = "CEO_REQUIRE_REALM"
+
+var (
+	shared    *Realm
+	sharedErr error
+)
+
+// Main starts one realm for a test binary, runs its tests and stops the
+// realm, also on SIGINT/SIGTERM. Use it as `os.Exit(realm.Main(m))` in
+// TestMain. Under -short no realm is started and Get skips. If the test
+// binary dies some other way (panic, timeout, SIGKILL) the daemons die with
+// it: each is started with a parent-death signal.
+func Main(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		sharedErr = fmt.Errorf("realm: not started under -short")
+		return m.Run()
+	}
+	t0 := time.Now()
+	shared, sharedErr = Start(Options{})
+	if sharedErr != nil {
+		if os.Getenv(RequireEnv) != "" {
+			fmt.Fprintf(os.Stderr, "realm: %v\n", sharedErr)
+			return 1
+		}
+		return m.Run()
+	}
+	fmt.Fprintf(os.Stderr, "realm: %s up in %v at %s\n", shared.Name, time.Since(t0).Round(time.Millisecond), shared.Dir)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		shared.Remove()
+		fmt.Fprintf(os.Stderr, "realm: stopped on %v\n", s)
+		os.Exit(1)
+	}()
+	code := m.Run()
+	signal.Stop(sigs)
+	t1 := time.Now()
+	if err := shared.Remove(); err != nil {
+		fmt.Fprintf(os.Stderr, "realm: stop: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "realm: down in %v\n", time.Since(t1).Round(time.Millisecond))
+	return code
+}
+
+// Get returns the test binary's realm. Without one it skips the test, or
+// fails it when CEO_REQUIRE_REALM is set.
+func Get(t testing.TB) *Realm {
+	t.Helper()
+	if shared == nil {
+		reason := "no test realm (call realm.Main from TestMain)"
+		if sharedErr != nil {
+			reason = sharedErr.Error()
+		}
+		if os.Getenv(RequireEnv) != "" && !testing.Short() {
+			t.Fatalf("test realm required: %s", reason)
+		}
+		t.Skip(reason)
+	}
+	return shared
+}
+
+// Kinit gets a ticket for principal with MIT kinit (password on stdin) in
+// a fresh ccache and returns its path.
+func (r *Realm) Kinit(t testing.TB, principal, password string) string {
+	t.Helper()
+	cc := filepath.Join(t.TempDir(), "krb5cc")
+	cmd := exec.Command("kinit", principal)
+	cmd.Env = append(r.krbEnv(), "KRB5CCNAME=FILE:"+cc)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit %s: %v\n%s", principal, err, out)
+	}
+	return cc
+}
+
+// KinitKeytab gets a ticket for principal from keytab with MIT kinit.
+func (r *Realm) KinitKeytab(t testing.TB, principal, keytab string) string {
+	t.Helper()
+	cc := filepath.Join(t.TempDir(), "krb5cc")
+	cmd := exec.Command("kinit", "-k", "-t", keytab, principal)
+	cmd.Env = append(r.krbEnv(), "KRB5CCNAME=FILE:"+cc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit -k %s: %v\n%s", principal, err, out)
+	}
+	return cc
+}
+
+// KrbEnv is the environment MIT tools need for this realm (KRB5_CONFIG,
+// replay cache dir, PATH), without a ccache.
+func (r *Realm) KrbEnv() []string {
+	var out []string
+	for _, kv := range r.krbEnv() {
+		if !strings.HasPrefix(kv, "KRB5CCNAME=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
