@@ -142,16 +142,19 @@ func start(opts Options, base int) (r *Realm, err error) {
 		}
 	}
 	dir := opts.Dir
-	removeDir := false
 	if dir == "" {
 		// Short path: unix sockets must stay under 108 bytes.
 		dir, err = os.MkdirTemp("", "realm-")
 		if err != nil {
 			return nil, fmt.Errorf("realm: %w", err)
 		}
-		removeDir = true
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("realm: %w", err)
+	} else {
+		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+			return nil, fmt.Errorf("realm: directory %s is not empty", dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("realm: %w", err)
+		}
 	}
 	dir, err = filepath.Abs(dir)
 	if err != nil {
@@ -164,10 +167,9 @@ func start(opts Options, base int) (r *Realm, err error) {
 	r = newRealm(opts.Name, dir, base)
 	defer func() {
 		if err != nil {
+			// The directory was empty or new: nothing of value is lost.
 			r.Stop()
-			if removeDir {
-				os.RemoveAll(dir)
-			}
+			os.RemoveAll(dir)
 		}
 	}()
 	for _, sub := range []string{"kdc", "keytabs", "ldap/data", "ldap/schema", "run", "log", "mysql/data", "mysql/tmp", "pg", "config/ops", "home", "skel", "lib", "hooks"} {

@@ -113,6 +113,9 @@ func (r *Realm) startPostgres() error {
 		if err := chownTree(pgDir, uid, gid); err != nil {
 			return err
 		}
+		if err := traversableByOthers(pgDir); err != nil {
+			return fmt.Errorf("the postgres user cannot reach %s: %w", pgDir, err)
+		}
 	}
 	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C.UTF-8"}
 	data := filepath.Join(pgDir, "data")
@@ -153,4 +156,21 @@ func (r *Realm) PGURL(db string) string {
 		db = "postgres"
 	}
 	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", r.PGAdminUser, r.PGAdminPassword, r.PGPort, db)
+}
+
+// traversableByOthers checks that every ancestor of dir is world-searchable,
+// so a daemon running as another user can reach it.
+func traversableByOthers(dir string) error {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s has mode %v", d, st.Mode().Perm())
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
