@@ -1,0 +1,216 @@
+package gss
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/iana"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/service"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// Acceptor accepts security contexts for a service, like
+// gss_accept_sec_context with the service's keytab. An Acceptor is safe for
+// concurrent use and may accept any number of contexts.
+type Acceptor struct {
+	// Keytab holds the service's keys.
+	Keytab *keytab.Keytab
+	// Principal is the service principal without realm, e.g.
+	// "ceod/localhost": tickets for any other service are refused. ""
+	// accepts a ticket for any principal that has a key in Keytab.
+	Principal string
+	// Config supplies randomness, the clock and the allowed skew.
+	Config Config
+}
+
+// Accept processes the initiator's first context token (a MSG_AUTH body):
+// an RFC 1964 initial context token carrying an AP-REQ.
+//
+// It verifies the AP-REQ with gokrb5 (ticket decryption with the keytab,
+// ticket times, client name, clock skew, the process-wide replay cache;
+// PACs are not decoded, since MIT 1.20 puts non-Microsoft PACs in tickets),
+// checks the ticket is for Principal and uses a supported enctype, and
+// refuses unless the 0x8003 checksum requests mutual authentication,
+// confidentiality and integrity (ErrContextFlags).
+//
+// On success it returns the established context and the AP-REP token
+// (TOK_ID 02 00) to send back. The AP-REP carries a fresh acceptor subkey
+// of the initiator subkey's enctype (else the session key's) and a random
+// initial sequence number. Errors are safe to log but should not be sent
+// to the peer verbatim.
+func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
+	defer recoverPanic(&err, "accepting context")
+	if a == nil || a.Keytab == nil {
+		return nil, nil, errors.New("gss: acceptor has no keytab")
+	}
+	req, gssFlags, err := a.verify(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.reply(req, gssFlags)
+}
+
+// verify decodes and checks the AP-REQ and returns it, decrypted, with the
+// context flags the initiator requested.
+func (a *Acceptor) verify(token []byte) (*messages.APReq, uint32, error) {
+	tokID, inner, err := decodeContextToken(token)
+	if err != nil {
+		return nil, 0, err
+	}
+	if tokID != tokAPReq {
+		return nil, 0, fmt.Errorf("%w: context token has TOK_ID %04x, want an AP-REQ (0100)", ErrDefectiveToken, tokID)
+	}
+	req := new(messages.APReq)
+	if err := req.Unmarshal(inner); err != nil {
+		return nil, 0, fmt.Errorf("%w: malformed AP-REQ: %v", ErrDefectiveToken, err)
+	}
+	if err := a.precheck(req); err != nil {
+		return nil, 0, err
+	}
+
+	cfg := &a.Config
+	settings := []func(*service.Settings){service.DecodePAC(false), service.MaxClockSkew(cfg.maxSkew())}
+	if a.Principal != "" {
+		settings = append(settings, service.KeytabPrincipal(a.Principal))
+	}
+	ok, _, err := service.VerifyAPREQ(req, service.NewSettings(a.Keytab, settings...))
+	if err != nil {
+		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
+	}
+	if !ok {
+		return nil, 0, errors.New("gss: AP-REQ rejected")
+	}
+
+	tkt := &req.Ticket.DecryptedEncPart
+	auth := &req.Authenticator
+	if _, err := checkKey(tkt.Key); err != nil {
+		return nil, 0, fmt.Errorf("gss: ticket session key: %w", err)
+	}
+	if auth.CRealm != tkt.CRealm {
+		return nil, 0, fmt.Errorf("gss: authenticator realm %q does not match ticket realm %q", auth.CRealm, tkt.CRealm)
+	}
+	if err := checkTimes(cfg, tkt, auth); err != nil {
+		return nil, 0, err
+	}
+	gssFlags, err := parseGSSChecksum(auth.Cksum)
+	if err != nil {
+		return nil, 0, err
+	}
+	if gssFlags&requiredFlags != requiredFlags {
+		return nil, 0, fmt.Errorf("%w (flags %#x)", ErrContextFlags, gssFlags)
+	}
+	if len(auth.SubKey.KeyValue) > 0 || auth.SubKey.KeyType != 0 {
+		if _, err := checkKey(auth.SubKey); err != nil {
+			return nil, 0, fmt.Errorf("gss: initiator subkey: %w", err)
+		}
+	}
+	return req, gssFlags, nil
+}
+
+// reply makes the acceptor's half of the context and the AP-REP for a
+// verified AP-REQ.
+func (a *Acceptor) reply(req *messages.APReq, gssFlags uint32) (*Context, []byte, error) {
+	tkt := &req.Ticket.DecryptedEncPart
+	auth := &req.Authenticator
+	recvSeq, err := seqFromASN1(auth.SeqNumber)
+	if err != nil {
+		return nil, nil, err
+	}
+	subkeyType := tkt.Key.KeyType
+	if len(auth.SubKey.KeyValue) > 0 {
+		subkeyType = auth.SubKey.KeyType
+	}
+	cfg := &a.Config
+	subkey, err := newKey(cfg.rand(), subkeyType)
+	if err != nil {
+		return nil, nil, err
+	}
+	et, err := checkKey(subkey)
+	if err != nil {
+		return nil, nil, err
+	}
+	sendSeq, err := randomSeq(cfg.rand())
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := marshalAPRep(messages.EncAPRepPart{
+		CTime:          auth.CTime,
+		Cusec:          auth.Cusec,
+		Subkey:         subkey,
+		SequenceNumber: int64(sendSeq),
+	}, tkt.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	peer := tkt.CName.PrincipalNameString() + "@" + tkt.CRealm
+	ctx := newContext(false, subkey, et, true, peer, gssFlags, sendSeq, recvSeq)
+	return ctx, encodeContextToken(tokAPRep, rep), nil
+}
+
+// precheck refuses, before gokrb5 sees them, AP-REQs that gokrb5 would
+// mishandle (it indexes the service name and slices ciphertexts without
+// checking lengths) or that this package cannot serve.
+func (a *Acceptor) precheck(req *messages.APReq) error {
+	if req.PVNO != iana.PVNO || req.Ticket.TktVNO != iana.PVNO {
+		return fmt.Errorf("%w: AP-REQ protocol version %d, ticket version %d", ErrDefectiveToken, req.PVNO, req.Ticket.TktVNO)
+	}
+	sname := req.Ticket.SName.NameString
+	if len(sname) == 0 || slicesContainsEmpty(sname) {
+		return fmt.Errorf("%w: ticket has an empty service name", ErrDefectiveToken)
+	}
+	if a.Principal != "" {
+		want, _ := types.ParseSPNString(a.Principal)
+		if strings.Join(sname, "/") != strings.Join(want.NameString, "/") {
+			return fmt.Errorf("gss: ticket is for %s, not %s", strings.Join(sname, "/"), a.Principal)
+		}
+	}
+	et, err := checkEnctype(req.Ticket.EncPart.EType)
+	if err != nil {
+		return fmt.Errorf("gss: ticket: %w", err)
+	}
+	if len(req.Ticket.EncPart.Cipher) < minCiphertext(et) {
+		return fmt.Errorf("%w: ticket ciphertext too short", ErrDefectiveToken)
+	}
+	aet, err := checkEnctype(req.EncryptedAuthenticator.EType)
+	if err != nil {
+		return fmt.Errorf("gss: authenticator: %w", err)
+	}
+	if len(req.EncryptedAuthenticator.Cipher) < minCiphertext(aet) {
+		return fmt.Errorf("%w: authenticator ciphertext too short", ErrDefectiveToken)
+	}
+	if types.IsFlagSet(&req.APOptions, flags.APOptionUseSessionKey) {
+		return errors.New("gss: user-to-user AP-REQ (use-session-key) is not supported")
+	}
+	return nil
+}
+
+func slicesContainsEmpty(s []string) bool {
+	for _, v := range s {
+		if v == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTimes repeats gokrb5's time checks against Config.Now: the
+// authenticator within the skew, the ticket started and not expired.
+func checkTimes(cfg *Config, tkt *messages.EncTicketPart, auth *types.Authenticator) error {
+	now, skew := cfg.now(), cfg.maxSkew()
+	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if d := now.Sub(ct); d > skew || d < -skew {
+		return fmt.Errorf("gss: authenticator time %s is %s away from ours (allowed %s)", ct.UTC().Format("2006-01-02T15:04:05.000000Z"), d.Round(1e6), skew)
+	}
+	if !tkt.StartTime.IsZero() && tkt.StartTime.Sub(now) > skew {
+		return fmt.Errorf("gss: ticket not valid until %s", tkt.StartTime.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	if now.Sub(tkt.EndTime) > skew {
+		return fmt.Errorf("gss: ticket expired at %s", tkt.EndTime.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package gss
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/iana"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// Initiator is the client side of a context being established. It is not
+// safe for concurrent use.
+type Initiator struct {
+	cfg        Config
+	sessionKey types.EncryptionKey
+	subkey     types.EncryptionKey // our authenticator subkey
+	seq        uint64              // our initial sequence number
+	ctime      time.Time           // authenticator ctime and cusec, which
+	cusec      int                 // the AP-REP must echo
+	target     string
+	done       bool
+}
+
+// NewInitiator gets a service ticket for spn ("ceod/host", realm from
+// [domain_realm] or the client's) with cl and returns the initiator and
+// its first context token: an RFC 1964 initial context token carrying an
+// AP-REQ with the mutual-required ap-option and an authenticator holding
+// the 0x8003 checksum (MUTUAL|REPLAY|SEQUENCE|CONF|INTEG), a fresh subkey
+// of the session key's enctype and a random sequence number. Send the token
+// to the acceptor and pass its answer to Step.
+func NewInitiator(cl *client.Client, spn string, cfg Config) (*Initiator, []byte, error) {
+	if cl == nil || cl.Credentials == nil {
+		return nil, nil, errors.New("gss: nil client")
+	}
+	tkt, key, err := cl.GetServiceTicket(spn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gss: getting a ticket for %s: %w", spn, err)
+	}
+	return newInitiatorFromTicket(cl.Credentials.CName(), cl.Credentials.Domain(), tkt, key, cfg, initOptions{})
+}
+
+// initOptions vary the AP-REQ; the zero value is what NewInitiator sends.
+type initOptions struct {
+	gssFlags  uint32 // 0 means initiatorFlags
+	apOptions []int  // added to mutual-required
+	noSubkey  bool   // send no authenticator subkey
+	noCksum   bool   // send no 0x8003 checksum
+}
+
+// newInitiatorFromTicket builds the AP-REQ from a ticket and its session
+// key, however they were obtained (NewInitiator asks the KDC; tests make
+// tickets themselves).
+func newInitiatorFromTicket(cname types.PrincipalName, crealm string, tkt messages.Ticket, sessionKey types.EncryptionKey, cfg Config, opts initOptions) (*Initiator, []byte, error) {
+	if len(tkt.SName.NameString) == 0 || slicesContainsEmpty(tkt.SName.NameString) {
+		return nil, nil, errors.New("gss: ticket has an empty service name")
+	}
+	if _, err := checkKey(sessionKey); err != nil {
+		return nil, nil, fmt.Errorf("gss: session key for %s: %w", tkt.SName.PrincipalNameString(), err)
+	}
+	subkey, err := newKey(cfg.rand(), sessionKey.KeyType)
+	if err != nil {
+		return nil, nil, err
+	}
+	seq, err := randomSeq(cfg.rand())
+	if err != nil {
+		return nil, nil, err
+	}
+	now := cfg.now().UTC()
+	ctime := now.Truncate(time.Second) // KerberosTime has whole seconds
+	cusec := now.Nanosecond() / 1000
+	auth := types.Authenticator{
+		AVNO:      iana.PVNO,
+		CRealm:    crealm,
+		CName:     cname,
+		Cksum:     gssChecksum(initiatorFlags),
+		Cusec:     cusec,
+		CTime:     ctime,
+		SubKey:    subkey,
+		SeqNumber: int64(seq),
+	}
+	if opts.gssFlags != 0 {
+		auth.Cksum = gssChecksum(opts.gssFlags)
+	}
+	if opts.noCksum {
+		auth.Cksum = types.Checksum{}
+	}
+	if opts.noSubkey {
+		auth.SubKey = types.EncryptionKey{}
+		subkey = sessionKey // RFC 4121: without subkeys, the session key
+	}
+	req, err := messages.NewAPReq(tkt, sessionKey, auth)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gss: building AP-REQ: %w", err)
+	}
+	types.SetFlag(&req.APOptions, flags.APOptionMutualRequired)
+	for _, o := range opts.apOptions {
+		types.SetFlag(&req.APOptions, o)
+	}
+	b, err := req.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("gss: encoding AP-REQ: %w", err)
+	}
+	i := &Initiator{
+		cfg:        cfg,
+		sessionKey: sessionKey,
+		subkey:     subkey,
+		seq:        seq,
+		ctime:      ctime,
+		cusec:      cusec,
+		target:     tkt.SName.PrincipalNameString() + "@" + tkt.Realm,
+	}
+	return i, encodeContextToken(tokAPReq, b), nil
+}
+
+// Step processes the acceptor's answer and returns the established
+// context. The answer must be an AP-REP context token (TOK_ID 02 00) that
+// decrypts with the session key and echoes our authenticator's ctime and
+// cusec (mutual authentication); the context then uses the acceptor's
+// subkey and initial sequence number, or our subkey if it sent none. A
+// KRB-ERROR token (03 00) gives a *KRBError.
+//
+// A failed Step changes nothing; once one succeeds, further calls fail.
+func (i *Initiator) Step(token []byte) (ctx *Context, err error) {
+	defer recoverPanic(&err, "processing AP-REP")
+	if i.done {
+		return nil, errors.New("gss: context already established")
+	}
+	tokID, inner, err := decodeContextToken(token)
+	if err != nil {
+		return nil, err
+	}
+	switch tokID {
+	case tokAPRep:
+	case tokKRBError:
+		var ke messages.KRBError
+		if err := ke.Unmarshal(inner); err != nil {
+			return nil, fmt.Errorf("%w: malformed KRB-ERROR: %v", ErrDefectiveToken, err)
+		}
+		return nil, &KRBError{Code: ke.ErrorCode, Text: ke.EText}
+	default:
+		return nil, fmt.Errorf("%w: context token has TOK_ID %04x, want an AP-REP (0200)", ErrDefectiveToken, tokID)
+	}
+	enc, err := openAPRep(inner, i.sessionKey)
+	if err != nil {
+		return nil, err
+	}
+	if !enc.CTime.Equal(i.ctime) || enc.Cusec != i.cusec {
+		return nil, errors.New("gss: AP-REP does not echo our authenticator's time (mutual authentication failed)")
+	}
+	recvSeq, err := seqFromASN1(enc.SequenceNumber)
+	if err != nil {
+		return nil, err
+	}
+	key, acceptorSubkey := i.subkey, false
+	if len(enc.Subkey.KeyValue) > 0 || enc.Subkey.KeyType != 0 {
+		key, acceptorSubkey = enc.Subkey, true
+	}
+	et, err := checkKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("gss: acceptor subkey: %w", err)
+	}
+	i.done = true
+	return newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq), nil
+}

@@ -1,0 +1,340 @@
+/*
+ * mitpeer: a test peer for package gss built on MIT's libgssapi_krb5. It
+ * speaks the legacy ceod frame protocol ([u32 len][u32 type][body], big
+ * endian, each frame sent with one write) over TCP, in either role:
+ *
+ *   mitpeer init HOST PORT MSG...
+ *       Connects, establishes a context with "ceod@localhost" (or
+ *       $MITPEER_SERVICE) using MUTUAL|REPLAY|SEQUENCE|CONF|INTEG, then for
+ *       each MSG sends gss_wrap(conf=1, MSG) as a type-2 frame and prints
+ *       "reply: TEXT" for the unwrapped answer.
+ *   mitpeer accept PORT
+ *       Listens on 127.0.0.1:PORT (0: any port) and prints "listening N";
+ *       accepts one connection and a context as "ceod@localhost" (or
+ *       $MITPEER_SERVICE) with the default keytab ($KRB5_KTNAME), prints
+ *       "peer NAME", then answers each op frame with
+ *       gss_wrap(conf=1, "echo: " + request), printing "request: TEXT",
+ *       until the peer closes.
+ *
+ * Both roles require the context to have CONF, INTEG and MUTUAL (like the
+ * legacy programs), require every received message to be sealed, and end
+ * by printing "enctype N", the enctype of the per-message key. Errors go to
+ * stderr with exit status 1.
+ *
+ * Test-vector recording: with MITPEER_DUMP=1 the last line is instead
+ * "enctype N key HEX", the per-message key, and the initiator sends a MSG
+ * that starts with "i:" with gss_wrap(conf=0), integrity only.
+ *
+ * Build: gcc -o mitpeer mitpeer.c -lgssapi_krb5
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_krb5.h>
+
+#define MSG_AUTH 0x08000000u
+#define MSG_OP 0x00000002u
+#define MAX_FRAME 65536u
+
+static void die(const char *what) {
+    fprintf(stderr, "mitpeer: %s\n", what);
+    exit(1);
+}
+
+static void print_status(OM_uint32 code, int type) {
+    OM_uint32 min, ctx = 0;
+    gss_buffer_desc msg;
+    do {
+        gss_display_status(&min, code, type, GSS_C_NO_OID, &ctx, &msg);
+        fprintf(stderr, "  %.*s\n", (int)msg.length, (char *)msg.value);
+        gss_release_buffer(&min, &msg);
+    } while (ctx != 0);
+}
+
+static void gss_die(const char *what, OM_uint32 maj, OM_uint32 min) {
+    fprintf(stderr, "mitpeer: %s failed:\n", what);
+    print_status(maj, GSS_C_GSS_CODE);
+    if (min != 0)
+        print_status(min, GSS_C_MECH_CODE);
+    exit(1);
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return got == 0 && r == 0 ? 0 : -1;
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+/* read_frame returns 1 with a malloc'd body, 0 on clean EOF; dies otherwise. */
+static int read_frame(int fd, uint32_t *type, gss_buffer_desc *body) {
+    unsigned char hdr[8];
+    int r = read_full(fd, hdr, sizeof hdr);
+    if (r == 0)
+        return 0;
+    if (r < 0)
+        die("short frame header");
+    uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    *type = (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
+    if (len == 0 || len > MAX_FRAME)
+        die("bad frame length");
+    body->value = malloc(len);
+    body->length = len;
+    if (body->value == NULL)
+        die("out of memory");
+    if (read_full(fd, body->value, len) != 1)
+        die("short frame body");
+    return 1;
+}
+
+static void write_frame(int fd, uint32_t type, const gss_buffer_desc *body) {
+    size_t n = 8 + body->length;
+    unsigned char *buf = malloc(n);
+    if (buf == NULL)
+        die("out of memory");
+    uint32_t len = (uint32_t)body->length;
+    unsigned char hdr[8] = {len >> 24, len >> 16, len >> 8, len, type >> 24, type >> 16, type >> 8, type};
+    memcpy(buf, hdr, 8);
+    memcpy(buf + 8, body->value, body->length);
+    if (write(fd, buf, n) != (ssize_t)n) /* one write: legacy readers need it */
+        die("write failed");
+    free(buf);
+}
+
+static gss_name_t service_name(void) {
+    const char *svc = getenv("MITPEER_SERVICE");
+    if (svc == NULL || *svc == '\0')
+        svc = "ceod@localhost";
+    gss_buffer_desc buf = {strlen(svc), (void *)svc};
+    gss_name_t name;
+    OM_uint32 maj, min;
+    maj = gss_import_name(&min, &buf, GSS_C_NT_HOSTBASED_SERVICE, &name);
+    if (GSS_ERROR(maj))
+        gss_die("gss_import_name", maj, min);
+    return name;
+}
+
+static void check_flags(OM_uint32 flags) {
+    OM_uint32 need = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG | GSS_C_MUTUAL_FLAG;
+    if ((flags & need) != need) {
+        fprintf(stderr, "mitpeer: context flags %#x lack CONF|INTEG|MUTUAL\n", flags);
+        exit(1);
+    }
+}
+
+static int dump_mode(void) {
+    const char *d = getenv("MITPEER_DUMP");
+    return d != NULL && *d != '\0' && strcmp(d, "0") != 0;
+}
+
+static void wrap_and_send(int fd, gss_ctx_id_t ctx, uint32_t type, const char *text, size_t len, int seal) {
+    OM_uint32 maj, min;
+    int conf = 0;
+    gss_buffer_desc in = {len, (void *)text}, out;
+    maj = gss_wrap(&min, ctx, seal, GSS_C_QOP_DEFAULT, &in, &conf, &out);
+    if (GSS_ERROR(maj))
+        gss_die("gss_wrap", maj, min);
+    if (conf != seal)
+        die("gss_wrap did not honour conf_req_flag");
+    write_frame(fd, type, &out);
+    gss_release_buffer(&min, &out);
+}
+
+static void seal_and_send(int fd, gss_ctx_id_t ctx, uint32_t type, const char *text, size_t len) {
+    wrap_and_send(fd, ctx, type, text, len, 1);
+}
+
+static void unseal(gss_ctx_id_t ctx, gss_buffer_desc *in, gss_buffer_desc *out) {
+    OM_uint32 maj, min;
+    int conf = 0;
+    maj = gss_unwrap(&min, ctx, in, out, &conf, NULL);
+    if (GSS_ERROR(maj) || maj != GSS_S_COMPLETE)
+        gss_die("gss_unwrap", maj, min);
+    if (!conf)
+        die("received message was not sealed");
+}
+
+static void print_enctype(gss_ctx_id_t *ctx) {
+    OM_uint32 maj, min;
+    void *lucid;
+    maj = gss_krb5_export_lucid_sec_context(&min, ctx, 1, &lucid);
+    if (GSS_ERROR(maj))
+        gss_die("gss_krb5_export_lucid_sec_context", maj, min);
+    gss_krb5_lucid_context_v1_t *lc = lucid;
+    if (lc->protocol != 1)
+        die("context does not use RFC 4121 tokens");
+    gss_krb5_lucid_key_t *key = lc->cfx_kd.have_acceptor_subkey ? &lc->cfx_kd.acceptor_subkey : &lc->cfx_kd.ctx_key;
+    printf("enctype %u", key->type);
+    if (dump_mode()) {
+        printf(" key ");
+        for (OM_uint32 i = 0; i < key->length; i++)
+            printf("%02x", ((unsigned char *)key->data)[i]);
+    }
+    printf("\n");
+    gss_krb5_free_lucid_sec_context(&min, lucid);
+}
+
+static int do_init(const char *host, const char *port, int nmsg, char **msgs) {
+    struct addrinfo hints = {0}, *ai;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
+        die("getaddrinfo");
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        die("connect");
+    freeaddrinfo(ai);
+
+    gss_name_t target = service_name();
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc in = GSS_C_EMPTY_BUFFER, out;
+    OM_uint32 maj, min, ret_flags = 0;
+    OM_uint32 req = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG;
+    for (;;) {
+        maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &ctx, target, (gss_OID)gss_mech_krb5, req, 0,
+                                   GSS_C_NO_CHANNEL_BINDINGS, in.length ? &in : GSS_C_NO_BUFFER, NULL, &out,
+                                   &ret_flags, NULL);
+        if (in.value != NULL) {
+            free(in.value);
+            in.value = NULL;
+            in.length = 0;
+        }
+        if (GSS_ERROR(maj))
+            gss_die("gss_init_sec_context", maj, min);
+        if (out.length > 0)
+            write_frame(fd, MSG_AUTH, &out);
+        gss_release_buffer(&min, &out);
+        if (!(maj & GSS_S_CONTINUE_NEEDED))
+            break;
+        uint32_t type;
+        if (!read_frame(fd, &type, &in))
+            die("connection closed during authentication");
+        if (type != MSG_AUTH)
+            die("expected an auth frame");
+    }
+    check_flags(ret_flags);
+
+    for (int i = 0; i < nmsg; i++) {
+        int seal = !(dump_mode() && strncmp(msgs[i], "i:", 2) == 0);
+        wrap_and_send(fd, ctx, MSG_OP, msgs[i], strlen(msgs[i]), seal);
+        uint32_t type;
+        gss_buffer_desc body, plain;
+        if (!read_frame(fd, &type, &body))
+            die("connection closed before the reply");
+        if (type != MSG_OP)
+            die("reply has another msgtype");
+        unseal(ctx, &body, &plain);
+        printf("reply: %.*s\n", (int)plain.length, (char *)plain.value);
+        free(body.value);
+        gss_release_buffer(&min, &plain);
+    }
+    print_enctype(&ctx);
+    gss_release_name(&min, &target);
+    close(fd);
+    return 0;
+}
+
+static int do_accept(const char *port) {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)atoi(port));
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 1) < 0)
+        die("listen");
+    socklen_t sl = sizeof sa;
+    if (getsockname(ls, (struct sockaddr *)&sa, &sl) < 0)
+        die("getsockname");
+    printf("listening %d\n", ntohs(sa.sin_port));
+    fflush(stdout);
+    int fd = accept(ls, NULL, NULL);
+    if (fd < 0)
+        die("accept");
+    close(ls);
+
+    OM_uint32 maj, min, ret_flags = 0;
+    gss_name_t me = service_name(), client = GSS_C_NO_NAME;
+    gss_cred_id_t cred;
+    maj = gss_acquire_cred(&min, me, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_ACCEPT, &cred, NULL, NULL);
+    if (GSS_ERROR(maj))
+        gss_die("gss_acquire_cred", maj, min);
+
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    for (;;) {
+        uint32_t type;
+        gss_buffer_desc in, out;
+        if (!read_frame(fd, &type, &in))
+            die("connection closed during authentication");
+        if (type != MSG_AUTH)
+            die("op before authentication");
+        maj = gss_accept_sec_context(&min, &ctx, cred, &in, GSS_C_NO_CHANNEL_BINDINGS, &client, NULL, &out,
+                                     &ret_flags, NULL, NULL);
+        free(in.value);
+        if (out.length > 0)
+            write_frame(fd, MSG_AUTH, &out); /* also sends error tokens */
+        gss_release_buffer(&min, &out);
+        if (GSS_ERROR(maj))
+            gss_die("gss_accept_sec_context", maj, min);
+        if (!(maj & GSS_S_CONTINUE_NEEDED))
+            break;
+    }
+    check_flags(ret_flags);
+    gss_buffer_desc disp;
+    maj = gss_display_name(&min, client, &disp, NULL);
+    if (GSS_ERROR(maj))
+        gss_die("gss_display_name", maj, min);
+    printf("peer %.*s\n", (int)disp.length, (char *)disp.value);
+    gss_release_buffer(&min, &disp);
+
+    for (;;) {
+        uint32_t type;
+        gss_buffer_desc body, plain;
+        if (!read_frame(fd, &type, &body))
+            break;
+        if (type == MSG_AUTH)
+            die("auth frame after the context is complete");
+        unseal(ctx, &body, &plain);
+        printf("request: %.*s\n", (int)plain.length, (char *)plain.value);
+        size_t n = 6 + plain.length;
+        char *reply = malloc(n);
+        if (reply == NULL)
+            die("out of memory");
+        memcpy(reply, "echo: ", 6);
+        memcpy(reply + 6, plain.value, plain.length);
+        seal_and_send(fd, ctx, type, reply, n);
+        free(reply);
+        free(body.value);
+        gss_release_buffer(&min, &plain);
+    }
+    print_enctype(&ctx);
+    gss_release_name(&min, &client);
+    gss_release_name(&min, &me);
+    gss_release_cred(&min, &cred);
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 4 && strcmp(argv[1], "init") == 0)
+        return do_init(argv[2], argv[3], argc - 4, argv + 4);
+    if (argc == 3 && strcmp(argv[1], "accept") == 0)
+        return do_accept(argv[2]);
+    fprintf(stderr, "usage: mitpeer init HOST PORT MSG... | mitpeer accept PORT\n");
+    return 2;
+}

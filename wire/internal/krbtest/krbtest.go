@@ -1,0 +1,144 @@
+// Package krbtest forges Kerberos material for tests that must run without
+// a KDC: keytabs with random keys, tickets encrypted in a service key (as
+// a KDC would issue them) and MIT FILE credentials caches holding them.
+package krbtest
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jcmturner/gofork/encoding/asn1"
+	"github.com/jcmturner/gokrb5/v8/asn1tools"
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana"
+	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// keyLen gives AES key sizes; gokrb5's is wrong for enctype 20.
+var keyLen = map[int32]int{17: 16, 18: 32, 19: 16, 20: 32}
+
+// Keytab returns a keytab with a random key of each enctype for each
+// principal ("name/inst", in realm).
+func Keytab(realm string, principals []string, enctypes ...int32) (*keytab.Keytab, error) {
+	kt := keytab.New()
+	for _, p := range principals {
+		for _, et := range enctypes {
+			pw := make([]byte, 16)
+			if _, err := rand.Read(pw); err != nil {
+				return nil, err
+			}
+			if err := kt.AddEntry(p, realm, hex.EncodeToString(pw), time.Now(), 1, et); err != nil {
+				return nil, fmt.Errorf("krbtest: keytab entry %s enctype %d: %w", p, et, err)
+			}
+		}
+	}
+	return kt, nil
+}
+
+// Ticket issues a ticket for service ("name/inst") to client, with a fresh
+// session key of sessionEtype, encrypted in the service's key of the same
+// enctype from kt.
+func Ticket(kt *keytab.Keytab, realm, service, client string, sessionEtype int32, start, end time.Time) (messages.Ticket, types.EncryptionKey, error) {
+	n, ok := keyLen[sessionEtype]
+	if !ok {
+		return messages.Ticket{}, types.EncryptionKey{}, fmt.Errorf("krbtest: enctype %d not supported", sessionEtype)
+	}
+	kv := make([]byte, n)
+	if _, err := rand.Read(kv); err != nil {
+		return messages.Ticket{}, types.EncryptionKey{}, err
+	}
+	sessionKey := types.EncryptionKey{KeyType: sessionEtype, KeyValue: kv}
+	sname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, service)
+	etp := messages.EncTicketPart{
+		Flags:     types.NewKrbFlags(),
+		Key:       sessionKey,
+		CRealm:    realm,
+		CName:     types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, client),
+		Transited: messages.TransitedEncoding{TRType: 1},
+		AuthTime:  start.UTC().Truncate(time.Second),
+		StartTime: start.UTC().Truncate(time.Second),
+		EndTime:   end.UTC().Truncate(time.Second),
+	}
+	b, err := asn1.Marshal(etp)
+	if err != nil {
+		return messages.Ticket{}, types.EncryptionKey{}, err
+	}
+	b = asn1tools.AddASNAppTag(b, asnAppTag.EncTicketPart)
+	skey, kvno, err := kt.GetEncryptionKey(sname, realm, 0, sessionEtype)
+	if err != nil {
+		return messages.Ticket{}, types.EncryptionKey{}, err
+	}
+	ed, err := crypto.GetEncryptedData(b, skey, keyusage.KDC_REP_TICKET, kvno)
+	if err != nil {
+		return messages.Ticket{}, types.EncryptionKey{}, err
+	}
+	return messages.Ticket{TktVNO: iana.PVNO, Realm: realm, SName: sname, EncPart: ed}, sessionKey, nil
+}
+
+// Cred is one credentials-cache entry.
+type Cred struct {
+	Server     types.PrincipalName // e.g. krbtgt/REALM or ldap/localhost
+	Ticket     messages.Ticket
+	Key        types.EncryptionKey
+	Start, End time.Time
+}
+
+// WriteCCache writes an MIT FILE ccache (version 4) for client@realm
+// holding creds.
+func WriteCCache(path, realm, client string, creds ...Cred) error {
+	var w ccacheWriter
+	w.u8(5)
+	w.u8(4)
+	w.u16(0) // no header tags
+	cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, client)
+	w.principal(cname, realm)
+	for _, c := range creds {
+		tb, err := c.Ticket.Marshal()
+		if err != nil {
+			return err
+		}
+		w.principal(cname, realm)
+		w.principal(c.Server, realm)
+		w.u16(uint16(c.Key.KeyType))
+		w.data(c.Key.KeyValue)
+		for _, ts := range []time.Time{c.Start, c.Start, c.End, c.End} {
+			w.u32(uint32(ts.Unix()))
+		}
+		w.u8(0)  // is_skey
+		w.u32(0) // ticket flags
+		w.u32(0) // addresses
+		w.u32(0) // authdata
+		w.data(tb)
+		w.data(nil) // second ticket
+	}
+	return os.WriteFile(path, w.b, 0o600)
+}
+
+type ccacheWriter struct{ b []byte }
+
+func (w *ccacheWriter) u8(v uint8)   { w.b = append(w.b, v) }
+func (w *ccacheWriter) u16(v uint16) { w.b = binary.BigEndian.AppendUint16(w.b, v) }
+func (w *ccacheWriter) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
+
+func (w *ccacheWriter) data(d []byte) {
+	w.u32(uint32(len(d)))
+	w.b = append(w.b, d...)
+}
+
+func (w *ccacheWriter) principal(p types.PrincipalName, realm string) {
+	w.u32(uint32(p.NameType))
+	w.u32(uint32(len(p.NameString)))
+	w.data([]byte(realm))
+	for _, c := range p.NameString {
+		w.data([]byte(c))
+	}
+}
