@@ -1,0 +1,304 @@
+// Package adduser is the adduser op (id 0x01): it creates a member, a
+// club rep or a club account, complete or not at all.
+//
+// The steps, their rollback, the id allocation and the configuration keys
+// are described in README.md. In short: the caller must be in group
+// office or syscom (read from LDAP); the request is validated on the
+// server; the name must be free in LDAP and NSS; then the uid is
+// allocated, the LDAP user entry is added (which claims the name), a
+// leftover principal is deleted, the principal is created (not for
+// clubs), the group and (for clubs) the sudo role are added, the home is
+// made from the skeleton with .forward and (clubs) ACLs, and the quota is
+// copied from a prototype. If any step fails, the steps already done are
+// undone in reverse order and the reply says so; the notify hook is told
+// either way.
+package adduser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/home"
+	"github.com/csclub/ceo/ops/kadmin"
+	"github.com/csclub/ceo/wire/ceopb"
+)
+
+// Status codes of the reply's StatusMessages: 0, errno values, and the
+// legacy ceo codes.
+const (
+	StatusOK     int32 = 0
+	StatusEPERM  int32 = int32(syscall.EPERM)  // 1
+	StatusEEXIST int32 = int32(syscall.EEXIST) // 17
+	StatusEINVAL int32 = int32(syscall.EINVAL) // 22
+	StatusEKERB  int32 = -2
+	StatusELDAP  int32 = -3
+	StatusEHOME  int32 = -4
+	StatusEQUOTA int32 = -5
+
+	// statusEIO reports a failed name service lookup.
+	statusEIO = int32(syscall.EIO)
+)
+
+// Groups whose members may add accounts.
+var allowedGroups = []string{"office", "syscom"}
+
+// Directory is what adduser needs from LDAP; *directory.Client
+// implements it.
+type Directory interface {
+	InGroup(ctx context.Context, user, group string) (bool, error)
+	UserExists(ctx context.Context, name string) (bool, error)
+	GroupExists(ctx context.Context, name string) (bool, error)
+	SudoRoleExists(ctx context.Context, cn string) (bool, error)
+	AllocateID(ctx context.Context, rangeName string, lo, hi int, inUse directory.InUseFunc) (int, error)
+	AddUser(ctx context.Context, u *directory.User) error
+	DeleteUserWithID(ctx context.Context, name string, uid int) error
+	AddGroup(ctx context.Context, g *directory.Group) error
+	DeleteGroupWithID(ctx context.Context, name string, gid int) error
+	AddSudoRole(ctx context.Context, r *directory.SudoRole) error
+	DeleteSudoRole(ctx context.Context, cn string) error
+}
+
+// Kadmin is what adduser needs from Kerberos administration;
+// *kadmin.Client implements it.
+type Kadmin interface {
+	AddPrincipal(ctx context.Context, name, password string) error
+	DeletePrincipal(ctx context.Context, name string) error
+}
+
+var (
+	_ Directory = (*directory.Client)(nil)
+	_ Kadmin    = (*kadmin.Client)(nil)
+)
+
+// Deps are the handler's configuration and clients.
+type Deps struct {
+	// Config is accounts.cf with its extension fields. Required.
+	Config *config.Accounts
+	// Directory is the LDAP client, bound as ldap_admin_principal.
+	// Required.
+	Directory Directory
+	// Kadmin creates principals as krb5_admin_principal. Required.
+	Kadmin Kadmin
+	// NSS checks names and ids outside LDAP; nil means SystemNSS.
+	NSS NSS
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives one record per request (never a password) and
+	// rollback details; nil discards.
+	Log *slog.Logger
+	// UndoTimeout bounds the rollback of a failed request, which runs
+	// even if the request's context has ended. Zero means 30s.
+	UndoTimeout time.Duration
+	// ProgramTimeout bounds the notify hook and setquota. Zero means 30s.
+	ProgramTimeout time.Duration
+}
+
+// Handler serves the adduser op. It is safe for concurrent use.
+type Handler struct {
+	cfg         *config.Accounts
+	dir         Directory
+	kadm        Kadmin
+	nss         NSS
+	now         func() time.Time
+	log         *slog.Logger
+	undoTimeout time.Duration
+	progTimeout time.Duration
+	closers     []func() error
+}
+
+var _ ops.Handler = (*Handler)(nil)
+
+// New checks d and returns the handler.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.Config == nil:
+		return nil, errors.New("adduser: no accounts configuration")
+	case d.Config.UsernameRegex == nil:
+		return nil, errors.New("adduser: configuration has no username_regex (use config.LoadAccounts)")
+	case d.Directory == nil:
+		return nil, errors.New("adduser: no directory client")
+	case d.Kadmin == nil:
+		return nil, errors.New("adduser: no kadmin client")
+	}
+	h := &Handler{
+		cfg: d.Config, dir: d.Directory, kadm: d.Kadmin, nss: d.NSS, now: d.Now, log: d.Log,
+		undoTimeout: d.UndoTimeout, progTimeout: d.ProgramTimeout,
+	}
+	if h.nss == nil {
+		h.nss = SystemNSS{}
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.undoTimeout <= 0 {
+		h.undoTimeout = 30 * time.Second
+	}
+	if h.progTimeout <= 0 {
+		h.progTimeout = 30 * time.Second
+	}
+	return h, nil
+}
+
+// Close releases what Setup opened (the directory connections). A
+// handler built with New owns nothing and Close does nothing.
+func (h *Handler) Close() error {
+	var errs []error
+	for _, c := range h.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Serve handles one AddUser request. Refusals (EPERM, EINVAL, EEXIST)
+// and failed steps are reported in the AddUserResponse, never as an
+// error; the error is only for a reply that cannot be encoded.
+func (h *Handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
+	t0 := h.now()
+	msgs, rec := h.serve(ctx, req)
+	rec = append(rec, slog.String("caller", req.User), slog.Duration("duration", h.now().Sub(t0)))
+	h.log.LogAttrs(ctx, slog.LevelInfo, "adduser", rec...)
+	b, err := proto.Marshal(&ceopb.AddUserResponse{Messages: msgs})
+	if err != nil {
+		return nil, fmt.Errorf("adduser: encoding reply: %w", err)
+	}
+	return b, nil
+}
+
+func status(code int32, format string, args ...any) *ceopb.StatusMessage {
+	return &ceopb.StatusMessage{Status: proto.Int32(code), Message: proto.String(fmt.Sprintf(format, args...))}
+}
+
+// serve returns the reply's messages and the attributes of the log record.
+func (h *Handler) serve(ctx context.Context, req ops.Request) ([]*ceopb.StatusMessage, []slog.Attr) {
+	refuse := func(outcome string, code int32, format string, args ...any) ([]*ceopb.StatusMessage, []slog.Attr) {
+		m := status(code, format, args...)
+		return []*ceopb.StatusMessage{m}, []slog.Attr{slog.String("outcome", outcome), slog.String("reason", m.GetMessage())}
+	}
+
+	// Authorization comes first: an outsider learns nothing about
+	// names or the request format.
+	allowed, err := h.authorized(ctx, req)
+	if err != nil {
+		h.log.Error("adduser: authorization check failed", "caller", req.User, "err", err)
+		return refuse("error", StatusELDAP, "cannot check your authorization: the directory is unavailable")
+	}
+	if !allowed {
+		return refuse("denied", StatusEPERM, "permission denied: %s is not in group office or syscom", req.User)
+	}
+
+	var m ceopb.AddUser
+	if err := proto.Unmarshal(req.Body, &m); err != nil {
+		return refuse("invalid", StatusEINVAL, "malformed AddUser request")
+	}
+	r, problems := validate(&m, h.cfg)
+	if len(problems) > 0 {
+		return refuse("invalid", StatusEINVAL, "%s", strings.Join(problems, "; "))
+	}
+	rec := []slog.Attr{slog.String("user", r.name), slog.String("type", r.typ.String())}
+
+	if code, why, err := h.checkFree(ctx, r); err != nil {
+		h.log.Error("adduser: existence check failed", "user", r.name, "err", err)
+		msgs, attrs := refuse("error", code, "cannot check whether %s is free: %s", r.name, why)
+		return msgs, append(rec, attrs...)
+	} else if why != "" {
+		msgs, attrs := refuse("exists", StatusEEXIST, "%s", why)
+		return msgs, append(rec, attrs...)
+	}
+
+	c := &creation{h: h, r: r, caller: req.User}
+	ok := c.run(ctx)
+	rec = append(rec, slog.Int("uid", c.uid), slog.String("outcome", c.outcome))
+	if c.failure != nil {
+		rec = append(rec, slog.String("err", c.failure.Error()))
+	}
+	lines := make([]string, len(c.msgs))
+	for i, m := range c.msgs {
+		lines[i] = m.GetMessage()
+	}
+	// The hook runs even if the client has gone: the account exists (or
+	// is gone) either way, and the membership list must hear of it.
+	hookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.progTimeout)
+	defer cancel()
+	h.notify(hookCtx, r, req.User, ok, lines)
+	return c.msgs, rec
+}
+
+// authorized reports whether the caller may add accounts: a principal of
+// our realm without instance whose name is in office or syscom. The
+// realm check keeps a principal of a trusted foreign realm from passing
+// as a local user of the same name.
+func (h *Handler) authorized(ctx context.Context, req ops.Request) (bool, error) {
+	if req.User == "" || strings.Contains(req.User, "/") || req.Principal != req.User+"@"+h.cfg.KRB5Realm {
+		return false, nil
+	}
+	for _, g := range allowedGroups {
+		ok, err := h.dir.InGroup(ctx, req.User, g)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// checkFree returns why the name is taken ("" if it is free), or an
+// error with the status to report and a short reason.
+func (h *Handler) checkFree(ctx context.Context, r *request) (int32, string, error) {
+	ldapChecks := []struct {
+		fn   func(context.Context, string) (bool, error)
+		arg  string
+		what string
+	}{
+		{h.dir.UserExists, r.name, "user %s already exists"},
+		{h.dir.GroupExists, r.name, "group %s already exists"},
+	}
+	if r.kind == config.KindClub {
+		ldapChecks = append(ldapChecks, struct {
+			fn   func(context.Context, string) (bool, error)
+			arg  string
+			what string
+		}{h.dir.SudoRoleExists, "%" + r.name, "sudo role %%%s already exists"})
+	}
+	for _, c := range ldapChecks {
+		taken, err := c.fn(ctx, c.arg)
+		if err != nil {
+			return StatusELDAP, "the directory is unavailable", err
+		}
+		if taken {
+			return 0, fmt.Sprintf(c.what, r.name), nil
+		}
+	}
+	if taken, err := h.nss.UserExists(r.name); err != nil {
+		return statusEIO, "name service lookup failed", err
+	} else if taken {
+		return 0, fmt.Sprintf("user %s already exists (name service)", r.name), nil
+	}
+	if taken, err := h.nss.GroupExists(r.name); err != nil {
+		return statusEIO, "name service lookup failed", err
+	} else if taken {
+		return 0, fmt.Sprintf("group %s already exists (name service)", r.name), nil
+	}
+	root, _, _ := h.cfg.Home(r.kind)
+	if taken, err := home.Exists(root, r.name); err != nil {
+		return StatusEHOME, "cannot check the home directory", err
+	} else if taken {
+		return 0, fmt.Sprintf("home directory %s already exists", filepath.Join(root, r.name)), nil
+	}
+	return 0, "", nil
+}

@@ -1,0 +1,5 @@
+package adduser_test
+
+import "github.com/csclub/ceo/wire/ceopb"
+
+type adduserStatus = ceopb.StatusMessage

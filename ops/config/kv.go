@@ -1,0 +1,137 @@
+// Package config loads the legacy configuration files of the CSC
+// Electronic Office that the ops need: accounts.cf (the account layout,
+// LDAP and Kerberos settings), mysql.cf, mailman.cf and library.cf. They
+// all use the legacy "name = value" syntax, read by ParseKV.
+//
+// The loaders only read the directory they are given; they consult no
+// environment variables. ceod decides which directory to read and fills
+// the extension fields of Accounts (AdminKeytab, QuotaPrototype, ...)
+// from its own ceod.cf.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// maxLine bounds one line: configuration files are small, and the bound
+// keeps a wrong path (a binary file) from being read whole.
+const maxLine = 64 << 10
+
+// SyntaxError reports a malformed line of a "name = value" file.
+type SyntaxError struct {
+	File string // file name, "" when parsing a bare reader
+	Line int    // 1-based
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("config: line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("config: %s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// ParseKV parses the legacy "name = value" syntax:
+//
+//   - blank lines and lines whose first non-blank character is '#' are
+//     skipped;
+//   - a name is letters, digits and '_' and must not start with a digit;
+//   - an unquoted value is the text after '=' with surrounding blanks
+//     removed, up to a '#' preceded by a blank (a trailing comment);
+//   - a value in double quotes is taken literally, blanks and '#'
+//     included; inside it, \" stands for a quote and \\ for a backslash,
+//     and any other backslash is kept as is, so that regular expressions
+//     such as "^\w+$" survive;
+//   - a name given twice is an error naming both lines.
+//
+// Errors are *SyntaxError values carrying the line number.
+func ParseKV(r io.Reader) (map[string]string, error) {
+	out := map[string]string{}
+	lines := map[string]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("expected \"name = value\", got %q", line)}
+		}
+		key = strings.TrimSpace(key)
+		if !validName(key) {
+			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("invalid name %q", key)}
+		}
+		if prev, dup := lines[key]; dup {
+			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("%s already set on line %d", key, prev)}
+		}
+		v, err := parseValue(strings.TrimSpace(val))
+		if err != nil {
+			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("value of %s: %v", key, err)}
+		}
+		out[key] = v
+		lines[key] = n
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, &SyntaxError{Line: n + 1, Msg: fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		return nil, fmt.Errorf("config: reading line %d: %w", n+1, err)
+	}
+	return out, nil
+}
+
+func validName(s string) bool {
+	if s == "" || ('0' <= s[0] && s[0] <= '9') {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseValue interprets the text after '=' (already trimmed).
+func parseValue(s string) (string, error) {
+	if !strings.HasPrefix(s, `"`) {
+		if strings.HasPrefix(s, "#") {
+			return "", nil
+		}
+		for i := 1; i < len(s); i++ {
+			if s[i] == '#' && (s[i-1] == ' ' || s[i-1] == '\t') {
+				return strings.TrimSpace(s[:i]), nil
+			}
+		}
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			if i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+				i++
+				b.WriteByte(s[i])
+			} else {
+				b.WriteByte(c)
+			}
+		case '"':
+			rest := strings.TrimSpace(s[i+1:])
+			if rest != "" && rest[0] != '#' {
+				return "", fmt.Errorf("unexpected %q after the closing quote", rest)
+			}
+			return b.String(), nil
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", errors.New("missing closing double quote")
+}

@@ -1,0 +1,62 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/jcmturner/gokrb5/v8/config"
+
+	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/ldapgss"
+)
+
+// GSSAPIBind returns a BindFunc that binds with SASL GSSAPI as principal
+// (e.g. "ceod/admin"), whose keys are in keytab, to the service principal
+// spn (e.g. "ldap/localhost"). krb5Config is the krb5.conf to read; ""
+// means $KRB5_CONFIG, else /etc/krb5.conf. One Kerberos client is shared
+// by all binds, so the TGT and the LDAP service ticket are fetched once
+// and renewed as they expire.
+//
+// This file is the only part of ops that imports the wire layer's
+// Kerberos packages.
+func GSSAPIBind(krb5Config, principal, keytab, spn string) (BindFunc, error) {
+	if spn == "" {
+		return nil, errors.New("directory: GSSAPI bind needs the LDAP service principal")
+	}
+	cfg, err := loadKRB5(krb5Config)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	cl, err := krb.ClientFromKeytab(cfg, principal, keytab)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	return func(conn *ldap.Conn) error {
+		if err := cl.AffirmLogin(); err != nil {
+			return fmt.Errorf("kerberos login as %s: %w", principal, err)
+		}
+		if err := conn.GSSAPIBind(ldapgss.NewClient(cl), spn, ""); err != nil {
+			return fmt.Errorf("SASL GSSAPI bind as %s to %s: %w", principal, spn, err)
+		}
+		return nil
+	}, nil
+}
+
+func loadKRB5(path string) (*config.Config, error) {
+	if path == "" {
+		return krb.LoadConfig()
+	}
+	return krb.LoadConfigFile(path)
+}
+
+// ServicePrincipal is the conventional LDAP service principal for an
+// ldap:// or ldaps:// URL: "ldap/<host>".
+func ServicePrincipal(serverURL string) (string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "ldap" && u.Scheme != "ldaps") {
+		return "", fmt.Errorf("directory: cannot derive an LDAP service principal from %q", serverURL)
+	}
+	return "ldap/" + u.Hostname(), nil
+}

@@ -1,0 +1,314 @@
+// Package kadmin administers Kerberos principals by running MIT's kadmin
+// client, authenticated with a keytab. gokrb5 speaks no kadmin
+// (RPCSEC_GSS) protocol, and linking libkadm5clnt would need cgo, so this
+// is a careful exec wrapper:
+//
+//   - no shell: kadmin is exec'd directly, with a fixed argument list;
+//   - principal names are validated before they go into the -q query,
+//     which kadmin tokenizes itself (no blanks, quotes or leading '-');
+//   - passwords go on stdin ("pw\npw\n"), never in argv (visible in
+//     /proc/PID/cmdline), the environment or error messages;
+//   - the environment is built from scratch (PATH, LANG=C so that the
+//     messages parsed below are English, KRB5_CONFIG, and a private
+//     MEMORY: KRB5CCNAME so that no user's credential cache is read or
+//     written);
+//   - kadmin exits 0 even when a query fails, so success is decided from
+//     its output: the exact "Principal "NAME@REALM" created." line, and
+//     any `^\w+: .* while ` line is an error.
+package kadmin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Sentinel errors, wrapped.
+var (
+	// ErrNotFound: the principal does not exist.
+	ErrNotFound = errors.New("kadmin: principal does not exist")
+	// ErrExists: the principal already exists.
+	ErrExists = errors.New("kadmin: principal already exists")
+	// ErrUnavailable: kadmin could not reach or log in to kadmind
+	// (nothing was changed).
+	ErrUnavailable = errors.New("kadmin: admin server unavailable")
+)
+
+// Error is a failed kadmin query. Output holds kadmin's error lines,
+// which name the principal and the reason but never a password; it is
+// safe to log and to show to an operator.
+type Error struct {
+	Query  string // "addprinc", "delprinc", ...
+	Name   string // principal, with realm
+	Output string
+	Err    error // one of the sentinels, or nil
+}
+
+func (e *Error) Error() string {
+	msg := "kadmin: " + e.Query + " " + e.Name + " failed"
+	if e.Output != "" {
+		msg += ": " + e.Output
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Defaults of Client's zero values.
+const (
+	DefaultPath    = "kadmin"
+	DefaultPolicy  = "default"
+	DefaultTimeout = 30 * time.Second
+)
+
+// MaxPasswordLen is the longest password accepted; MIT's prompt reader
+// truncates long input silently, so longer ones are refused.
+const MaxPasswordLen = 512
+
+// Client runs kadmin as Principal with the keys in Keytab. Set the
+// fields before first use; the zero values of the optional ones are
+// documented defaults. A Client is safe for concurrent use: each call is
+// its own kadmin process.
+type Client struct {
+	// Principal to authenticate as, e.g. "ceod/admin". Required.
+	Principal string
+	// Keytab holding Principal's keys. Required.
+	Keytab string
+	// Realm of the principals administered (kadmin -r). Required: names
+	// are qualified with it and the success lines mention it.
+	Realm string
+	// Path of kadmin; "" means DefaultPath looked up in PATH.
+	Path string
+	// KRB5Config is the krb5.conf to use; "" inherits $KRB5_CONFIG.
+	KRB5Config string
+	// Policy given to new principals; "" means DefaultPolicy.
+	Policy string
+	// Timeout bounds one kadmin run; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Log receives one debug record per run (query and duration, never
+	// a password); nil discards.
+	Log *slog.Logger
+}
+
+// component is what a principal name component may be. Stricter than
+// Kerberos: it keeps kadmin's query tokenizer and option parser out of
+// play (no blanks, quotes, '@', backslashes, or leading '-').
+var component = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// ValidName reports whether name ("user" or "service/host", without a
+// realm) is safe to pass to kadmin.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for _, c := range strings.Split(name, "/") {
+		if !component.MatchString(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func validPassword(pw string) error {
+	switch {
+	case pw == "":
+		return errors.New("kadmin: empty password")
+	case len(pw) > MaxPasswordLen:
+		return fmt.Errorf("kadmin: password longer than %d bytes", MaxPasswordLen)
+	case strings.ContainsAny(pw, "\n\r\x00"):
+		return errors.New("kadmin: password contains a line break or NUL")
+	}
+	return nil
+}
+
+// AddPrincipal creates name@Realm with password and the policy. It fails
+// with ErrExists if the principal exists.
+func (c *Client) AddPrincipal(ctx context.Context, name, password string) error {
+	if err := validPassword(password); err != nil {
+		return err
+	}
+	policy := c.Policy
+	if policy == "" {
+		policy = DefaultPolicy
+	}
+	if !component.MatchString(policy) {
+		return fmt.Errorf("kadmin: invalid policy name %q", policy)
+	}
+	full := c.full(name)
+	out, err := c.run(ctx, "addprinc", name, "addprinc -policy "+policy+" "+name, password+"\n"+password+"\n")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, `Principal "`+full+`" created.`) {
+		return &Error{Query: "addprinc", Name: full, Output: "no confirmation in kadmin's output"}
+	}
+	return nil
+}
+
+// ChangePassword sets a new password on name@Realm.
+func (c *Client) ChangePassword(ctx context.Context, name, password string) error {
+	if err := validPassword(password); err != nil {
+		return err
+	}
+	full := c.full(name)
+	out, err := c.run(ctx, "cpw", name, "cpw "+name, password+"\n"+password+"\n")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, `Password for "`+full+`" changed.`) {
+		return &Error{Query: "cpw", Name: full, Output: "no confirmation in kadmin's output"}
+	}
+	return nil
+}
+
+// DeletePrincipal deletes name@Realm. It fails with ErrNotFound if there
+// is no such principal.
+func (c *Client) DeletePrincipal(ctx context.Context, name string) error {
+	full := c.full(name)
+	out, err := c.run(ctx, "delprinc", name, "delprinc -force "+name, "")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, `Principal "`+full+`" deleted.`) {
+		return &Error{Query: "delprinc", Name: full, Output: "no confirmation in kadmin's output"}
+	}
+	return nil
+}
+
+// Principal is what GetPrincipal reports.
+type Principal struct {
+	Name   string // with realm
+	Policy string // "" for none
+}
+
+// GetPrincipal returns name@Realm, or an error wrapping ErrNotFound.
+func (c *Client) GetPrincipal(ctx context.Context, name string) (*Principal, error) {
+	full := c.full(name)
+	out, err := c.run(ctx, "getprinc", name, "getprinc "+name, "")
+	if err != nil {
+		return nil, err
+	}
+	p := &Principal{}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Principal: "); ok {
+			p.Name = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "Policy: "); ok {
+			p.Policy = strings.TrimSpace(v)
+			if p.Policy == "[none]" {
+				p.Policy = ""
+			}
+		}
+	}
+	if p.Name != full {
+		return nil, &Error{Query: "getprinc", Name: full, Output: "no principal in kadmin's output"}
+	}
+	return p, nil
+}
+
+func (c *Client) full(name string) string { return name + "@" + c.Realm }
+
+// errorLine matches kadmin's error messages, e.g.
+// `add_principal: Principal or policy already exists while creating "x@R".`
+// and `kadmin: Cannot contact any KDC ... while initializing kadmin interface`.
+var errorLine = regexp.MustCompile(`(?m)^\w+: .* while .*$`)
+
+// run executes one query and returns kadmin's stdout, or an *Error.
+func (c *Client) run(ctx context.Context, query, name, q, stdin string) (string, error) {
+	if !ValidName(name) {
+		return "", fmt.Errorf("kadmin: invalid principal name %q", name)
+	}
+	if c.Principal == "" || c.Keytab == "" || c.Realm == "" {
+		return "", errors.New("kadmin: Client needs Principal, Keytab and Realm")
+	}
+	path := c.Path
+	if path == "" {
+		path = DefaultPath
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, path, "-k", "-t", c.Keytab, "-p", c.Principal, "-r", c.Realm, "-q", q)
+	cmd.Env = c.env()
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 2 * time.Second
+	// No controlling terminal: kadmin must read the password from
+	// stdin, never prompt on a tty ceod might have inherited.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	t0 := time.Now()
+	runErr := cmd.Run()
+	if c.Log != nil {
+		c.Log.Debug("kadmin", "query", query, "principal", name, "duration", time.Since(t0), "err", runErr)
+	}
+	full := c.full(name)
+	if ctx.Err() != nil {
+		return "", &Error{Query: query, Name: full, Output: "timed out or cancelled", Err: ctx.Err()}
+	}
+	combined := stderr.String() + "\n" + stdout.String()
+	lines := errorLine.FindAllString(combined, -1)
+	if runErr != nil || len(lines) > 0 {
+		e := &Error{Query: query, Name: full, Output: strings.Join(lines, "; ")}
+		if e.Output == "" {
+			e.Output = lastLine(stderr.String())
+		}
+		if runErr != nil && e.Output == "" {
+			e.Output = runErr.Error()
+		}
+		switch {
+		case strings.Contains(e.Output, "does not exist"):
+			e.Err = ErrNotFound
+		case strings.Contains(e.Output, "already exists"):
+			e.Err = ErrExists
+		case strings.Contains(e.Output, "while initializing kadmin interface"), runErr != nil:
+			e.Err = ErrUnavailable
+		}
+		return "", e
+	}
+	return stdout.String(), nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// env is kadmin's whole environment: nothing of ceod's own is passed on.
+func (c *Client) env() []string {
+	env := []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C",
+		"LC_ALL=C",
+		// A private in-memory cache: kadmin -k gets its kadmin/admin
+		// ticket straight from the keytab and must not touch any
+		// user's or ceod's own ccache.
+		"KRB5CCNAME=MEMORY:ceod-kadmin",
+	}
+	if c.KRB5Config != "" {
+		env = append(env, "KRB5_CONFIG="+c.KRB5Config)
+	} else if v := os.Getenv("KRB5_CONFIG"); v != "" {
+		env = append(env, "KRB5_CONFIG="+v)
+	}
+	for _, k := range []string{"KRB5RCACHEDIR", "KRB5RCACHETYPE"} {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

@@ -1,0 +1,183 @@
+// Package mail implements the "mail" op (id 0x02): set or clear a
+// member's mail forward, ~USER/.forward, with the legacy rules and
+// replies (see README.md). The file is written by the root daemon
+// without ever following a link the user controls.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"syscall"
+	"unicode"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/authz"
+	"github.com/csclub/ceo/wire/ceopb"
+)
+
+// MaxForward bounds the length of a forward address in bytes.
+const MaxForward = 1024
+
+// Deps are the mail op's inputs.
+type Deps struct {
+	// Dir answers group membership and gives the target's uid, gid and
+	// home directory. Required.
+	Dir authz.Directory
+	// Realm, if set, is the Kerberos realm (krb5_realm) whose principals
+	// are known by their user name; a principal of another realm is known
+	// by its whole name and so matches no account or group. Empty trusts
+	// every realm the KDC does, as the legacy daemon did.
+	Realm string
+	// Log receives one record per request (never the forward itself).
+	// Nil means no logging.
+	Log *slog.Logger
+}
+
+type handler struct {
+	dir   authz.Directory
+	realm string
+	log   *slog.Logger
+}
+
+// New returns the mail op's handler. It panics if d.Dir is nil.
+func New(d Deps) ops.Handler {
+	if d.Dir == nil {
+		panic("mail: Deps.Dir is nil")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &handler{dir: d.Dir, realm: d.Realm, log: log.With("op", "mail")}
+}
+
+// reply collects the legacy status messages.
+type reply struct{ ceopb.UpdateMailResponse }
+
+func (r *reply) add(status int32, format string, args ...any) int32 {
+	r.Messages = append(r.Messages, &ceopb.StatusMessage{
+		Status:  proto.Int32(status),
+		Message: proto.String(fmt.Sprintf(format, args...)),
+	})
+	return status
+}
+
+// Serve implements ops.Handler. A malformed request is an error (the
+// legacy program died on it); every other outcome is a reply.
+func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
+	var in ceopb.UpdateMail
+	// AllowPartial: a missing username gets the legacy EINVAL reply
+	// rather than a dropped connection.
+	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(req.Body, &in); err != nil {
+		return nil, fmt.Errorf("mail: malformed UpdateMail request: %w", err)
+	}
+	var out reply
+	caller := authz.Caller(req.User, req.Principal, h.realm)
+	outcome, err := h.update(ctx, caller, &in, &out)
+	if err != nil {
+		return nil, err
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "update mail",
+		slog.String("caller", caller), slog.String("target", in.GetUsername()),
+		slog.Bool("set", in.Forward != nil && in.GetForward() != ""),
+		slog.Bool("clear", in.Forward != nil && in.GetForward() == ""),
+		slog.String("outcome", outcome))
+	b, err := proto.Marshal(&out.UpdateMailResponse)
+	if err != nil {
+		return nil, fmt.Errorf("mail: encoding reply: %w", err)
+	}
+	return b, nil
+}
+
+// Outcomes for the log.
+const (
+	outcomeOK      = "ok"
+	outcomeDenied  = "denied"
+	outcomeInvalid = "invalid"
+	outcomeError   = "error"
+)
+
+func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMail, out *reply) (string, error) {
+	if in.Username == nil || in.GetUsername() == "" {
+		out.add(int32(syscall.EINVAL), "missing required argument: username")
+		return outcomeInvalid, nil
+	}
+	target := in.GetUsername()
+	d, err := authz.UpdateMail(ctx, h.dir, caller, target)
+	if err != nil {
+		h.log.Error("authorization failed", "caller", caller, "target", target, "error", err)
+		out.add(ELDAP, "unable to check authorization for %s: directory error", caller)
+		return outcomeError, nil
+	}
+	if !d.Allowed {
+		out.add(d.Status, "%s", d.Message)
+		return outcomeDenied, nil
+	}
+	if in.Forward != nil {
+		if bad, ok := invalidChar(in.GetForward()); ok {
+			out.add(int32(syscall.EINVAL), "invalid character in forward: %c", bad)
+			return outcomeInvalid, nil
+		}
+		if len(in.GetForward()) > MaxForward {
+			out.add(int32(syscall.EINVAL), "forward is longer than %d bytes", MaxForward)
+			return outcomeInvalid, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("mail: %w", err)
+	}
+
+	if in.Forward != nil {
+		u, err := h.dir.LookupUser(ctx, target)
+		switch {
+		case errors.Is(err, authz.ErrNoSuchUser):
+			out.add(int32(syscall.ENOENT), "getpwnam: %s: no such user", target)
+			return outcomeInvalid, nil
+		case err != nil:
+			h.log.Error("user lookup failed", "target", target, "error", err)
+			out.add(ELDAP, "unable to look up %s: directory error", target)
+			return outcomeError, nil
+		}
+		if fwd := in.GetForward(); fwd != "" {
+			if err := setForward(u.Home, u.UID, u.GID, []byte(fwd+"\n")); err != nil {
+				h.log.Warn("writing forward failed", "target", target, "error", err)
+				out.add(errno(err), "%v", err)
+				return outcomeError, nil
+			}
+			out.add(0, "successfully updated forward for %s", target)
+		} else {
+			if err := clearForward(u.Home, u.UID); err != nil {
+				h.log.Warn("clearing forward failed", "target", target, "error", err)
+				out.add(errno(err), "%v", err)
+				return outcomeError, nil
+			}
+			out.add(0, "successfully cleared forward for %s", target)
+		}
+	}
+	out.add(0, "finished updating mail for %s", target)
+	return outcomeOK, nil
+}
+
+// ELDAP is the legacy status for a directory failure.
+const ELDAP = -3
+
+// invalidChar returns the first character of fwd that the legacy rules
+// forbid: " ' , | $ / # : and white space (a pipe or a path in a
+// .forward runs a program or writes a file as the user). Control
+// characters are refused as well.
+func invalidChar(fwd string) (rune, bool) {
+	for _, c := range fwd {
+		switch c {
+		case '"', '\'', ',', '|', '$', '/', '#', ':':
+			return c, true
+		}
+		if unicode.IsSpace(c) || unicode.IsControl(c) || c == unicode.ReplacementChar {
+			return c, true
+		}
+	}
+	return 0, false
+}
