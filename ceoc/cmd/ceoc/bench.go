@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/ceoc/bench"
+)
+
+// runBench is "ceoc bench": load a ceod and print throughput, latency
+// and, with -ceod-pid, its memory with many idle connections.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ceoc bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf clientFlags
+	cf.register(fs)
+	var (
+		mode     = fs.String("mode", "all", "what to measure: handshake, ops, idle or all")
+		op       = fs.String("op", "ping", "op to send")
+		conc     = fs.String("c", "1,16,64", "comma-separated concurrency levels")
+		dur      = fs.Duration("d", 5*time.Second, "duration of each run")
+		idle     = fs.Int("idle", 10000, "connections to open for -mode idle")
+		parallel = fs.Int("idle-parallel", 32, "concurrent handshakes while opening idle connections")
+		hold     = fs.Duration("hold", 2*time.Second, "how long to hold the idle connections before measuring")
+		pid      = fs.Int("ceod-pid", 0, "ceod's process id, to report its RSS (same host only)")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, and ceod's RSS\nwith many idle authenticated connections.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return 2
+	}
+	var levels []int
+	for _, s := range strings.Split(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(stderr, "ceoc bench: bad concurrency %q\n", s)
+			return 2
+		}
+		levels = append(levels, n)
+	}
+	c, err := cf.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "ceoc bench: %v\n", err)
+		return 2
+	}
+	// Fail early, with the client's own message, if nothing works.
+	if _, err := c.Call(ctx, *op, nil); err != nil {
+		fmt.Fprintln(stderr, oneLine(err.Error()))
+		return 1
+	}
+	failed := false
+	report := func(r bench.Result) {
+		fmt.Fprintln(stdout, r)
+		if r.Errors > 0 {
+			failed = true
+		}
+	}
+	for _, m := range []string{"handshake", "ops"} {
+		if *mode != m && *mode != "all" {
+			continue
+		}
+		for _, n := range levels {
+			cfg := bench.Config{Client: c, Op: *op, Concurrency: n, Duration: *dur}
+			if m == "handshake" {
+				report(bench.Handshakes(ctx, cfg))
+			} else {
+				report(bench.Ops(ctx, cfg))
+			}
+		}
+	}
+	if *mode == "idle" || *mode == "all" {
+		if err := benchIdle(ctx, c, *op, *idle, *parallel, *hold, *pid, stdout); err != nil {
+			fmt.Fprintf(stderr, "ceoc bench: %v\n", err)
+			return 1
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// benchIdle opens n authenticated connections, holds them, and reports
+// ceod's RSS before and after if pid is set.
+func benchIdle(ctx context.Context, c *ceoc.Client, op string, n, parallel int, hold time.Duration, pid int, stdout io.Writer) error {
+	const spareFDs = 64
+	lim, err := bench.RaiseFileLimit(uint64(n) + spareFDs)
+	if err != nil {
+		return err
+	}
+	if lim < uint64(n)+spareFDs {
+		return fmt.Errorf("RLIMIT_NOFILE is %d, too low for %d connections (raise the hard limit)", lim, n)
+	}
+	var before int64
+	if pid > 0 {
+		if before, err = bench.RSS(pid); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	conns, err := bench.OpenIdle(ctx, c, op, nil, n, parallel)
+	if err != nil {
+		return err
+	}
+	defer bench.CloseAll(conns)
+	opened := time.Since(start)
+	select {
+	case <-time.After(hold):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fmt.Fprintf(stdout, "idle      n=%d opened in %v (%.0f handshakes/s at %d in parallel)\n",
+		n, opened.Round(time.Millisecond), float64(n)/opened.Seconds(), parallel)
+	if pid > 0 {
+		after, err := bench.RSS(pid)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "idle      ceod pid %d RSS %.1f MB before, %.1f MB with %d idle connections (%.1f KB each)\n",
+			pid, float64(before)/(1<<20), float64(after)/(1<<20), n, float64(after-before)/float64(n)/1024)
+	}
+	return nil
+}

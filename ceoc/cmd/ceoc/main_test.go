@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunUsageAndInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ops"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte("localhost ping root 0x10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		want  string
+	}{
+		{"no op", nil, "", 2, "usage: ceoc [flags] OP"},
+		{"two ops", []string{"a", "b"}, "", 2, "usage: ceoc"},
+		{"keytab without principal", []string{"-keytab", "/k", "ping"}, "", 2, "need -principal"},
+		{"principal alone", []string{"-principal", "p", "ping"}, "", 2, "-principal needs -keytab or -password-file"},
+		{"both credentials", []string{"-keytab", "/k", "-password-file", "/p", "-principal", "p", "ping"}, "", 2, "not both"},
+		{"request too large", []string{"-config", dir, "ping"}, strings.Repeat("x", 65537), 1, "larger than 65536 bytes"},
+		{"unknown op", []string{"-config", dir, "nosuch"}, "", 1, "ceoc: nosuch: unknown op (not in " + dir + "/ops)"},
+		{"bench bad concurrency", []string{"bench", "-c", "0"}, "", 2, "bad concurrency"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, strings.NewReader(tt.stdin), &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	if got := oneLine("a\nb \t c\n"); got != "a b c" {
+		t.Errorf("oneLine = %q", got)
+	}
+}

@@ -1,0 +1,219 @@
+package ceoc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/gss"
+)
+
+// aLongTimeAgo is a deadline in the past: setting it interrupts pending
+// I/O when a context ends.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// A Conn is an authenticated connection to one ceod. It can carry any
+// number of ops owned by that ceod's host, one at a time (concurrent
+// calls are serialized). After any error the Conn is unusable; close it.
+type Conn struct {
+	c    *Client
+	host string // host word from the ops file
+	addr string // host:port
+
+	mu     sync.Mutex
+	nc     net.Conn
+	sec    *gss.Context
+	broken error
+}
+
+// Dial connects to the ceod owning op and authenticates. The returned
+// Conn can send op, and any other op owned by the same host.
+func (c *Client) Dial(ctx context.Context, op string) (*Conn, error) {
+	o, err := c.lookup(op)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.dialHost(ctx, o.Host)
+	if err != nil {
+		return nil, withOp(err, op)
+	}
+	return conn, nil
+}
+
+func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error) {
+	cl, err := c.krbClient()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(c.port))
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout())
+		defer cancel()
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &Error{Kind: ErrUnreachable, Addr: addr, Err: err, Hint: "is ceod running there, and is port right in ceod.cf?"}
+	}
+	defer func() {
+		if err != nil {
+			nc.Close()
+		}
+	}()
+	deadline, _ := ctx.Deadline()
+	nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	defer stop()
+
+	spn := "ceod/" + host
+	gcfg := c.GSS
+	if gcfg.Now == nil {
+		gcfg.Now = uniqueNow
+	}
+	init, tok, err := gss.NewInitiator(cl, spn, gcfg)
+	if err != nil {
+		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
+			Hint: "run kinit if your ticket expired; the KDC must know " + spn}
+	}
+	if err := wire.WriteFrame(nc, wire.MsgAuth, tok); err != nil {
+		return nil, ioError(ctx, ErrAuth, addr, "sending the authentication token", err)
+	}
+	t, body, err := wire.ReadFrame(nc, wire.DefaultMaxFrame)
+	if err != nil {
+		if closedByPeer(err) {
+			return nil, &Error{Kind: ErrAuth, Addr: addr, Err: errors.New("ceod closed the connection during authentication"),
+				Hint: "ceod's keytab must hold " + spn + " and the clocks must agree; see ceod's log"}
+		}
+		return nil, ioError(ctx, ErrAuth, addr, "reading the authentication reply", err)
+	}
+	if t != wire.MsgAuth {
+		return nil, &Error{Kind: ErrProtocol, Addr: addr, Err: fmt.Errorf("got a %v frame during authentication", t)}
+	}
+	sec, err := init.Step(body)
+	if err != nil {
+		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: err}
+	}
+	nc.SetDeadline(time.Time{})
+	return &Conn{c: c, host: host, addr: addr, nc: nc, sec: sec}, nil
+}
+
+// Call sends one op on the connection and returns the unwrapped reply.
+// The op must be owned by the host this Conn is connected to. The
+// context bounds the whole exchange.
+func (cn *Conn) Call(ctx context.Context, op string, request []byte) ([]byte, error) {
+	o, err := cn.c.lookup(op)
+	if err != nil {
+		return nil, err
+	}
+	if o.Host != cn.host {
+		return nil, &Error{Kind: ErrUnknownOp, Op: op, Addr: cn.addr, Err: fmt.Errorf("owned by %s, not %s", o.Host, cn.host)}
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.broken != nil {
+		return nil, cn.broken
+	}
+	reply, err := cn.call(ctx, op, wire.MsgType(o.ID), request)
+	if err != nil {
+		cn.broken = err
+		cn.nc.Close()
+	}
+	return reply, err
+}
+
+func (cn *Conn) call(ctx context.Context, op string, t wire.MsgType, request []byte) ([]byte, error) {
+	tok, err := cn.sec.Wrap(request)
+	if err != nil {
+		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("wrapping the request: %w", err)}
+	}
+	deadline, _ := ctx.Deadline()
+	cn.nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
+	defer stop()
+
+	if err := wire.WriteFrame(cn.nc, t, tok); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			return nil, &Error{Kind: ErrRefused, Op: op, Err: fmt.Errorf("request of %d bytes is too large", len(request))}
+		}
+		return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "sending the request", err), op)
+	}
+	rt, body, err := wire.ReadFrame(cn.nc, wire.DefaultMaxFrame)
+	if err != nil {
+		if closedByPeer(err) {
+			return nil, &Error{Kind: ErrRefused, Op: op, Addr: cn.addr,
+				Err:  errors.New("ceod closed the connection without a reply"),
+				Hint: "the op failed or is not allowed; see ceod's log on " + cn.host}
+		}
+		return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "reading the reply", err), op)
+	}
+	if rt != t {
+		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("reply has msgtype %v, want %v", rt, t)}
+	}
+	reply, err := cn.sec.Unwrap(body)
+	if err != nil {
+		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("unwrapping the reply: %w", err)}
+	}
+	return reply, nil
+}
+
+// lastStamp is the last authenticator timestamp handed out, in
+// microseconds since the Unix epoch.
+var lastStamp atomic.Int64
+
+// uniqueNow is the clock of the initiator: the current time, but
+// strictly increasing in microseconds within the process, as MIT's
+// krb5_us_timeofday does. An acceptor's replay cache (gokrb5's keys on
+// client principal and ctime/cusec) would otherwise reject one of two
+// handshakes of the same principal started in the same microsecond.
+func uniqueNow() time.Time {
+	for {
+		now := time.Now().UnixMicro()
+		last := lastStamp.Load()
+		if now <= last {
+			now = last + 1
+		}
+		if lastStamp.CompareAndSwap(last, now) {
+			return time.UnixMicro(now)
+		}
+	}
+}
+
+// Close closes the connection.
+func (cn *Conn) Close() error { return cn.nc.Close() }
+
+// Addr returns the host:port of the ceod.
+func (cn *Conn) Addr() string { return cn.addr }
+
+// closedByPeer reports whether err means that the peer closed or reset
+// the connection.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// ioError describes an I/O failure of a step; if ctx ended, the
+// context's error is reported instead of the resulting deadline error.
+func ioError(ctx context.Context, kind error, addr, step string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+	}
+	return &Error{Kind: kind, Addr: addr, Err: fmt.Errorf("%s: %w", step, err)}
+}
+
+// withOp names op in err if it is an *Error that names none.
+func withOp(err error, op string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Op == "" {
+		e.Op = op
+	}
+	return err
+}

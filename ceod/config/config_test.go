@@ -1,0 +1,301 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseKV(t *testing.T) {
+	in := `# accounts.cf
+member_min_id = 20001
+  member_shell=/bin/bash
+username_regex = "^[a-z][-a-z0-9]*$"
+quoted_hash = "a # b"   # trailing comment
+unquoted = value # comment
+escaped = "say \"hi\" \\ bye"
+empty =
+spaces = "  padded  "
+regex = "^\w+\.x$"
+`
+	got, err := ParseKV(strings.NewReader(in), "accounts.cf")
+	require.NoError(t, err)
+	want := []Entry{
+		{"member_min_id", "20001", 2},
+		{"member_shell", "/bin/bash", 3},
+		{"username_regex", "^[a-z][-a-z0-9]*$", 4},
+		{"quoted_hash", "a # b", 5},
+		{"unquoted", "value", 6},
+		{"escaped", `say "hi" \ bye`, 7},
+		{"empty", "", 8},
+		{"spaces", "  padded  ", 9},
+		{"regex", `^\w+\.x$`, 10},
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestParseKVErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"novalue":                       `x.cf:1: expected "name = value"`,
+		"\n\n= v":                       `x.cf:3: invalid name ""`,
+		"a b = c":                       `x.cf:1: invalid name "a b"`,
+		`k = "open`:                     "x.cf:1: value of k: missing closing quote",
+		`k = "a" b`:                     "x.cf:1: value of k: unexpected text after closing quote",
+		`k = "trailing\`:                "x.cf:1: value of k: backslash at end of line",
+		strings.Repeat("x", maxLine+10): "x.cf:1: bufio.Scanner: token too long",
+	} {
+		_, err := ParseKV(strings.NewReader(in), "x.cf")
+		require.Error(t, err, "%.20q", in)
+		assert.Equal(t, "config: "+want, err.Error())
+		var pe *ParseError
+		assert.True(t, errors.As(err, &pe))
+	}
+}
+
+func TestParseCeodDefaults(t *testing.T) {
+	c, err := ParseCeod(strings.NewReader("# nothing\n"), "ceod.cf")
+	require.NoError(t, err)
+	assert.Equal(t, &Ceod{
+		Listen:           ":9987",
+		Port:             9987,
+		LibDir:           "/usr/lib/ceod",
+		MaxFrame:         65536,
+		HandshakeTimeout: 10 * time.Second,
+		IdleTimeout:      60 * time.Second,
+		OpTimeout:        120 * time.Second,
+		MaxConns:         4096,
+		MaxConnsPerIP:    256,
+		ShutdownGrace:    30 * time.Second,
+	}, c)
+}
+
+func TestParseCeodAllKeys(t *testing.T) {
+	in := `listen = 127.0.0.1:19987
+port = 19987
+hostname = localhost
+keytab = "/tmp/ceod.keytab"
+service_principal = ceod/localhost
+lib_dir = /opt/ceod
+max_frame = 4096
+handshake_timeout = 3s
+idle_timeout = 90
+op_timeout = 2m
+max_conns = 10
+max_conns_per_ip = 2
+shutdown_grace = 1m30s
+`
+	c, err := ParseCeod(strings.NewReader(in), "ceod.cf")
+	require.NoError(t, err)
+	assert.Equal(t, &Ceod{
+		Listen:           "127.0.0.1:19987",
+		Port:             19987,
+		Hostname:         "localhost",
+		Keytab:           "/tmp/ceod.keytab",
+		ServicePrincipal: "ceod/localhost",
+		LibDir:           "/opt/ceod",
+		MaxFrame:         4096,
+		HandshakeTimeout: 3 * time.Second,
+		IdleTimeout:      90 * time.Second,
+		OpTimeout:        2 * time.Minute,
+		MaxConns:         10,
+		MaxConnsPerIP:    2,
+		ShutdownGrace:    90 * time.Second,
+	}, c)
+}
+
+func TestParseCeodListenFollowsPort(t *testing.T) {
+	c, err := ParseCeod(strings.NewReader("port = 12345\n"), "ceod.cf")
+	require.NoError(t, err)
+	assert.Equal(t, ":12345", c.Listen)
+}
+
+func TestParseCeodErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"\nlisten_addr = :1":       `ceod.cf:2: unknown key "listen_addr"`,
+		"port = 0":                 `ceod.cf:1: port: want an integer between 1 and 65535, got "0"`,
+		"port = 70000":             `ceod.cf:1: port: want an integer between 1 and 65535, got "70000"`,
+		"port = 1\nport = 2":       `ceod.cf:2: port already set on line 1`,
+		"listen = 9987":            `ceod.cf:1: listen: want host:port or :port, got "9987"`,
+		"max_frame = 65537":        `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "65537"`,
+		"max_frame = 10":           `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "10"`,
+		"idle_timeout = soon":      `ceod.cf:1: idle_timeout: want a duration such as "30s", got "soon"`,
+		"op_timeout = 0":           `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "0"`,
+		"op_timeout = -1s":         `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "-1s"`,
+		"op_timeout = 99999999999": `ceod.cf:1: op_timeout: want a duration such as "30s", got "99999999999"`,
+		"max_conns = many":         `ceod.cf:1: max_conns: want an integer between 1 and 1048576, got "many"`,
+		"hostname = a b":           `ceod.cf:1: hostname: invalid host name "a b"`,
+		"hostname = ceod/x":        `ceod.cf:1: hostname: invalid host name "ceod/x"`,
+		"service_principal = \"\"": `ceod.cf:1: service_principal: empty`,
+	} {
+		_, err := ParseCeod(strings.NewReader(in), "ceod.cf")
+		if assert.Error(t, err, in) {
+			assert.Equal(t, "config: "+want, err.Error(), in)
+		}
+	}
+}
+
+func TestLoadCeodMissingFile(t *testing.T) {
+	c, err := LoadCeod(t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, ":9987", c.Listen)
+	assert.Equal(t, 9987, c.Port)
+}
+
+func TestParseID(t *testing.T) {
+	for in, want := range map[string]uint32{
+		"0x10": 16, "0X1f": 31, "16": 16, "020": 16, "0": 0, "00": 0,
+		"0xffffffff": 0xffffffff, "4294967295": 0xffffffff, "037777777777": 0xffffffff,
+	} {
+		got, err := ParseID(in)
+		if assert.NoError(t, err, in) {
+			assert.Equal(t, want, got, in)
+		}
+	}
+	for _, in := range []string{"", "0x", "x10", "08", "1a", "0x1g", "-1", "+1", "1_0", "0o7", "0b1", "0x100000000", "99999999999", " 1"} {
+		_, err := ParseID(in)
+		assert.Error(t, err, "%q", in)
+	}
+}
+
+func TestParseOps(t *testing.T) {
+	in := `# HOST OPNAME USER ID
+aspartame adduser root 0x01
+
+aspartame	mail	root	2
+caffeine mysql mysql 03
+mail mailman list 0x04
+   # indented comment
+localhost ping root 0x10
+`
+	got, err := ParseOps(strings.NewReader(in), "ops/ceo")
+	require.NoError(t, err)
+	assert.Equal(t, []Op{
+		{"aspartame", "adduser", "root", 1, "ops/ceo:2"},
+		{"aspartame", "mail", "root", 2, "ops/ceo:4"},
+		{"caffeine", "mysql", "mysql", 3, "ops/ceo:5"},
+		{"mail", "mailman", "list", 4, "ops/ceo:6"},
+		{"localhost", "ping", "root", 16, "ops/ceo:8"},
+	}, got)
+}
+
+func TestParseOpsErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"host op user":             "ops/x:1: want \"HOST OPNAME USER ID\", got 3 words",
+		"host op user 1 extra":     "ops/x:1: want \"HOST OPNAME USER ID\", got 5 words",
+		"host op user 0xzz":        `ops/x:1: invalid op id "0xzz"`,
+		"host op user 0":           "ops/x:1: op id 0 is reserved",
+		"host op user 0x08000000":  "ops/x:1: op id 0x08000000 is reserved",
+		"host op user 134217729":   "ops/x:1: op id 134217729 is reserved",
+		"host ../../bin/sh root 5": `ops/x:1: invalid op name "../../bin/sh" (letters, digits, '_' and '-' only)`,
+		"host op/x root 5":         `ops/x:1: invalid op name "op/x" (letters, digits, '_' and '-' only)`,
+	} {
+		_, err := ParseOps(strings.NewReader(in), "ops/x")
+		if assert.Error(t, err, in) {
+			assert.Equal(t, "config: "+want, err.Error(), in)
+		}
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+func TestReadOps(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"ops/b":       "h2 mail root 2\n",
+		"ops/a":       "h1 adduser root 1\n",
+		"ops/.hidden": "garbage\n",
+		"ops/a~":      "garbage\n",
+	})
+	got, err := ReadOps(dir)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "adduser", got[0].Name) // file name order
+	assert.Equal(t, "ops/a:1", got[0].Source)
+	assert.Equal(t, "mail", got[1].Name)
+
+	op, ok := FindOp(got, "mail")
+	assert.True(t, ok)
+	assert.Equal(t, "h2", op.Host)
+	_, ok = FindOp(got, "nope")
+	assert.False(t, ok)
+}
+
+func TestReadOpsErrors(t *testing.T) {
+	tests := map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"missing dir": {map[string]string{"x": ""}, "config: reading ops directory"},
+		"empty":       {map[string]string{"ops/a": "# nothing\n"}, "config: no ops defined in"},
+		"dup name": {map[string]string{"ops/a": "h x root 1\n", "ops/b": "h x root 2\n"},
+			`config: ops/b:1: op "x" already defined at ops/a:1`},
+		"dup id": {map[string]string{"ops/a": "h x root 1\nh y root 0x1\n"},
+			`config: ops/a:2: op id 0x1 already used by "x" at ops/a:1`},
+		"bad line": {map[string]string{"ops/a": "h x root\n"}, "config: ops/a:1: want"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadOps(writeFiles(t, tt.files))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// shippedConf is the configuration the Debian packages install.
+var shippedConf = filepath.Join("..", "..", "debian", "conf")
+
+// TestShippedOpsFile checks the ops file the packages ship: it parses,
+// and its ids are the legacy ones plus ping's.
+func TestShippedOpsFile(t *testing.T) {
+	if _, err := os.Stat(shippedConf); err != nil {
+		t.Skipf("no shipped configuration: %v", err)
+	}
+	ops, err := ReadOps(shippedConf)
+	require.NoError(t, err)
+	for name, id := range map[string]uint32{"adduser": 1, "mail": 2, "mysql": 3, "mailman": 4, "ping": 0x10} {
+		op, ok := FindOp(ops, name)
+		if assert.True(t, ok, name) {
+			assert.Equal(t, id, op.ID, name)
+		}
+	}
+}
+
+// TestShippedCeodExample checks that the shipped ceod.cf.example names
+// only real keys: with every "#key = value" line uncommented, it must
+// parse and yield the defaults.
+func TestShippedCeodExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(shippedConf, "ceod.cf.example"))
+	if err != nil {
+		t.Skipf("no shipped ceod.cf.example: %v", err)
+	}
+	var lines []string
+	keys := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, _, ok := strings.Cut(strings.TrimPrefix(l, "#"), " = "); ok && strings.HasPrefix(l, "#") && validName(k) {
+			l = strings.TrimPrefix(l, "#")
+			keys++
+		}
+		lines = append(lines, l)
+	}
+	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
+	require.NoError(t, err)
+	assert.Equal(t, 13, keys, "every key documented once")
+	assert.Equal(t, ":9987", c.Listen)
+	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)
+	assert.Equal(t, DefaultShutdownGrace, c.ShutdownGrace)
+}

@@ -1,0 +1,296 @@
+// Package daemon is the ceod command: it reads flags, the environment
+// and $CEO_CONFIG_DIR, builds the op table and the server, serves until
+// SIGTERM or SIGINT, and then shuts down gracefully.
+//
+// Usage:
+//
+//	ceod [-config DIR] [-listen ADDR] [-hostname FQDN]
+//	     [-log-level debug|info|warn|error] [-log-format text|json] [-check]
+//
+// Settings come from DIR/ceod.cf (see package ceod/config for its keys),
+// the ops from DIR/ops/*. The environment supplies defaults only:
+// CEO_CONFIG_DIR (default /etc/csc), CEO_LIB_DIR (overrides lib_dir) and
+// KRB5_KTNAME (the keytab when ceod.cf names none). ceod runs in the
+// foreground and logs to stderr with log/slog, including one audit
+// record per authentication attempt and per op. Exit status: 0 after a
+// clean shutdown, 1 on a configuration or run-time error, 2 on a usage
+// error. A second signal during the shutdown grace ends ceod at once.
+//
+// It is a package of its own (the command's main is one call) so that
+// tests can run a whole daemon in-process.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/ceod/opexec"
+	"github.com/csclub/ceo/ceod/registry"
+	"github.com/csclub/ceo/ceod/server"
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/wire"
+)
+
+// DefaultKeytab is the keytab used when neither ceod.cf nor
+// $KRB5_KTNAME names one.
+const DefaultKeytab = "/etc/krb5.keytab"
+
+// Options are the inputs of Run, taken from the process by Main.
+type Options struct {
+	Args   []string            // command-line arguments, without the program name
+	Getenv func(string) string // environment lookup; nil means os.Getenv
+	Stderr io.Writer           // log and usage output; nil means os.Stderr
+	Ready  func(addr net.Addr) // if set, called once the listener is open
+	Canon  registry.CanonFunc  // canonical-name lookup; nil means DNS
+}
+
+// errUsage marks a command-line error; Main exits 2 for it.
+var errUsage = errors.New("usage")
+
+// Main runs ceod as a command and returns its exit status: 0 after a
+// clean shutdown, 1 on a runtime error, 2 on a usage error.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		// After the first signal, restore the default action so that a
+		// second one kills the process without waiting for the grace.
+		<-ctx.Done()
+		stop()
+	}()
+	err := Run(ctx, Options{Args: os.Args[1:]})
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "ceod: %v\n", err)
+	return 1
+}
+
+// settings are the resolved inputs of the daemon.
+type settings struct {
+	configDir string
+	cf        *config.Ceod
+	logLevel  slog.Level
+	logJSON   bool
+	check     bool
+}
+
+func parseArgs(o Options) (*settings, error) {
+	fs := flag.NewFlagSet("ceod", flag.ContinueOnError)
+	fs.SetOutput(o.Stderr)
+	dir := o.Getenv("CEO_CONFIG_DIR")
+	if dir == "" {
+		dir = config.DefaultDir
+	}
+	var (
+		configDir = fs.String("config", dir, "configuration directory (default $CEO_CONFIG_DIR or /etc/csc)")
+		listen    = fs.String("listen", "", "listen address, overriding ceod.cf (e.g. :9987)")
+		hostname  = fs.String("hostname", "", "this host's FQDN, overriding ceod.cf and the system's (decides which ops are local)")
+		level     = fs.String("log-level", "info", "log level: debug, info, warn or error")
+		format    = fs.String("log-format", "text", "log format: text or json")
+		check     = fs.Bool("check", false, "check the configuration, print the op table and exit")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: ceod [flags]\n\nServes the ops of this host from $CEO_CONFIG_DIR/ops (see ceod.cf for settings).\n\n")
+		fs.PrintDefaults()
+	}
+	// usage reports a command-line error; the flag package has already
+	// printed its own.
+	usage := func(format string, args ...any) error {
+		err := fmt.Errorf(format, args...)
+		fmt.Fprintf(o.Stderr, "ceod: %v\n", err)
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := fs.Parse(o.Args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usage("unexpected argument %q", fs.Arg(0))
+	}
+	st := &settings{configDir: *configDir, check: *check}
+	if err := st.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, usage("-log-level: %v", err)
+	}
+	switch *format {
+	case "text":
+	case "json":
+		st.logJSON = true
+	default:
+		return nil, usage("-log-format must be text or json")
+	}
+	cf, err := config.LoadCeod(st.configDir)
+	if err != nil {
+		return nil, err
+	}
+	if *listen != "" {
+		cf.Listen = *listen
+	}
+	if *hostname != "" {
+		cf.Hostname = *hostname
+	}
+	if env := o.Getenv("CEO_LIB_DIR"); env != "" {
+		cf.LibDir = env
+	}
+	if cf.Keytab == "" {
+		cf.Keytab = strings.TrimPrefix(o.Getenv("KRB5_KTNAME"), "FILE:")
+	}
+	if cf.Keytab == "" {
+		cf.Keytab = DefaultKeytab
+	}
+	st.cf = cf
+	return st, nil
+}
+
+// Run runs the daemon until ctx ends, then shuts it down: it stops
+// accepting, gives running ops ShutdownGrace to finish, closes what is
+// left and returns nil. It returns an error if the configuration is
+// invalid or the listener fails.
+func Run(ctx context.Context, o Options) error {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	st, err := parseArgs(o)
+	if err != nil {
+		return err
+	}
+	log := newLogger(o.Stderr, st.logLevel, st.logJSON)
+	cf := st.cf
+
+	if cf.Hostname == "" {
+		if cf.Hostname, err = registry.FQDN(ctx); err != nil {
+			return err
+		}
+	}
+	if cf.ServicePrincipal == "" {
+		cf.ServicePrincipal = "ceod/" + cf.Hostname
+	}
+	// The acceptor matches the principal without realm: the realm is
+	// whatever the keytab entry and the ticket say.
+	cf.ServicePrincipal, _, _ = strings.Cut(cf.ServicePrincipal, "@")
+	table, err := buildTable(ctx, log, st.configDir, cf, o.Canon)
+	if err != nil {
+		return err
+	}
+	if st.check {
+		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal,
+			strings.Join(registry.Describe(table, registry.Builtins()), " "))
+		return nil
+	}
+	kt, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
+	if err != nil {
+		return err
+	}
+
+	srv := &server.Server{
+		Keytab:           kt,
+		Principal:        cf.ServicePrincipal,
+		Ops:              table,
+		MaxFrame:         cf.MaxFrame,
+		HandshakeTimeout: cf.HandshakeTimeout,
+		IdleTimeout:      cf.IdleTimeout,
+		OpTimeout:        cf.OpTimeout,
+		MaxConns:         cf.MaxConns,
+		MaxConnsPerIP:    cf.MaxConnsPerIP,
+		Log:              log,
+	}
+	ln, err := net.Listen("tcp", cf.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cf.Listen, err)
+	}
+	log.Info("ceod listening", "addr", ln.Addr().String(), "principal", cf.ServicePrincipal,
+		"config", st.configDir, "ops", strings.Join(registry.Describe(table, registry.Builtins()), " "))
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		srv.Close()
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "grace", cf.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cf.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("grace period over; closing remaining connections", "err", err)
+	}
+	srv.Close()
+	<-serveErr // ErrServerClosed
+	log.Info("ceod stopped")
+	return nil
+}
+
+// buildTable reads the ops files and binds this host's ops to handlers.
+func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, canon registry.CanonFunc) (map[wire.MsgType]server.Op, error) {
+	all, err := config.ReadOps(dir)
+	if err != nil {
+		return nil, err
+	}
+	local, skipped := registry.Local(ctx, all, cf.Hostname, canon)
+	for _, err := range skipped {
+		log.Warn("op host not resolvable; op not served here", "err", err)
+	}
+	if len(local) == 0 {
+		log.Warn("no op in the ops files is owned by this host", "hostname", cf.Hostname)
+	}
+	progLog := log.WithGroup("program")
+	return registry.Table(local, registry.Builtins(), func(op config.Op) ops.Handler {
+		return &opexec.Program{
+			Path:      registry.ProgramPath(cf.LibDir, op.Name),
+			RunAs:     op.User,
+			ConfigDir: dir,
+			MaxOutput: cf.MaxFrame,
+			Log:       progLog.With("op", op.Name),
+		}
+	})
+}
+
+// loadKeytab loads the service keytab and checks that it has a key for
+// principal, so that a wrong keytab fails at startup, not at the first
+// client.
+func loadKeytab(path, principal string) (*keytab.Keytab, error) {
+	kt, err := keytab.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading keytab %s: %w", path, err)
+	}
+	for _, e := range kt.Entries {
+		if strings.Join(e.Principal.Components, "/") == principal {
+			return kt, nil
+		}
+	}
+	return nil, fmt.Errorf("keytab %s has no key for %s (add one with kadmin ktadd, or set keytab/service_principal in ceod.cf)", path, principal)
+}
+
+// newLogger returns the daemon's logger, writing to w.
+func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

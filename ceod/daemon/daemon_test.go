@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func configDir(t *testing.T, ceodcf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(
+		"h1.example ping root 0x10\nh1.example mail root 2\nh2.example mysql mysql 3\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte(ceodcf), 0o644))
+	return dir
+}
+
+func runDaemon(args []string, env map[string]string) (string, error) {
+	var stderr bytes.Buffer
+	err := Run(context.Background(), Options{
+		Args:   args,
+		Getenv: func(k string) string { return env[k] },
+		Stderr: &stderr,
+		Canon:  func(_ context.Context, h string) (string, error) { return h, nil },
+	})
+	return stderr.String(), err
+}
+
+func TestCheck(t *testing.T) {
+	dir := configDir(t, "hostname = h1.example\n")
+	out, err := runDaemon([]string{"-check"}, map[string]string{"CEO_CONFIG_DIR": dir})
+	require.NoError(t, err)
+	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: mail=0x2(program) ping=0x10(builtin)\n", out)
+
+	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "host h2.example, principal ceod/h2.example, ops: mysql=0x3(program)\n", out)
+}
+
+func TestServicePrincipalRealmStripped(t *testing.T) {
+	dir := configDir(t, "hostname = h1.example\nservice_principal = ceod/alias.example@CSCLUB\n")
+	out, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	require.NoError(t, err)
+	assert.Contains(t, out, "principal ceod/alias.example,")
+}
+
+func TestRunErrors(t *testing.T) {
+	good := configDir(t, "hostname = h1.example\n")
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		usage bool
+		want  string
+	}{
+		{"unknown flag", []string{"-nope"}, nil, true, "flag provided but not defined"},
+		{"argument", []string{"-config", good, "extra"}, nil, true, `unexpected argument "extra"`},
+		{"log level", []string{"-config", good, "-log-level", "loud"}, nil, true, "-log-level"},
+		{"log format", []string{"-config", good, "-log-format", "xml"}, nil, true, "-log-format must be text or json"},
+		{"bad ceod.cf", []string{"-config", configDir(t, "colour = blue\n")}, nil, false, `ceod.cf:1: unknown key "colour"`},
+		{"no ops dir", []string{"-config", t.TempDir()}, nil, false, "reading ops directory"},
+		{"keytab missing", []string{"-config", good}, map[string]string{"KRB5_KTNAME": "FILE:/nonexistent/krb5.keytab"}, false,
+			"loading keytab /nonexistent/krb5.keytab"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runDaemon(tt.args, tt.env)
+			require.Error(t, err)
+			assert.Equal(t, tt.usage, errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp), "usage error: %v", err)
+			assert.Contains(t, err.Error()+out, tt.want)
+		})
+	}
+}
+
+func TestLibDirFromEnv(t *testing.T) {
+	st, err := parseArgs(Options{Args: []string{"-config", configDir(t, "lib_dir = /from/config\n")},
+		Getenv: func(k string) string { return map[string]string{"CEO_LIB_DIR": "/from/env"}[k] }, Stderr: &bytes.Buffer{}})
+	require.NoError(t, err)
+	assert.Equal(t, "/from/env", st.cf.LibDir)
+	assert.Equal(t, DefaultKeytab, st.cf.Keytab)
+}
+
+func TestLoadKeytabWrongPrincipal(t *testing.T) {
+	kt := keytab.New()
+	require.NoError(t, kt.AddEntry("ceod/other.example", "CSCLUB", "pw", time.Now(), 1, 18))
+	b, err := kt.Marshal()
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "kt")
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+
+	_, err = loadKeytab(p, "ceod/h1.example")
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "has no key for ceod/h1.example"), err.Error())
+	got, err := loadKeytab(p, "ceod/other.example")
+	require.NoError(t, err)
+	assert.Len(t, got.Entries, 1)
+}

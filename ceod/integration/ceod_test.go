@@ -1,0 +1,463 @@
+package integration
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/ceopb"
+	"github.com/csclub/ceo/wire/gss"
+	"github.com/csclub/ceo/wire/krb"
+)
+
+func pingPrincipal(t testing.TB, reply []byte) string {
+	t.Helper()
+	var pr ceopb.PingResponse
+	require.NoError(t, proto.Unmarshal(reply, &pr))
+	return pr.GetPrincipal()
+}
+
+func TestPing(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r).start(t, nil)
+	c := d.client(t, "regular1")
+
+	reply, err := c.Call(t.Context(), "ping", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "regular1@"+r.Name, pingPrincipal(t, reply))
+
+	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth", "outcome": "ok"})
+	assert.Equal(t, "regular1@"+r.Name, a["principal"])
+	a = d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "ping"})
+	assert.Equal(t, "ok", a["outcome"])
+	assert.Equal(t, "regular1@"+r.Name, a["principal"])
+	assert.Contains(t, a["remote"], "127.0.0.1:")
+	assert.IsType(t, float64(0), a["duration"])
+	assert.NotContains(t, d.log.String(), r.Users["regular1"].Password, "a secret in the log")
+}
+
+func TestManyOpsOneConnection(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r).start(t, nil)
+	c := d.client(t, "office1")
+	conn, err := c.Dial(t.Context(), "ping")
+	require.NoError(t, err)
+	defer conn.Close()
+	for i := range 100 {
+		reply, err := conn.Call(t.Context(), "ping", []byte{byte(i)})
+		require.NoError(t, err, "ping %d", i)
+		require.Equal(t, "office1@"+r.Name, pingPrincipal(t, reply))
+	}
+	reply, err := conn.Call(t.Context(), "echo", []byte("same connection"))
+	require.NoError(t, err)
+	assert.Contains(t, string(reply), "stdin=same connection")
+	assert.Len(t, d.log.find(t, map[string]string{"msg": "audit", "event": "auth"}), 1, "one handshake")
+}
+
+func TestProgramOp(t *testing.T) {
+	r := realm.Get(t)
+	nobody, err := user.Lookup("nobody")
+	require.NoError(t, err)
+	d := newEnv(t, r).start(t, nil)
+	c := d.client(t, "office1")
+
+	reply, err := c.Call(t.Context(), "echo", []byte("the request"))
+	require.NoError(t, err)
+	assert.Equal(t, "LANG=C\nCEO_USER=office1\nCEO_CONFIG_DIR="+d.env.dir+"\n"+
+		"id="+nobody.Uid+":"+nobody.Gid+"\nstdin=the request\n", string(reply))
+
+	// Empty request: the program gets an empty stdin.
+	reply, err = c.Call(t.Context(), "echo", nil)
+	require.NoError(t, err)
+	assert.Contains(t, string(reply), "\nstdin=\n")
+}
+
+func TestProgramFailureEndsConnection(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r).start(t, nil)
+	c := d.client(t, "regular1")
+	conn, err := c.Dial(t.Context(), "ping")
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Call(t.Context(), "ping", nil)
+	require.NoError(t, err)
+
+	_, err = conn.Call(t.Context(), "fail", nil)
+	require.ErrorIs(t, err, ceoc.ErrRefused)
+	assert.Contains(t, err.Error(), "closed the connection without a reply")
+	assert.Contains(t, err.Error(), "see ceod's log")
+	_, err = conn.Call(t.Context(), "ping", nil)
+	assert.Error(t, err, "a failed connection stays failed")
+
+	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "fail"})
+	assert.Equal(t, "error", a["outcome"])
+	assert.Contains(t, a["error"], "exit status 3")
+	assert.Contains(t, a["error"], "fail: not today")
+
+	_, err = c.Call(t.Context(), "ping", nil)
+	require.NoError(t, err, "ceod still serves")
+}
+
+func TestClientErrors(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r).start(t, nil)
+	good := d.client(t, "regular1")
+
+	t.Run("unknown op", func(t *testing.T) {
+		_, err := good.Call(t.Context(), "nosuch", nil)
+		require.ErrorIs(t, err, ceoc.ErrUnknownOp)
+		assert.Equal(t, "ceoc: nosuch: unknown op (not in "+d.env.dir+"/ops)", err.Error())
+	})
+	t.Run("no ticket", func(t *testing.T) {
+		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
+			Credentials: ceoc.CCache("FILE:" + filepath.Join(t.TempDir(), "none"))}
+		_, err := c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrNoTicket)
+		assert.Contains(t, err.Error(), "run kinit")
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		c := clone(good)
+		c.Port = port
+		_, err = c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrUnreachable)
+		assert.Contains(t, err.Error(), fmt.Sprintf("ceod at localhost:%d", port))
+		assert.Contains(t, err.Error(), "connection refused")
+	})
+	t.Run("op unknown to ceod", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte("localhost ghost nobody 0x30\n"), 0o644))
+		c := clone(good)
+		c.ConfigDir = dir
+		_, err := c.Call(t.Context(), "ghost", nil)
+		require.ErrorIs(t, err, ceoc.ErrRefused)
+		a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "msgtype(0x30)"})
+		assert.Equal(t, "denied", a["outcome"])
+	})
+	t.Run("wrong service key", func(t *testing.T) {
+		// A ceod whose keytab holds another service's key cannot accept
+		// tickets for ceod/localhost.
+		e := newEnv(t, r)
+		cf := filepath.Join(e.dir, "ceod.cf")
+		b, err := os.ReadFile(cf)
+		require.NoError(t, err)
+		b = []byte(strings.NewReplacer(r.CeodKeytab, r.LDAPKeytab, "service_principal = "+r.CeodPrincipal, "service_principal = "+r.LDAPPrincipal).Replace(string(b)))
+		require.NoError(t, os.WriteFile(cf, b, 0o644))
+		wrong := e.start(t, nil)
+		c := clone(good)
+		c.Port = wrong.port
+		_, err = c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrAuth)
+		assert.Contains(t, err.Error(), "ceod closed the connection during authentication")
+		assert.Contains(t, err.Error(), "keytab must hold ceod/localhost")
+		a := wrong.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth"})
+		assert.Equal(t, "denied", a["outcome"])
+	})
+	t.Run("keytab", func(t *testing.T) {
+		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
+			Credentials: ceoc.Keytab(r.AdminPrincipal, r.AdminKeytab)}
+		reply, err := c.Call(t.Context(), "ping", nil)
+		require.NoError(t, err)
+		assert.Equal(t, r.AdminPrincipal+"@"+r.Name, pingPrincipal(t, reply))
+	})
+	t.Run("password", func(t *testing.T) {
+		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
+			Credentials: ceoc.Password("syscom1", r.Users["syscom1"].Password)}
+		reply, err := c.Call(t.Context(), "ping", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "syscom1@"+r.Name, pingPrincipal(t, reply))
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
+			Credentials: ceoc.Password("syscom1", "not-the-password")}
+		_, err := c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrAuth)
+	})
+}
+
+// clone copies a client's settings into a new client.
+func clone(c *ceoc.Client) *ceoc.Client {
+	return &ceoc.Client{ConfigDir: c.ConfigDir, Credentials: c.Credentials, KRB5Config: c.KRB5Config,
+		Port: c.Port, Timeout: c.Timeout, GSS: c.GSS}
+}
+
+// TestMITClient: a client on MIT's libgssapi_krb5 speaking the legacy
+// protocol (mitpeer, the wire package's C test peer) against Go ceod.
+func TestMITClient(t *testing.T) {
+	r := realm.Get(t)
+	src := filepath.Join("..", "..", "wire", "gss", "testdata", "mitpeer.c")
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("mitpeer source: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "mitpeer")
+	if out, err := exec.Command("gcc", "-o", bin, src, "-lgssapi_krb5").CombinedOutput(); err != nil {
+		t.Fatalf("building mitpeer: %v\n%s", err, out)
+	}
+	d := newEnv(t, r).start(t, nil)
+	cc := r.Kinit(t, "regular1", r.Users["regular1"].Password)
+	env := append(r.KrbEnv(), "KRB5CCNAME=FILE:"+cc)
+	code, stdout, stderr := run(t, env, nil, bin, "init", "127.0.0.1", fmt.Sprint(d.port), "first message", "second")
+	require.Equal(t, 0, code, "mitpeer failed:\n%s", stderr)
+	assert.Contains(t, stdout, "reply: hello regular1: first message\n")
+	assert.Contains(t, stdout, "reply: hello regular1: second\n")
+	assert.Regexp(t, `enctype (17|18|19|20)\n`, stdout)
+	// The audit record follows the reply: wait for both.
+	assert.Eventually(t, func() bool {
+		return len(d.log.find(t, map[string]string{"msg": "audit", "event": "op", "op": "mail", "outcome": "ok"})) == 2
+	}, 10*time.Second, 5*time.Millisecond, "two audited mail ops")
+}
+
+// rawClient is a protocol client on a raw connection, using the Go
+// initiator, for sending bad input after real authentication.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	return &rawClient{t: t, nc: nc}
+}
+
+// apReq returns a fresh initial context token for ceod/localhost.
+func apReq(t *testing.T, cl *krbclient.Client) (*gss.Initiator, []byte) {
+	t.Helper()
+	init, tok, err := gss.NewInitiator(cl, "ceod/localhost", gss.Config{})
+	require.NoError(t, err)
+	return init, tok
+}
+
+func (c *rawClient) auth(cl *krbclient.Client) *gss.Context {
+	c.t.Helper()
+	init, tok := apReq(c.t, cl)
+	require.NoError(c.t, wire.WriteFrame(c.nc, wire.MsgAuth, tok))
+	typ, body, err := wire.ReadFrame(c.nc, 0)
+	require.NoError(c.t, err)
+	require.Equal(c.t, wire.MsgAuth, typ)
+	sec, err := init.Step(body)
+	require.NoError(c.t, err)
+	return sec
+}
+
+func (c *rawClient) write(b []byte) {
+	c.nc.Write(b)
+}
+
+// expectClosed checks that ceod closes the connection without a reply.
+func (c *rawClient) expectClosed(within time.Duration) {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(within))
+	b, err := io.ReadAll(c.nc)
+	assert.Empty(c.t, b, "ceod replied before closing")
+	if err != nil {
+		var ne net.Error
+		require.False(c.t, errors.As(err, &ne) && ne.Timeout(), "connection still open after %v", within)
+	}
+}
+
+func header(n uint32, t wire.MsgType) []byte {
+	var h [8]byte
+	binary.BigEndian.PutUint32(h[0:], n)
+	binary.BigEndian.PutUint32(h[4:], uint32(t))
+	return h[:]
+}
+
+func krbClientFor(t *testing.T, r *realm.Realm, user string) *krbclient.Client {
+	t.Helper()
+	cfg, err := krb.LoadConfigFile(r.KRB5Config)
+	require.NoError(t, err)
+	cl, err := krb.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user, r.Users[user].Password))
+	require.NoError(t, err)
+	return cl
+}
+
+// TestBadInput sends bad input to a ceod with real authentication: each
+// connection is cut off, audited, and a well-behaved client is served
+// after each.
+func TestBadInput(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r, "handshake_timeout = 1s").start(t, nil)
+	cl := krbClientFor(t, r, "regular1")
+	good := d.client(t, "office1")
+
+	tests := []struct {
+		name  string
+		do    func(c *rawClient)
+		audit map[string]string
+		err   string
+	}{
+		{"op before auth", func(c *rawClient) {
+			c.write(append(header(4, idPing), "ping"...))
+		}, map[string]string{"event": "auth", "outcome": "denied"}, "op before authentication"},
+		{"unknown op before auth", func(c *rawClient) {
+			c.write(append(header(4, 0x77), "junk"...))
+		}, map[string]string{"event": "auth", "outcome": "denied"}, "unknown op"},
+		{"garbage", func(c *rawClient) {
+			c.write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
+		}, map[string]string{"event": "auth", "outcome": "error"}, "frame too large"},
+		{"truncated frame", func(c *rawClient) {
+			_, tok := apReq(c.t, cl)
+			c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok[:len(tok)/2]...))
+			c.nc.(*net.TCPConn).CloseWrite()
+		}, map[string]string{"event": "auth", "outcome": "error"}, "unexpected EOF"},
+		{"65537-byte length", func(c *rawClient) {
+			c.write(header(65537, wire.MsgAuth))
+		}, map[string]string{"event": "auth", "outcome": "error"}, "exceeds limit 65536"},
+		{"zero length", func(c *rawClient) {
+			c.write(header(0, wire.MsgAuth))
+		}, map[string]string{"event": "auth", "outcome": "error"}, "empty frame"},
+		{"header then stall", func(c *rawClient) {
+			c.write(header(700, wire.MsgAuth))
+		}, map[string]string{"event": "auth", "outcome": "timeout"}, "i/o timeout"},
+		{"replayed AP-REQ", func(c *rawClient) {
+			_, tok := apReq(c.t, cl)
+			first := dialRaw(c.t, d.addr)
+			require.NoError(c.t, wire.WriteFrame(first.nc, wire.MsgAuth, tok))
+			_, _, err := wire.ReadFrame(first.nc, 0)
+			require.NoError(c.t, err, "first use of the token")
+			c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok...))
+		}, map[string]string{"event": "auth", "outcome": "denied"}, "replay"},
+		{"unknown op after auth", func(c *rawClient) {
+			sec := c.auth(cl)
+			tok, err := sec.Wrap([]byte("x"))
+			require.NoError(c.t, err)
+			c.write(append(header(uint32(len(tok)), 0x77), tok...))
+		}, map[string]string{"event": "op", "outcome": "denied", "op": "msgtype(0x77)"}, "unknown op"},
+		{"unsealed request", func(c *rawClient) {
+			c.auth(cl)
+			c.write(append(header(5, idPing), "plain"...))
+		}, map[string]string{"event": "op", "outcome": "error", "op": "ping"}, "unwrapping ping request"},
+		{"second MSG_AUTH", func(c *rawClient) {
+			c.auth(cl)
+			_, tok := apReq(c.t, cl)
+			c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok...))
+		}, map[string]string{"event": "op", "outcome": "error"}, "MSG_AUTH after authentication"},
+		{"replayed op token", func(c *rawClient) {
+			sec := c.auth(cl)
+			tok, err := sec.Wrap(nil)
+			require.NoError(c.t, err)
+			frame := append(header(uint32(len(tok)), idPing), tok...)
+			c.write(frame)
+			_, _, err = wire.ReadFrame(c.nc, 0)
+			require.NoError(c.t, err)
+			c.write(frame)
+		}, map[string]string{"event": "op", "outcome": "error", "op": "ping"}, "out of sequence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialRaw(t, d.addr)
+			tt.do(c)
+			c.expectClosed(10 * time.Second)
+			want := map[string]string{"msg": "audit", "remote": c.nc.LocalAddr().String()}
+			for k, v := range tt.audit {
+				want[k] = v
+			}
+			a := d.log.waitFor(t, want)
+			assert.Contains(t, a["error"], tt.err)
+
+			reply, err := good.Call(t.Context(), "ping", nil)
+			require.NoError(t, err, "well-behaved client after %s", tt.name)
+			assert.Equal(t, "office1@"+r.Name, pingPrincipal(t, reply))
+		})
+	}
+}
+
+// TestUnauthenticatedFlood: 1,000 connections that never authenticate,
+// from 127.0.0.2, half of them after sending a header. Those beyond the
+// per-address cap are closed at once, the rest at the handshake
+// timeout; a well-behaved client (from 127.0.0.1) is served throughout.
+func TestUnauthenticatedFlood(t *testing.T) {
+	r := realm.Get(t)
+	d := newEnv(t, r, "handshake_timeout = 2s").start(t, nil)
+	good := d.client(t, "regular1")
+	if _, err := good.Call(t.Context(), "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var served, failed atomic.Int32
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := good.Call(t.Context(), "ping", nil); err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+			} else {
+				served.Add(1)
+			}
+		}
+	})
+
+	const flood = 1000
+	dialer := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	conns := make([]net.Conn, 0, flood)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	for i := range flood {
+		c, err := dialer.Dial("tcp", d.addr)
+		require.NoError(t, err, "dial %d", i)
+		conns = append(conns, c)
+		if i%2 == 1 {
+			c.Write(header(700, wire.MsgAuth))
+		}
+	}
+	var open atomic.Int32
+	var rg sync.WaitGroup
+	for _, c := range conns {
+		rg.Go(func() {
+			c.SetReadDeadline(time.Now().Add(15 * time.Second))
+			_, err := c.Read(make([]byte, 1))
+			var ne net.Error
+			if err == nil || errors.As(err, &ne) && ne.Timeout() {
+				open.Add(1)
+			}
+		})
+	}
+	rg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	wg.Wait()
+
+	assert.Zero(t, open.Load(), "flood connections not cut off")
+	assert.Zero(t, failed.Load(), "well-behaved client failed: %v", firstErr.Load())
+	assert.Positive(t, served.Load())
+	refused := d.log.find(t, map[string]string{"msg": "connection refused"})
+	assert.NotEmpty(t, refused, "per-address cap never applied")
+	t.Logf("1,000 connections cut off in %v; well-behaved client served %d pings meanwhile", elapsed.Round(time.Millisecond), served.Load())
+}

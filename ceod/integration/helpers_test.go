@@ -1,0 +1,366 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/ceod/daemon"
+	"github.com/csclub/ceo/internal/realm"
+)
+
+func TestMain(m *testing.M) {
+	code := realm.Main(m)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// Op ids of the test ops files.
+const (
+	idPing = 0x10
+	idMail = 0x02 // the msgtype mitpeer sends
+	idEcho = 0x20
+	idFail = 0x21
+	idSlow = 0x22
+)
+
+// testOps is the ops file of the in-process daemons: ping is built in,
+// the others are the programs of writeLibDir, run as nobody. adduser
+// belongs to another host.
+const testOps = `# HOST OPNAME USER ID
+localhost ping root 0x10
+localhost mail nobody 0x02
+localhost echo nobody 0x20
+localhost fail nobody 0x21
+localhost slow nobody 0x22
+elsewhere.example adduser root 0x01
+`
+
+// programs are the legacy-style op programs of the tests.
+var programs = map[string]string{
+	// Echoes its environment, credentials and request.
+	"echo": `#!/bin/sh
+tr '\0' '\n' < /proc/$$/environ
+echo "id=$(id -u):$(id -g)"
+echo "stdin=$(cat)"
+`,
+	// What mitpeer's op 2 reaches.
+	"mail": `#!/bin/sh
+printf 'hello %s: ' "$CEO_USER"
+cat
+`,
+	"fail": `#!/bin/sh
+echo "fail: not today" >&2
+exit 3
+`,
+	// Marks that it started, then takes a while.
+	"slow": `#!/bin/sh
+: > "$(dirname "$0")/../mark/started"
+sleep 2
+echo done
+`,
+}
+
+// publicDir makes a directory that the op programs' user can enter.
+func publicDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		require.NoError(t, os.Chmod(d, 0o755))
+	}
+	return dir
+}
+
+// testEnv is a configuration directory for an in-process ceod.
+type testEnv struct {
+	r      *realm.Realm
+	dir    string // CEO_CONFIG_DIR
+	libDir string
+	mark   string // the slow op touches mark/started here
+}
+
+// newEnv writes a configuration directory using the realm's ceod keytab,
+// with extra lines appended to ceod.cf.
+func newEnv(t testing.TB, r *realm.Realm, extra ...string) *testEnv {
+	t.Helper()
+	base := publicDir(t)
+	e := &testEnv{r: r, dir: filepath.Join(base, "config"), libDir: filepath.Join(base, "lib"),
+		mark: filepath.Join(base, "mark")}
+	require.NoError(t, os.MkdirAll(filepath.Join(e.dir, "ops"), 0o755))
+	require.NoError(t, os.MkdirAll(e.libDir, 0o755))
+	require.NoError(t, os.MkdirAll(e.mark, 0o777))
+	require.NoError(t, os.Chmod(e.mark, 0o777))
+	cf := fmt.Sprintf("hostname = localhost\nkeytab = %s\nservice_principal = %s\nlib_dir = %s\nshutdown_grace = 10s\n",
+		r.CeodKeytab, r.CeodPrincipal, e.libDir) + strings.Join(extra, "\n") + "\n"
+	if !strings.Contains(cf, "\nlisten =") {
+		cf += "listen = 127.0.0.1:0\n"
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(e.dir, "ceod.cf"), []byte(cf), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.dir, "ops", "ceo"), []byte(testOps), 0o644))
+	for name, body := range programs {
+		require.NoError(t, os.WriteFile(filepath.Join(e.libDir, "op-"+name), []byte(body), 0o755))
+	}
+	return e
+}
+
+// canon resolves the test host words without DNS.
+func canon(_ context.Context, h string) (string, error) {
+	if h == "localhost" {
+		return "localhost", nil
+	}
+	return h, nil
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// records parses the JSON log lines written so far.
+func (s *syncBuffer) records(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s.String()))
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "log line %q", sc.Text())
+		out = append(out, m)
+	}
+	return out
+}
+
+// find returns the log records that have all of want.
+func (s *syncBuffer) find(t testing.TB, want map[string]string) []map[string]any {
+	var out []map[string]any
+next:
+	for _, m := range s.records(t) {
+		for k, v := range want {
+			if fmt.Sprint(m[k]) != v {
+				continue next
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// waitFor waits until a log record has all of want, and returns it.
+func (s *syncBuffer) waitFor(t testing.TB, want map[string]string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := s.find(t, want); len(m) > 0 {
+			return m[0]
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no log record with %v in:\n%s", want, s.String())
+	return nil
+}
+
+// ceod is an in-process daemon.
+type ceod struct {
+	env  *testEnv
+	addr string
+	port int
+	log  *syncBuffer
+}
+
+// start runs the daemon in-process (daemon.Run, the whole command but
+// signals) until the test ends; the test fails if it does not then stop
+// cleanly. It logs JSON at debug level to the returned ceod's log, or to
+// stderr if that is not nil; args are added to the command line.
+func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
+	t.Helper()
+	log := &syncBuffer{}
+	if stderr == nil {
+		stderr = log
+	}
+	ready := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Args:   append([]string{"-config", e.dir, "-log-format", "json", "-log-level", "debug"}, args...),
+			Getenv: func(string) string { return "" },
+			Stderr: stderr,
+			Ready:  func(a net.Addr) { ready <- a },
+			Canon:  canon,
+		})
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("ceod did not start: %v\n%s", err, log.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ceod: %v", err)
+		}
+	})
+	return &ceod{env: e, addr: addr.String(), port: addr.(*net.TCPAddr).Port, log: log}
+}
+
+// client returns a ceoc client for the daemon, logged in as user with a
+// fresh MIT kinit ccache.
+func (d *ceod) client(t testing.TB, user string) *ceoc.Client {
+	t.Helper()
+	cc := d.env.r.Kinit(t, user, d.env.r.Users[user].Password)
+	return &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: d.env.r.KRB5Config,
+		Credentials: ceoc.CCache("FILE:" + cc)}
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// binaries builds the ceod and ceoc commands once per test binary and
+// returns the directory holding them.
+func binaries(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gotool); err != nil {
+			if gotool, err = exec.LookPath("go"); err != nil {
+				binErr = errors.New("no go tool to build the commands")
+				return
+			}
+		}
+		binDir, binErr = os.MkdirTemp("", "ceod-integration-bin-")
+		if binErr != nil {
+			return
+		}
+		cmd := exec.Command(gotool, "build", "-o", binDir+"/", "github.com/csclub/ceo/ceod/cmd/ceod", "github.com/csclub/ceo/ceoc/cmd/ceoc")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+// process is a command started by a test, killed if still running when
+// the test ends.
+type process struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+func startProcess(t testing.TB, env []string, stdin io.Reader, name string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(name, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Stdin = stdin
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *process) wait(t testing.TB, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		t.Fatalf("%s still running after %v\nstderr:\n%s", p.cmd.Path, limit, p.stderr.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// run runs a command to completion.
+func run(t testing.TB, env []string, stdin io.Reader, name string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	p := startProcess(t, env, stdin, name, args...)
+	code = p.wait(t, time.Minute)
+	return code, p.stdout.String(), p.stderr.String()
+}
+
+// waitListening waits until something accepts connections on addr.
+func waitListening(t testing.TB, addr string, p *process) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited: %v\n%s", p.cmd.Path, p.err, p.stderr.String())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listening on %s\n%s", addr, p.stderr.String())
+}
+
+// withEnv returns env with the given variables set (replacing any).
+func withEnv(env []string, kv ...string) []string {
+	out := make([]string, 0, len(env)+len(kv))
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		keep := true
+		for _, s := range kv {
+			if sk, _, _ := strings.Cut(s, "="); sk == k {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, e)
+		}
+	}
+	return append(out, kv...)
+}
+
+// pathEnv is PATH for child processes.
+func pathEnv() string { return "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }

@@ -1,0 +1,142 @@
+// Package registry builds ceod's op table from the legacy ops files: it
+// decides which ops this host owns and binds each one to a handler,
+// either a built-in Go handler from package ops (by op name) or the
+// legacy-style program $CEO_LIB_DIR/op-NAME.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/ceod/server"
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/wire"
+)
+
+// CanonFunc returns the canonical name of a host, as the legacy daemon
+// got it from gethostbyname.
+type CanonFunc func(ctx context.Context, host string) (string, error)
+
+// lookupTimeout bounds one canonical-name lookup at startup.
+const lookupTimeout = 5 * time.Second
+
+// Canonical returns host's canonical name from the system resolver
+// (hosts file, then DNS), lower-cased and without a trailing dot.
+func Canonical(ctx context.Context, host string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	cname, err := net.DefaultResolver.LookupCNAME(ctx, host)
+	if err != nil {
+		return "", fmt.Errorf("registry: canonical name of %s: %w", host, err)
+	}
+	return normalize(cname), nil
+}
+
+// FQDN returns this host's fully qualified name: the canonical name of
+// its host name (uname), or the host name itself if it has none.
+func FQDN(ctx context.Context) (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("registry: host name: %w", err)
+	}
+	if c, err := Canonical(ctx, h); err == nil && c != "" {
+		return c, nil
+	}
+	return normalize(h), nil
+}
+
+func normalize(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
+
+// Local returns the ops owned by the host called self, in the order
+// given. An op is local if its host word, or the host word's canonical
+// name, equals self (case-insensitively). A host word whose canonical
+// name cannot be found is not local; its error is returned in skipped
+// so that the caller can log it.
+//
+// canon nil means Canonical.
+func Local(ctx context.Context, all []config.Op, self string, canon CanonFunc) (local []config.Op, skipped []error) {
+	if canon == nil {
+		canon = Canonical
+	}
+	self = normalize(self)
+	memo := map[string]bool{}
+	for _, op := range all {
+		h := normalize(op.Host)
+		isLocal, seen := memo[h]
+		if !seen {
+			if h == self {
+				isLocal = true
+			} else if c, err := canon(ctx, op.Host); err != nil {
+				skipped = append(skipped, fmt.Errorf("%s: op %s: %w", op.Source, op.Name, err))
+			} else {
+				isLocal = normalize(c) == self
+			}
+			memo[h] = isLocal
+		}
+		if isLocal {
+			local = append(local, op)
+		}
+	}
+	return local, skipped
+}
+
+// Builtins returns the ops implemented in Go, by op name. An op listed
+// here is served by its handler when local, whatever program exists in
+// lib_dir.
+func Builtins() map[string]ops.Handler {
+	return map[string]ops.Handler{
+		"ping": ops.Ping,
+	}
+}
+
+// ProgramFunc makes the handler for a local op that has no built-in.
+type ProgramFunc func(op config.Op) ops.Handler
+
+// Table binds each local op to its handler: builtins[op.Name] if there
+// is one, else program(op). It fails if program is nil and some op has
+// no built-in.
+func Table(local []config.Op, builtins map[string]ops.Handler, program ProgramFunc) (map[wire.MsgType]server.Op, error) {
+	t := make(map[wire.MsgType]server.Op, len(local))
+	for _, op := range local {
+		h, ok := builtins[op.Name]
+		if !ok {
+			if program == nil {
+				return nil, fmt.Errorf("registry: %s: op %s has no built-in handler", op.Source, op.Name)
+			}
+			h = program(op)
+		}
+		t[wire.MsgType(op.ID)] = server.Op{Name: op.Name, Handler: h}
+	}
+	return t, nil
+}
+
+// ProgramPath returns the legacy program of op name in libDir.
+func ProgramPath(libDir, name string) string {
+	return filepath.Join(libDir, "op-"+name)
+}
+
+// Describe lists a table as "name=0x10(builtin)" words, sorted by id,
+// for the startup log.
+func Describe(t map[wire.MsgType]server.Op, builtins map[string]ops.Handler) []string {
+	ids := make([]wire.MsgType, 0, len(t))
+	for id := range t {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		kind := "program"
+		if _, ok := builtins[t[id].Name]; ok {
+			kind = "builtin"
+		}
+		out = append(out, fmt.Sprintf("%s=%#x(%s)", t[id].Name, uint32(id), kind))
+	}
+	return out
+}
