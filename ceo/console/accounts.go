@@ -1,0 +1,303 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/csclub/ceo/ceo/members"
+	"github.com/csclub/ceo/ceo/remote"
+	"github.com/csclub/ceo/ceo/terms"
+)
+
+func init() {
+	register(&command{
+		name:    "updateprograms",
+		summary: "update members' programs from the university directory",
+		usage:   "[--source URL] [--source-base DN] [--yes | --dry-run]",
+		help: `For each member, looks up their user name in the source directory (the
+university's, by default uwldap_server_url and uwldap_base of ceo.cf) and,
+where its "ou" differs from the member's program, asks
+  USER: 'OLD' => 'NEW'? (y/n)
+and changes the program on "y". The source is read anonymously; the
+change is made in our directory as you.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			src := fs.String("source", "", "source directory URL (default: uwldap_server_url of ceo.cf)")
+			base := fs.String("source-base", "", "search base in the source directory (default: uwldap_base of ceo.cf)")
+			yes := fs.Bool("yes", false, "apply every change without asking")
+			dry := fs.Bool("dry-run", false, "only list the changes")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				if *yes && *dry {
+					return usagef("--yes and --dry-run exclude each other")
+				}
+				return updatePrograms(ctx, e, *src, *base, *yes, *dry)
+			}
+		},
+	})
+	for _, kind := range []string{remote.MySQL, remote.PostgreSQL} {
+		title := map[string]string{remote.MySQL: "MySQL", remote.PostgreSQL: "PostgreSQL"}[kind]
+		register(&command{
+			name:    kind,
+			summary: "create a " + title + " database for a user or club",
+			usage:   "create USER",
+			help: fmt.Sprintf(`Creates the %[1]s database USER for USER (or resets its password) through
+ceod, and writes the connection details, password included, to
+~USER/%[2]s (mode 0660; an older file is kept as %[2]s.old).
+You may do this for yourself, for a club whose group you are in, or (in
+syscom) for anyone.`, title, remote.InfoFile(kind)),
+			flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+				return func(ctx context.Context, e *env, args []string) error {
+					if len(args) != 2 || args[0] != "create" {
+						return usagef("want: create USER")
+					}
+					return createDatabase(ctx, e, kind, args[1])
+				}
+			},
+		})
+	}
+	register(&command{
+		name:    "addmember",
+		summary: "create a member (or club rep) account and register terms",
+		usage:   "[--clubrep] [--terms N] [--email ADDR] USERNAME NAME [PROGRAM]",
+		help: `Creates the account USERNAME for NAME (LDAP entry, Kerberos principal, home
+directory) through ceod, then registers it for N terms from the current
+one (as member terms, or with --clubrep as non-member terms; members owe
+$2.00 per term). The new password is read from standard input: the first
+line, or at a terminal typed twice without echo. Office staff only.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			clubrep := fs.Bool("clubrep", false, "a club rep account (free, non-member terms)")
+			n := fs.Int("terms", 1, "number of consecutive terms to register, from the current one (0: none)")
+			email := fs.String("email", "", "mail forward for the new account")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 2 || len(args) > 3 {
+					return usagef("want USERNAME NAME [PROGRAM]")
+				}
+				if *n < 0 {
+					return usagef("--terms must be 0 or more")
+				}
+				acc := remote.NewAccount{Kind: remote.Member, Username: args[0], Name: args[1], Email: *email}
+				if *clubrep {
+					acc.Kind = remote.ClubRep
+				}
+				if len(args) == 3 {
+					acc.Program = args[2]
+				}
+				return addAccount(ctx, e, acc, *n)
+			}
+		},
+	})
+	register(&command{
+		name:    "addclub",
+		summary: "create a club account",
+		usage:   "USERNAME NAME",
+		help: `Creates the club account USERNAME named NAME through ceod: LDAP entry,
+group, sudo role and a home directory shared with the club's group. Club
+accounts have no password. Office staff only.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 2 {
+					return usagef("want USERNAME NAME")
+				}
+				return addAccount(ctx, e, remote.NewAccount{Kind: remote.Club, Username: args[0], Name: args[1]}, 0)
+			}
+		},
+	})
+}
+
+func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) error {
+	a, err := e.App(ctx)
+	if err != nil {
+		return err
+	}
+	if acc.Kind != remote.Club {
+		pw, err := e.password("New password for " + acc.Username + ": ")
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		if e.io.ReadPassword != nil {
+			again, err := e.password("Re-enter: ")
+			if err != nil {
+				return fmt.Errorf("reading the password: %w", err)
+			}
+			if again != pw {
+				return errors.New("the passwords do not match")
+			}
+		}
+		acc.Password = pw
+	}
+	if problem := a.CheckAccount(acc); problem != "" {
+		return errors.New(problem)
+	}
+	if _, err := a.Dir.Get(ctx, acc.Username); err == nil {
+		return fmt.Errorf("%s already exists", acc.Username)
+	} else if !errors.Is(err, members.ErrNoSuchMember) {
+		return err
+	}
+	steps, err := a.Remote.AddUser(ctx, acc)
+	for _, s := range steps {
+		fmt.Fprintln(e.io.Out, s.Message)
+	}
+	if err != nil {
+		var oe *remote.OpError
+		if errors.As(err, &oe) {
+			return errors.New("adding the account failed (see the messages above)")
+		}
+		return err
+	}
+	if nterms == 0 || acc.Kind == remote.Club {
+		return nil
+	}
+	ts := terms.Interval(a.Current(), nterms)
+	if acc.Kind == remote.ClubRep {
+		err = a.Dir.AddNonMemberTerms(ctx, acc.Username, ts)
+	} else {
+		err = a.Dir.AddTerms(ctx, acc.Username, ts)
+	}
+	if err != nil {
+		return fmt.Errorf("the account was created, but %w", err)
+	}
+	fmt.Fprintf(e.io.Out, "Registered %s for %s.\n", acc.Username, strings.Join(terms.Strings(ts), ", "))
+	return nil
+}
+
+func createDatabase(ctx context.Context, e *env, kind, user string) error {
+	a, err := e.App(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := a.Dir.Get(ctx, user)
+	if err != nil {
+		return err
+	}
+	title := map[string]string{remote.MySQL: "MySQL", remote.PostgreSQL: "PostgreSQL"}[kind]
+	fmt.Fprintf(e.io.Err, "Creating the %s database %s...\n", title, user)
+	pw, err := a.Remote.CreateDatabase(ctx, kind, user)
+	if err != nil {
+		return fmt.Errorf("failed to create the %s database: %w", title, err)
+	}
+	path, werr := remote.WriteInfo(m.Home, kind, user, pw)
+	fmt.Fprintf(e.io.Out, "%s database created\n\nConnection Information:\n\nDatabase: %s\nUsername: %s\nHostname: localhost\n", title, user, user)
+	if werr != nil {
+		// The only copy of the password: show it, since the file failed.
+		fmt.Fprintf(e.io.Out, "Password: %s\n\n", pw)
+		return fmt.Errorf("an error occurred writing the settings file: %w", werr)
+	}
+	fmt.Fprintf(e.io.Out, "Password: (in the settings file)\n\nSettings written to %s.\n", path)
+	return nil
+}
+
+// source is the directory updateprograms reads programs from.
+type source struct {
+	conn *ldap.Conn
+	base string
+}
+
+func dialSource(ctx context.Context, url, base string, timeout time.Duration) (*source, error) {
+	d := &net.Dialer{Timeout: timeout}
+	type res struct {
+		c   *ldap.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ldap.DialURL(url, ldap.DialWithDialer(d))
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("cannot reach the source directory %s: %w", url, r.err)
+		}
+		r.c.SetTimeout(timeout)
+		return &source{conn: r.c, base: base}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// program is the source's "ou" for uid, or "" if it has no entry.
+func (s *source) program(uid string) (string, error) {
+	res, err := s.conn.Search(ldap.NewSearchRequest(s.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
+		"(uid="+ldap.EscapeFilter(uid)+")", []string{"ou"}, nil))
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return "", fmt.Errorf("looking up %s in the source directory: %w", uid, err)
+	}
+	if res == nil || len(res.Entries) == 0 {
+		return "", nil
+	}
+	return res.Entries[0].GetAttributeValue("ou"), nil
+}
+
+func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool) error {
+	a, err := e.App(ctx)
+	if err != nil {
+		return err
+	}
+	if url == "" {
+		url = a.Config.SourceURL
+	}
+	if base == "" {
+		base = a.Config.SourceBase
+	}
+	src, err := dialSource(ctx, url, base, a.Config.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	defer src.conn.Close()
+	ms, err := a.Dir.All(ctx)
+	if err != nil {
+		return err
+	}
+	p := newProgress(e, "checking", len(ms))
+	changed, skipped := 0, 0
+	for i, m := range ms {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.set(i + 1)
+		prog, err := src.program(m.UID)
+		if err != nil {
+			p.clear()
+			return err
+		}
+		if prog == "" || prog == m.Program {
+			continue
+		}
+		p.clear()
+		if dry {
+			fmt.Fprintf(e.io.Out, "%s: '%s' => '%s'\n", m.UID, m.Program, prog)
+			continue
+		}
+		if !yes {
+			fmt.Fprintf(e.io.Err, "%s: '%s' => '%s'? (y/n) ", m.UID, m.Program, prog)
+			k, err := e.key()
+			fmt.Fprintln(e.io.Err)
+			if err != nil {
+				return fmt.Errorf("reading the answer: %w", err)
+			}
+			if k != 'y' && k != 'Y' {
+				skipped++
+				continue
+			}
+		}
+		if err := a.Dir.SetProgram(ctx, m.UID, prog); err != nil {
+			return err
+		}
+		changed++
+		fmt.Fprintf(e.io.Out, "%s: program set to '%s'\n", m.UID, prog)
+	}
+	p.clear()
+	if !dry {
+		fmt.Fprintf(e.io.Err, "%d programs changed, %d left as they were.\n", changed, skipped)
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+// Package ceotest holds the test helpers the ceo packages share: logging
+// in test users of the realm, directory connections, extra directory
+// entries, the library database, and building and running binaries.
+package ceotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/csclub/ceo/ceo/members"
+	"github.com/csclub/ceo/ceo/session"
+	"github.com/csclub/ceo/internal/realm"
+)
+
+// Setup returns the realm and points $KRB5_CONFIG and $CEO_CONFIG_DIR at
+// it for the test.
+func Setup(t *testing.T) *realm.Realm {
+	t.Helper()
+	r := realm.Get(t)
+	t.Setenv("KRB5_CONFIG", r.KRB5Config)
+	t.Setenv("CEO_CONFIG_DIR", r.ConfigDir)
+	return r
+}
+
+// Login kinits user (a seeded test user) into a fresh ccache and returns
+// a session on it.
+func Login(t *testing.T, r *realm.Realm, user string) *session.Session {
+	t.Helper()
+	u, ok := r.Users[user]
+	if !ok {
+		t.Fatalf("no test user %q", user)
+	}
+	return loginCC(t, r.Kinit(t, u.Name, u.Password))
+}
+
+// LoginAdmin returns a session for ceod/admin (writes everything).
+func LoginAdmin(t *testing.T, r *realm.Realm) *session.Session {
+	t.Helper()
+	return loginCC(t, r.KinitKeytab(t, r.AdminPrincipal, r.AdminKeytab))
+}
+
+func loginCC(t *testing.T, cc string) *session.Session {
+	t.Helper()
+	s, err := session.Login(t.Context(), session.Options{CCName: "FILE:" + cc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Conn is an LDAP connection bound as the session's user.
+func Conn(t *testing.T, r *realm.Realm, s *session.Session) *ldap.Conn {
+	t.Helper()
+	c, err := s.ConnectLDAP(t.Context(), r.LDAPURL, session.LDAPOptions{Timeout: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Directory is the member directory as user sees it.
+func Directory(t *testing.T, r *realm.Realm, user string) *members.Directory {
+	t.Helper()
+	s := Login(t, r, user)
+	return directory(t, r, s)
+}
+
+func directory(t *testing.T, r *realm.Realm, s *session.Session) *members.Directory {
+	t.Helper()
+	d := members.New(Conn(t, r, s), r.UsersBase, r.GroupsBase, members.Options{
+		Timeout: 15 * time.Second,
+		Redial: func(ctx context.Context) (*ldap.Conn, error) {
+			return s.ConnectLDAP(ctx, r.LDAPURL, session.LDAPOptions{Timeout: 15 * time.Second})
+		},
+	})
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Entry describes an extra member entry for a test.
+type Entry struct {
+	UID, Name, Program string
+	UIDNumber          int
+	Terms, NonMember   []string
+	Club               bool
+}
+
+// AddEntry adds a member (or club) entry and its group directly in LDAP
+// as ceod/admin, without a principal or home directory, and removes both
+// at the end of the test.
+func AddEntry(t *testing.T, r *realm.Realm, admin *ldap.Conn, e Entry) {
+	t.Helper()
+	if e.Name == "" {
+		e.Name = "Test " + e.UID
+	}
+	kind := "member"
+	if e.Club {
+		kind = "club"
+	}
+	dn := r.UserDN(e.UID)
+	req := ldap.NewAddRequest(dn, nil)
+	req.Attribute("objectClass", []string{"top", "account", "posixAccount", "shadowAccount", kind})
+	req.Attribute("uid", []string{e.UID})
+	req.Attribute("cn", []string{e.Name})
+	req.Attribute("uidNumber", []string{fmt.Sprint(e.UIDNumber)})
+	req.Attribute("gidNumber", []string{fmt.Sprint(e.UIDNumber)})
+	req.Attribute("homeDirectory", []string{filepath.Join(r.HomeRoot, e.UID)})
+	req.Attribute("loginShell", []string{"/bin/bash"})
+	if e.Program != "" {
+		req.Attribute("program", []string{e.Program})
+	}
+	if len(e.Terms) > 0 {
+		req.Attribute("term", e.Terms)
+	}
+	if len(e.NonMember) > 0 {
+		req.Attribute("nonMemberTerm", e.NonMember)
+	}
+	if err := admin.Add(req); err != nil {
+		t.Fatalf("adding %s: %v", dn, err)
+	}
+	g := ldap.NewAddRequest(r.GroupDN(e.UID), nil)
+	g.Attribute("objectClass", []string{"top", "group", "posixGroup"})
+	g.Attribute("cn", []string{e.UID})
+	g.Attribute("gidNumber", []string{fmt.Sprint(e.UIDNumber)})
+	if err := admin.Add(g); err != nil {
+		t.Fatalf("adding group %s: %v", e.UID, err)
+	}
+	t.Cleanup(func() {
+		admin.Del(ldap.NewDelRequest(r.GroupDN(e.UID), nil))
+		admin.Del(ldap.NewDelRequest(dn, nil))
+	})
+}
+
+// Admin is an LDAP connection bound as ceod/admin, for test set-up.
+func Admin(t *testing.T, r *realm.Realm) *ldap.Conn {
+	t.Helper()
+	return Conn(t, r, LoginAdmin(t, r))
+}
+
+// Attr reads one attribute of dn as ceod/admin.
+func Attr(t *testing.T, admin *ldap.Conn, dn, attr string) []string {
+	t.Helper()
+	res, err := admin.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{attr}, nil))
+	if err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return nil
+		}
+		t.Fatalf("reading %s of %s: %v", attr, dn, err)
+	}
+	if len(res.Entries) == 0 {
+		return nil
+	}
+	return res.Entries[0].GetAttributeValues(attr)
+}
+
+// SetAttr replaces one attribute of dn as ceod/admin (for clean-ups).
+func SetAttr(t *testing.T, admin *ldap.Conn, dn, attr string, values ...string) {
+	t.Helper()
+	req := ldap.NewModifyRequest(dn, nil)
+	req.Replace(attr, values)
+	if err := admin.Modify(req); err != nil {
+		t.Errorf("setting %s of %s: %v", attr, dn, err)
+	}
+}
+
+var libMu sync.Mutex
+
+// LibraryDB makes sure the realm's "library" database exists (created
+// as the superuser) and returns the connect string of library.cf.
+func LibraryDB(t *testing.T, r *realm.Realm) string {
+	t.Helper()
+	libMu.Lock()
+	defer libMu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c := PGConnect(t, r.PGURL(""))
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = 'library'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		if _, err := c.Exec(ctx, "CREATE DATABASE library"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r.PGURL("library")
+}
+
+// PGConnect connects to url, waiting while the server reports that it is
+// still starting up: the realm opens PostgreSQL's port before it accepts
+// connections.
+func PGConnect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		c, err := pgx.Connect(ctx, url)
+		cancel()
+		if err == nil {
+			return c
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57P03" || time.Now().After(deadline) {
+			t.Fatalf("connecting to PostgreSQL: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// Build compiles the main package pkg (e.g. "./ceo/cmd/ceo", relative to
+// the module root) once per test binary and returns the binary's path.
+func Build(t *testing.T, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "ceo-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg))
+	args := []string{"build", "-o", out}
+	// CEO_TEST_BUILDFLAGS=-race builds the binaries under test with the
+	// race detector (set GORACE=log_path=... to collect its reports).
+	args = append(args, strings.Fields(os.Getenv("CEO_TEST_BUILDFLAGS"))...)
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out
+}
+
+// Cleanup removes the binaries Build made; call it from TestMain.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	for _, p := range built {
+		os.RemoveAll(filepath.Dir(p))
+	}
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Ceod is a ceod started for a test.
+type Ceod struct {
+	r   *realm.Realm
+	ops map[string]string // op name -> "builtin" or "program", from its start-up line
+}
+
+// StartCeod builds ceod and runs it on the realm's config (the ops file
+// names localhost, where it listens), stopping it at the end of the test.
+// Its log goes to a file in the test's temp dir, shown if the test fails.
+func StartCeod(t *testing.T, r *realm.Realm) *Ceod {
+	t.Helper()
+	bin := Build(t, "./ceod/cmd/ceod")
+	logPath := filepath.Join(t.TempDir(), "ceod.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), r.Env()...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("ceod log:\n%s", b)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", r.CeodPort)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("ceod exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ceod did not listen on %s", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c := &Ceod{r: r, ops: map[string]string{}}
+	b, _ := os.ReadFile(logPath)
+	// ops="adduser=0x1(program) ... ping=0x10(builtin)"
+	if _, rest, ok := strings.Cut(string(b), `ops="`); ok {
+		list, _, _ := strings.Cut(rest, `"`)
+		for _, w := range strings.Fields(list) {
+			name, kind, _ := strings.Cut(w, "=")
+			if i := strings.IndexByte(kind, '('); i >= 0 {
+				c.ops[name] = strings.TrimSuffix(kind[i+1:], ")")
+			}
+		}
+	}
+	return c
+}
+
+// SkipUnlessServed skips the test while ceod cannot serve op: it has no
+// built-in handler for it and the realm has no legacy op program either.
+// Once either exists the test runs (and must pass).
+func (c *Ceod) SkipUnlessServed(t *testing.T, op string) {
+	t.Helper()
+	switch kind := c.ops[op]; kind {
+	case "builtin":
+		return
+	case "program":
+		prog := filepath.Join(c.r.LibDir, "op-"+op)
+		if st, err := os.Stat(prog); err == nil && st.Mode().Perm()&0o111 != 0 {
+			return
+		}
+		t.Skipf("%s op not served yet: ceod has no built-in %s handler (ceod/registry.Builtins) and %s does not exist", op, op, prog)
+	default:
+		t.Skipf("%s op not served yet: ceod's op table has no %s (%v)", op, op, c.ops)
+	}
+}

@@ -1,0 +1,308 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rivo/tview"
+
+	"github.com/csclub/ceo/ceo/members"
+	"github.com/csclub/ceo/ceo/remote"
+	"github.com/csclub/ceo/ceo/terms"
+)
+
+// memberDetails is the text of the Member Details page.
+func memberDetails(m *members.Member, groups []string) string {
+	kind := "member"
+	if m.Club {
+		kind = "club"
+	}
+	lines := []string{
+		"Name: " + m.Name,
+		"User: " + m.UID,
+		"Program: " + m.Program,
+		"Shell: " + m.Shell,
+		"Home: " + m.Home,
+		"Account: " + kind,
+		"",
+		"Terms: " + termList(m.Terms),
+	}
+	if len(m.NonMemberTerms) > 0 {
+		lines = append(lines, "Rep Terms: "+termList(m.NonMemberTerms))
+	}
+	if len(m.Positions) > 0 {
+		lines = append(lines, "Positions: "+strings.Join(m.Positions, ", "))
+	}
+	if groups != nil {
+		lines = append(lines, "Groups: "+strings.Join(groups, ", "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (u *UI) displayMember() {
+	var m *members.Member
+	var groups []string
+	w := u.newWizard("Display Member")
+	up := w.page("Member Information", "")
+	user := up.input("Username: ", u.a.User(), 20)
+	up.onNext = func(proceed func()) {
+		uid := strings.TrimSpace(user.GetText())
+		u.work("Looking up "+uid, func(ctx context.Context) error {
+			var err error
+			if m, err = u.a.Dir.Get(ctx, uid); err != nil {
+				return err
+			}
+			groups, err = u.a.Dir.Groups(ctx, uid)
+			return err
+		}, func(err error) {
+			switch {
+			case errors.Is(err, members.ErrNoSuchMember):
+				u.errorStatus("Member not found")
+			case err != nil:
+				u.errorStatus(plain(err))
+			default:
+				proceed()
+			}
+		})
+	}
+	dp := w.page("Member Details", "")
+	dp.onShow = func() { dp.setText(memberDetails(m, groups)) }
+	w.start()
+}
+
+// showMember opens a window with a member's details.
+func (u *UI) showMember(uid string) {
+	var m *members.Member
+	var groups []string
+	u.work("Looking up "+uid, func(ctx context.Context) error {
+		var err error
+		if m, err = u.a.Dir.Get(ctx, uid); err != nil {
+			return err
+		}
+		groups, err = u.a.Dir.Groups(ctx, uid)
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		u.textWindow("Member Details", memberDetails(m, groups))
+	})
+}
+
+// textWindow shows text with a Close button.
+func (u *UI) textWindow(title, text string) {
+	tv := tview.NewTextView().SetWordWrap(true).SetText(text)
+	tv.SetBorderPadding(1, 0, 1, 1)
+	form := tview.NewForm().AddButton("Close", u.pop)
+	form.SetBorderPadding(1, 0, 1, 1)
+	flex := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(tv, wrappedHeight(text)+1, 0, false).
+		AddItem(form, 0, 1, true)
+	u.push(title, flex, form)
+}
+
+// memberRow is one line of a member list.
+func memberRow(m members.Member) string {
+	return fmt.Sprintf("%-12s %-30s %s", m.UID, trunc(m.Name, 30), trunc(m.Program, 28))
+}
+
+func trunc(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "~"
+}
+
+// memberList opens a window listing ms; Enter shows a member's details.
+func (u *UI) memberList(title string, ms []members.Member) {
+	if len(ms) == 0 {
+		u.textWindow(title, "No members found.")
+		return
+	}
+	items := make([]menuItem, 0, len(ms))
+	for _, m := range ms {
+		items = append(items, menuItem{memberRow(m), func() { u.showMember(m.UID) }})
+	}
+	header := fmt.Sprintf("  %-12s %-30s %s", "User", "Name", "Program")
+	t := newMenu([]section{{header, items}})
+	u.push(fmt.Sprintf("%s (%d)", title, len(ms)), t, t)
+	u.setStatus("[gray]Enter shows a member, Esc returns to the menu.[-]")
+}
+
+func (u *UI) searchByTerm() {
+	w := u.newWizard("By Term")
+	p := w.page("Terms Members", "Members registered for a term, e.g. "+u.a.Current().String()+".")
+	term := p.input("Term: ", u.a.Current().String(), 6)
+	p.nextLabel = "Search"
+	p.onNext = func(func()) {
+		t, err := terms.Parse(strings.TrimSpace(term.GetText()))
+		if err != nil {
+			u.errorStatus("Invalid term")
+			return
+		}
+		u.searchWith("Members in "+t.String(), func(ctx context.Context) ([]members.Member, error) {
+			return u.a.Dir.ByTerm(ctx, t)
+		})
+	}
+	w.start()
+}
+
+func (u *UI) searchByName() {
+	w := u.newWizard("By Name")
+	p := w.page("Members by Name", "Every word must appear in the name.")
+	name := p.input("Name: ", "", 40)
+	p.nextLabel = "Search"
+	p.onNext = func(func()) {
+		n := strings.TrimSpace(name.GetText())
+		if n == "" {
+			u.errorStatus("Invalid name")
+			return
+		}
+		u.searchWith("Members named "+n, func(ctx context.Context) ([]members.Member, error) {
+			return u.a.Dir.ByName(ctx, n)
+		})
+	}
+	w.start()
+}
+
+func (u *UI) searchByGroup() {
+	w := u.newWizard("By Group")
+	p := w.page("Members by Group", "")
+	group := p.input("Group: ", "", 30)
+	p.nextLabel = "Search"
+	p.onNext = func(func()) {
+		g := strings.TrimSpace(group.GetText())
+		if g == "" {
+			u.errorStatus("Invalid group")
+			return
+		}
+		u.searchWith("Members of "+g, func(ctx context.Context) ([]members.Member, error) {
+			return u.a.Dir.ByGroup(ctx, g)
+		})
+	}
+	w.start()
+}
+
+// searchWith runs a search and replaces the search window with the list.
+func (u *UI) searchWith(title string, search func(ctx context.Context) ([]members.Member, error)) {
+	var ms []members.Member
+	u.work("Searching", func(ctx context.Context) error {
+		var err error
+		ms, err = search(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		u.pop()
+		u.memberList(title, ms)
+	})
+}
+
+func (u *UI) changeShell() {
+	var m *members.Member
+	var shell string
+	var shells []string
+	var result error
+	w := u.newWizard("Change Shell")
+	w.page("Changing Login Shell", "You can change your shell here. Request more shells by emailing systems-committee.")
+	up := w.page("Member Information", "")
+	user := up.input("Username: ", u.a.User(), 20)
+	up.onNext = func(proceed func()) {
+		var err error
+		if shells, err = members.Shells(u.cfg.ShellsFile); err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		if len(shells) == 0 {
+			u.errorStatus("No shells are available (" + u.cfg.ShellsFile + ")")
+			return
+		}
+		u.lookupMember(user.GetText(), &m, proceed)
+	}
+	sp := w.page("Choose a Shell", "")
+	sp.nextLabel = "Change"
+	sp.onShow = func() {
+		sp.setText("Current shell of " + m.UID + ": " + m.Shell)
+		cur := slices.Index(shells, m.Shell)
+		sp.setChoices(shells, max(cur, 0), func(i int) { shell = shells[i] })
+		w.focus()
+	}
+	sp.onNext = func(proceed func()) {
+		u.work("Changing the shell of "+m.UID, func(ctx context.Context) error {
+			result = u.a.Dir.SetShell(ctx, m.UID, shell, shells)
+			return nil
+		}, func(error) { proceed() })
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		if result != nil {
+			ep.setHeading("Failed to Change Shell")
+			ep.setText(fmt.Sprintf("Perhaps you don't have permission to change %s's shell? The error was:\n\n%s", m.UID, plain(result)))
+			u.errorStatus("The shell was not changed")
+			return
+		}
+		ep.setHeading("Login Shell Changed")
+		ep.setText(fmt.Sprintf("The shell for %s has been changed to %s.", m.UID, shell))
+		u.setStatus("[green]Shell changed[-]")
+	}
+	w.start()
+}
+
+func (u *UI) createDatabase(kind string) {
+	title := map[string]string{remote.MySQL: "MySQL", remote.PostgreSQL: "PostgreSQL"}[kind]
+	var (
+		m    *members.Member
+		path string
+		pw   string
+		err  error
+		werr error
+	)
+	w := u.newWizard("Create " + title + " Database")
+	p := w.page(title+" Database", "Creates the "+title+" database USERNAME for USERNAME (or resets its password) "+
+		"and writes the connection details, password included, to ~USERNAME/"+remote.InfoFile(kind)+
+		". You may do this for yourself, for a club whose group you are in, or (systems committee) for anyone.")
+	user := p.input("Username: ", u.a.User(), 20)
+	p.nextLabel = "Create"
+	p.onNext = func(proceed func()) {
+		uid := strings.TrimSpace(user.GetText())
+		u.lookupMember(uid, &m, func() {
+			u.work("Creating the "+title+" database "+uid, func(ctx context.Context) error {
+				pw, err = u.a.Remote.CreateDatabase(ctx, kind, uid)
+				if err == nil {
+					path, werr = remote.WriteInfo(m.Home, kind, uid, pw)
+				}
+				return nil
+			}, func(error) { proceed() })
+		})
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		defer func() { pw = "" }()
+		if err != nil {
+			ep.setHeading("Failed to Create the Database")
+			ep.setText("We failed to create the database. The error was:\n\n" + plain(err))
+			u.errorStatus("The database was not created")
+			return
+		}
+		ep.setHeading(title + " Database Created")
+		info := fmt.Sprintf("Connection Information:\n\nDatabase: %s\nUsername: %s\nHostname: localhost\n", m.UID, m.UID)
+		if werr != nil {
+			ep.setText(info + "Password: " + pw + "\n\nAn error occurred writing the settings file: " + plain(werr) +
+				"\nWrite the password down now: it is not stored anywhere else.")
+			u.errorStatus("The settings file was not written")
+			return
+		}
+		ep.setText(info + "\nSettings written to " + path + ".")
+		u.setStatus("[green]Database created[-]")
+	}
+	w.start()
+}

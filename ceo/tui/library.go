@@ -1,0 +1,374 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/csclub/ceo/ceo/library"
+	"github.com/csclub/ceo/ceo/members"
+)
+
+func (u *UI) libraryMenu() {
+	u.subMenu("Library", []menuItem{
+		{"Search Books", u.searchBooks},
+		{"Sign Out Book", u.signOutBook},
+		{"Sign In Book", u.signInBook},
+		{"Signed Out Books", func() { u.bookReport("Signed Out Books", false) }},
+		{"Overdue Books", func() { u.bookReport("Overdue Books", true) }},
+		{"Add Book", u.addBook},
+	})
+}
+
+// withLibrary opens the library database (first use runs its migrations)
+// off the UI goroutine.
+func (u *UI) withLibrary(ctx context.Context) (*library.Library, error) {
+	return u.a.Library(ctx)
+}
+
+// bookRow is one line of a book list (69 columns).
+func (u *UI) bookRow(b library.Book) string {
+	var who, since string
+	if b.Loan != nil {
+		who, since = b.Loan.User, b.Loan.Out.Format("2006-01-02")
+	}
+	authors := strings.Join(b.Authors, ", ")
+	return fmt.Sprintf("#%-4d %-24s %-14s %-12s %s", b.ID, trunc(b.Title, 24), trunc(authors, 14), trunc(who, 12), since)
+}
+
+const bookHeader = "  No.   Title                    By             Out to       Since"
+
+func bookDetails(b *library.Book, overdue bool) string {
+	year := "unknown"
+	if b.Year != 0 {
+		year = strconv.Itoa(b.Year)
+	}
+	lines := []string{
+		"Title: " + b.Title,
+		"By: " + strings.Join(b.Authors, ", "),
+		"Year: " + year,
+		"Publisher: " + b.Publisher,
+		"ISBN: " + b.ISBN,
+		"Number: #" + strconv.Itoa(b.ID),
+		"",
+	}
+	if b.Loan == nil {
+		lines = append(lines, "Status: in the library")
+	} else {
+		s := "Status: signed out by " + b.Loan.User + " on " + b.Loan.Out.Format("Mon Jan 2 2006")
+		if overdue {
+			s += " (overdue)"
+		}
+		lines = append(lines, s)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// bookList opens a window listing books; Enter shows one.
+func (u *UI) bookList(title string, books []library.Book) {
+	if len(books) == 0 {
+		u.textWindow(title, "No books found.")
+		return
+	}
+	var items []menuItem
+	for _, b := range books {
+		items = append(items, menuItem{u.bookRow(b), func() { u.showBook(b.ID) }})
+	}
+	t := newMenu([]section{{bookHeader, items}})
+	u.push(fmt.Sprintf("%s (%d)", title, len(books)), t, t)
+	u.setStatus("[gray]Enter shows a book, Esc goes back.[-]")
+}
+
+func (u *UI) showBook(id int) {
+	var b *library.Book
+	var overdue bool
+	u.work("Reading the book", func(ctx context.Context) error {
+		l, err := u.withLibrary(ctx)
+		if err != nil {
+			return err
+		}
+		if b, err = l.Get(ctx, id); err == nil {
+			overdue = l.IsOverdue(b.Loan)
+		}
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		u.textWindow("Book", bookDetails(b, overdue))
+	})
+}
+
+func (u *UI) bookReport(title string, overdue bool) {
+	var books []library.Book
+	u.work("Reading the library", func(ctx context.Context) error {
+		l, err := u.withLibrary(ctx)
+		if err != nil {
+			return err
+		}
+		if overdue {
+			books, err = l.Overdue(ctx)
+		} else {
+			books, err = l.SignedOut(ctx)
+		}
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		u.bookList(title, books)
+	})
+}
+
+// bookSearchPage adds the ISBN / Title / Author page; on Next it searches
+// and stores the hits in *found.
+func (u *UI) bookSearchPage(w *wizard, onlyOutTo *string, found *[]library.Book) *wpage {
+	p := w.page("Book Search", "(Only one field required.)")
+	isbn := p.input("ISBN: ", "", 20)
+	title := p.input("Title: ", "", 40)
+	author := p.input("Author: ", "", 40)
+	p.onNext = func(proceed func()) {
+		q := library.Query{ISBN: isbn.GetText(), Title: title.GetText(), Author: author.GetText()}
+		if strings.TrimSpace(q.ISBN+q.Title+q.Author) == "" && onlyOutTo == nil {
+			u.errorStatus("Enter an ISBN, a title or an author")
+			return
+		}
+		u.work("Searching the library", func(ctx context.Context) error {
+			l, err := u.withLibrary(ctx)
+			if err != nil {
+				return err
+			}
+			*found, err = l.Search(ctx, q)
+			return err
+		}, func(err error) {
+			switch {
+			case err != nil:
+				u.errorStatus(plain(err))
+			case len(*found) == 0:
+				u.errorStatus("No books found")
+			default:
+				proceed()
+			}
+		})
+	}
+	return p
+}
+
+func (u *UI) searchBooks() {
+	var found []library.Book
+	w := u.newWizard("Search Books")
+	p := u.bookSearchPage(w, nil, &found)
+	p.nextLabel = "Search"
+	next := p.onNext
+	p.onNext = func(func()) {
+		next(func() {
+			u.pop()
+			u.bookList("Books", found)
+		})
+	}
+	w.start()
+}
+
+// pickBookPage adds a page choosing one of *books.
+func (u *UI) pickBookPage(w *wizard, books *[]library.Book, chosen **library.Book) {
+	p := w.page("Choose a Book", "")
+	p.onShow = func() {
+		var rows []string
+		for _, b := range *books {
+			rows = append(rows, u.bookRow(b))
+		}
+		p.setText(plural(len(*books), "book") + " found. Choose one with the arrows and Enter.")
+		p.setChoices(rows, 0, func(i int) { *chosen = &(*books)[i] })
+		w.focus()
+	}
+}
+
+func (u *UI) signOutBook() {
+	var (
+		user   string
+		found  []library.Book
+		chosen *library.Book
+		result error
+	)
+	w := u.newWizard("Checkout")
+	up := w.page("Book Checkout", "Books are lent to members registered for the current term.")
+	userField := up.input("Username: ", "", 20)
+	up.onNext = func(proceed func()) {
+		user = strings.TrimSpace(userField.GetText())
+		var ok bool
+		u.work("Checking "+user, func(ctx context.Context) error {
+			var err error
+			ok, err = u.a.Eligible(ctx, user)
+			return err
+		}, func(err error) {
+			switch {
+			case errors.Is(err, members.ErrNoSuchMember):
+				u.errorStatus("Member not found")
+			case err != nil:
+				u.errorStatus(plain(err))
+			case !ok:
+				u.errorStatus("User not registered for this term!")
+			default:
+				proceed()
+			}
+		})
+	}
+	u.bookSearchPage(w, nil, &found)
+	u.pickBookPage(w, &found, &chosen)
+	cp := w.page("Confirm Checkout", "")
+	cp.nextLabel = "Sign Out"
+	cp.onShow = func() { cp.setText("Username: " + user + "\nBook: " + chosen.Title) }
+	cp.onNext = func(proceed func()) {
+		u.work("Signing out the book", func(ctx context.Context) error {
+			l, err := u.withLibrary(ctx)
+			if err == nil {
+				err = l.SignOut(ctx, chosen.ID, user)
+			}
+			result = err
+			return nil
+		}, func(error) { proceed() })
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		if result != nil {
+			ep.setHeading("Book Not Signed Out")
+			ep.setText(plain(result))
+			u.errorStatus("The book was not signed out")
+			return
+		}
+		ep.setHeading("Book Signed Out")
+		ep.setText(fmt.Sprintf("%q (#%d) is signed out to %s.", chosen.Title, chosen.ID, user))
+		u.setStatus("[green]Signed out[-]")
+	}
+	w.start()
+}
+
+func (u *UI) signInBook() {
+	var (
+		out    []library.Book
+		chosen *library.Book
+		loan   *library.Loan
+		result error
+	)
+	w := u.newWizard("Checkin")
+	up := w.page("Book Checkin", "Enter the username the book is signed out to, or leave it blank to list every signed-out book.")
+	userField := up.input("Username: ", "", 20)
+	up.onNext = func(proceed func()) {
+		user := strings.TrimSpace(userField.GetText())
+		u.work("Reading signed-out books", func(ctx context.Context) error {
+			l, err := u.withLibrary(ctx)
+			if err != nil {
+				return err
+			}
+			out, err = l.Search(ctx, library.Query{OnlyOut: true, User: user})
+			return err
+		}, func(err error) {
+			switch {
+			case err != nil:
+				u.errorStatus(plain(err))
+			case len(out) == 0 && user != "":
+				u.errorStatus("No books are signed out to " + user)
+			case len(out) == 0:
+				u.errorStatus("No books are signed out")
+			default:
+				proceed()
+			}
+		})
+	}
+	u.pickBookPage(w, &out, &chosen)
+	cp := w.page("Confirm Checkin", "")
+	cp.nextLabel = "Sign In"
+	cp.onShow = func() { cp.setText("Username: " + chosen.Loan.User + "\nBook: " + chosen.Title) }
+	cp.onNext = func(proceed func()) {
+		u.work("Signing in the book", func(ctx context.Context) error {
+			l, err := u.withLibrary(ctx)
+			if err == nil {
+				loan, err = l.SignIn(ctx, chosen.ID)
+			}
+			result = err
+			return nil
+		}, func(error) { proceed() })
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		if result != nil {
+			ep.setHeading("Book Not Signed In")
+			ep.setText(plain(result))
+			u.errorStatus("The book was not signed in")
+			return
+		}
+		ep.setHeading("Book Signed In")
+		ep.setText(fmt.Sprintf("%q (#%d) is back from %s (out since %s).", chosen.Title, chosen.ID, loan.User, loan.Out.Format("2006-01-02")))
+		u.setStatus("[green]Signed in[-]")
+	}
+	w.start()
+}
+
+func (u *UI) addBook() {
+	var (
+		id     int
+		result error
+		b      library.Book
+	)
+	w := u.newWizard("Add Book")
+	p := w.page("New Book", "Separate several authors with semicolons.")
+	isbn := p.input("ISBN: ", "", 20)
+	title := p.input("Title: ", "", 50)
+	authors := p.input("Authors: ", "", 50)
+	year := p.input("Year: ", "", 6)
+	publisher := p.input("Publisher: ", "", 40)
+	p.nextLabel = "Add"
+	p.onNext = func(proceed func()) {
+		b = library.Book{ISBN: isbn.GetText(), Title: strings.TrimSpace(title.GetText()), Publisher: publisher.GetText()}
+		for _, a := range strings.Split(authors.GetText(), ";") {
+			if a = strings.TrimSpace(a); a != "" {
+				b.Authors = append(b.Authors, a)
+			}
+		}
+		if y := strings.TrimSpace(year.GetText()); y != "" {
+			n, err := strconv.Atoi(y)
+			if err != nil {
+				u.errorStatus("Year must be a number")
+				return
+			}
+			b.Year = n
+		}
+		if b.Title == "" {
+			u.errorStatus("A book needs a title")
+			return
+		}
+		u.work("Adding the book", func(ctx context.Context) error {
+			l, err := u.withLibrary(ctx)
+			if err == nil {
+				id, err = l.Add(ctx, b)
+			}
+			result = err
+			return nil
+		}, func(error) {
+			if errors.Is(result, library.ErrInvalid) {
+				u.errorStatus(strings.TrimPrefix(plain(result), "Adding "))
+				return
+			}
+			proceed()
+		})
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		if result != nil {
+			ep.setHeading("Book Not Added")
+			ep.setText(plain(result))
+			return
+		}
+		ep.setHeading("Book Added")
+		ep.setText(fmt.Sprintf("%q is number #%d.", b.Title, id))
+		u.setStatus("[green]Book added[-]")
+	}
+	w.start()
+}

@@ -1,0 +1,194 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rivo/tview"
+
+	"github.com/csclub/ceo/ceo/members"
+)
+
+func (u *UI) manageGroup() {
+	var g *members.Group
+	w := u.newWizard("Manage Club or Group Members")
+	w.page("Managing Club or Group", "Adding a member to a club will also grant them access to the club's files "+
+		"and allow them to become_club.\n\nChanges are made in the directory as you: only the systems committee may make them.")
+	p := w.page("Club or Group Information", "")
+	group := p.input("Club or Group: ", "", 30)
+	p.nextLabel = "Open"
+	p.onNext = func(func()) {
+		name := strings.TrimSpace(group.GetText())
+		if name == "" {
+			u.errorStatus("Invalid group")
+			return
+		}
+		u.work("Looking up group "+name, func(ctx context.Context) error {
+			var err error
+			g, err = u.a.Dir.GetGroup(ctx, name)
+			return err
+		}, func(err error) {
+			switch {
+			case errors.Is(err, members.ErrNoSuchGroup):
+				u.errorStatus("Group not found")
+			case err != nil:
+				u.errorStatus(plain(err))
+			default:
+				u.pop()
+				u.groupWindow(g)
+			}
+		})
+	}
+	w.start()
+}
+
+// groupWindow lists a group's members and adds or removes one.
+func (u *UI) groupWindow(g *members.Group) {
+	text := tview.NewTextView().SetWordWrap(true)
+	text.SetBorderPadding(1, 0, 1, 1)
+	form := tview.NewForm()
+	form.SetBorderPadding(1, 0, 1, 1)
+	user := tview.NewInputField().SetLabel("Username: ").SetFieldWidth(20)
+	form.AddFormItem(user)
+	flex := tview.NewFlex().SetDirection(tview.FlexRow)
+	show := func() {
+		body := fmt.Sprintf("Members of %s (%d): %s", g.Name, len(g.Members), strings.Join(g.Members, ", "))
+		if len(g.Members) == 0 {
+			body = "The group " + g.Name + " has no members."
+		}
+		text.SetText(body)
+		flex.ResizeItem(text, wrappedHeight(body)+1, 0)
+	}
+	change := func(add bool) {
+		uid := strings.TrimSpace(user.GetText())
+		if uid == "" {
+			u.errorStatus("Member not found")
+			return
+		}
+		verb, done := "Adding "+uid+" to "+g.Name, "Added "+uid+" to "+g.Name
+		if !add {
+			verb, done = "Removing "+uid+" from "+g.Name, "Removed "+uid+" from "+g.Name
+		}
+		var ng *members.Group
+		u.work(verb, func(ctx context.Context) error {
+			var err error
+			if add {
+				err = u.a.Dir.AddGroupMember(ctx, g.Name, uid)
+			} else {
+				err = u.a.Dir.RemoveGroupMember(ctx, g.Name, uid)
+			}
+			if err != nil {
+				return err
+			}
+			ng, err = u.a.Dir.GetGroup(ctx, g.Name)
+			return err
+		}, func(err error) {
+			if err != nil {
+				u.errorStatus(plain(err))
+				return
+			}
+			*g = *ng
+			user.SetText("")
+			show()
+			u.setStatus("[green]" + tview.Escape(done) + "[-]")
+		})
+	}
+	form.AddButton("Add", func() { change(true) })
+	form.AddButton("Remove", func() { change(false) })
+	form.AddButton("Close", u.pop)
+	flex.AddItem(text, 2, 0, false).AddItem(form, 0, 1, true)
+	show()
+	u.push("Manage "+g.Name, flex, form)
+}
+
+func (u *UI) managePositions() {
+	var held map[string][]string
+	u.work("Reading positions", func(ctx context.Context) error {
+		var err error
+		held, err = u.a.Dir.HoldersOf(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		u.positionsWizard(held)
+	})
+}
+
+func (u *UI) positionsWizard(held map[string][]string) {
+	want := map[string][]string{}
+	var failed []string
+	w := u.newWizard("Manage Positions")
+	w.page("Managing Positions", "Enter a username for each position. If a position is held by multiple people, "+
+		"enter a comma-separated list of usernames. If a position is held by nobody leave the username blank.")
+	p := w.page("Positions", "")
+	fields := map[string]*tview.InputField{}
+	for _, pos := range members.Positions {
+		fields[pos.ID] = p.input(pos.Title+": ", strings.Join(held[pos.ID], ","), 30)
+	}
+	p.nextLabel = "Save"
+	p.onNext = func(proceed func()) {
+		var all []string
+		for _, pos := range members.Positions {
+			var uids []string
+			for _, x := range strings.Split(fields[pos.ID].GetText(), ",") {
+				if x = strings.TrimSpace(x); x != "" {
+					uids = append(uids, x)
+				}
+			}
+			slices.Sort(uids)
+			want[pos.ID] = slices.Compact(uids)
+			all = append(all, want[pos.ID]...)
+		}
+		slices.Sort(all)
+		all = slices.Compact(all)
+		var bad string
+		u.work("Saving positions", func(ctx context.Context) error {
+			for _, uid := range all {
+				if _, err := u.a.Dir.Get(ctx, uid); errors.Is(err, members.ErrNoSuchMember) {
+					bad = uid
+					return nil
+				} else if err != nil {
+					return err
+				}
+			}
+			failed = nil
+			for _, pos := range members.Positions {
+				if slices.Equal(want[pos.ID], held[pos.ID]) {
+					continue
+				}
+				if err := u.a.Dir.SetPosition(ctx, pos.ID, want[pos.ID]); err != nil {
+					failed = append(failed, pos.Title+" ("+plain(err)+")")
+				}
+			}
+			return nil
+		}, func(err error) {
+			switch {
+			case err != nil:
+				u.errorStatus(plain(err))
+			case bad != "":
+				u.errorStatus("Invalid username: '" + bad + "'")
+			default:
+				proceed()
+			}
+		})
+	}
+	ep := w.page("", "")
+	ep.noBack = true
+	ep.onShow = func() {
+		if len(failed) > 0 {
+			ep.setHeading("Positions Results")
+			ep.setText("Failed to update the following positions: " + strings.Join(failed, "; ") + ".")
+			u.errorStatus("Some positions were not updated")
+			return
+		}
+		ep.setHeading("Positions Updated")
+		ep.setText("Congratulations, positions have been updated. You should rebuild the website in order to update the Positions page.")
+		u.setStatus("[green]Positions updated[-]")
+	}
+	w.start()
+}
