@@ -60,8 +60,11 @@ realm-down:
 run: deps build
 	@$(BIN)/realm run -- $(BIN)/ceod
 
+# The Debian packages (ceo-common, ceo-clients, ceo-daemon, ceo) in
+# bin/deb/; installs its build dependencies if missing. See
+# debian/README.source.
 deb:
-	@echo "make deb: Debian packaging is not built yet (see the packaging issue)"; exit 1
+	@GO="$$(command -v $(GO))" bash debian/make-deb.sh all $(CURDIR)/$(BIN)/deb
 
 clean:
 	rm -rf $(BIN)

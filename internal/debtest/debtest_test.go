@@ -1,0 +1,702 @@
+package debtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/csclub/ceo/ceod/config"
+)
+
+// upgradeMarker is appended to two conffiles of the second (upgrade)
+// build, so the test can tell which version of each file is installed.
+const upgradeMarker = "# changed by the debtest upgrade build"
+
+// The host names of the shipped ops file, mapped to loopback addresses in
+// the test root's /etc/hosts so that "ceod -check" resolves them without
+// DNS.
+var opsHosts = []string{
+	"aspartame.csclub.uwaterloo.ca",
+	"caffeine.csclub.uwaterloo.ca",
+	"mail.csclub.uwaterloo.ca",
+}
+
+// chrootEnv is the whole environment of commands run in the test root.
+var chrootEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LANG=C",
+	"DEBIAN_FRONTEND=noninteractive",
+}
+
+// repoRoot returns the top of the source tree (the directory holding
+// debian/control).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "debian", "control")); err != nil {
+		t.Fatalf("source tree: %v", err)
+	}
+	return root
+}
+
+// TestShippedConfig parses the configuration files the packages install
+// with the parsers ceod and ceoc use, so that a renamed key or a broken
+// ops line fails here rather than on a host.
+func TestShippedConfig(t *testing.T) {
+	conf := filepath.Join(repoRoot(t), "debian", "conf")
+
+	// The legacy key sets (shared/docs/legacy-system.md, Configuration).
+	want := map[string][]string{
+		"accounts.cf": {"member_min_id", "member_max_id", "member_shell",
+			"member_home", "member_home_skel", "club_min_id", "club_max_id",
+			"club_shell", "club_home", "club_home_skel", "admin_min_id",
+			"admin_max_id", "ldap_server_url", "ldap_users_base",
+			"ldap_groups_base", "ldap_sudo_base", "ldap_sasl_mech",
+			"ldap_sasl_realm", "ldap_admin_principal", "krb5_realm",
+			"krb5_admin_principal", "notify_hook", "expire_hook",
+			"username_regex", "min_password_length", "shells_file",
+			"members_list", "list_domain"},
+		"mysql.cf":   {"mysql_admin_username", "mysql_admin_password"},
+		"mailman.cf": {"members_list", "list_domain"},
+		"library.cf": {"library_connect_string"},
+	}
+	for name, keys := range want {
+		f, err := os.Open(filepath.Join(conf, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := config.ParseKV(f, name)
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var got []string
+		values := map[string]string{}
+		for _, e := range entries {
+			got = append(got, e.Name)
+			values[e.Name] = e.Value
+		}
+		slices.Sort(got)
+		keys = slices.Clone(keys)
+		slices.Sort(keys)
+		if !slices.Equal(got, keys) {
+			t.Errorf("%s: keys\n got %v\nwant %v", name, got, keys)
+		}
+		if name == "accounts.cf" {
+			for k, v := range map[string]string{"member_min_id": "20001", "member_max_id": "29999",
+				"club_min_id": "30001", "club_max_id": "39999", "username_regex": "^[a-z][-a-z0-9]*$"} {
+				if values[k] != v {
+					t.Errorf("accounts.cf: %s = %q, want %q", k, values[k], v)
+				}
+			}
+		}
+	}
+
+	f, err := os.Open(filepath.Join(conf, "ops", "ceo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := config.ParseOps(f, "ops/ceo")
+	f.Close()
+	if err != nil {
+		t.Fatalf("ops/ceo: %v", err)
+	}
+	var got []string
+	for _, op := range ops {
+		got = append(got, fmt.Sprintf("%s %s %#x", op.Name, op.User, op.ID))
+	}
+	wantOps := []string{"adduser root 0x1", "mail root 0x2", "mysql mysql 0x3",
+		"mailman list 0x4", "postgresql root 0x5", "ping root 0x10"}
+	if !slices.Equal(got, wantOps) {
+		t.Errorf("ops/ceo:\n got %q\nwant %q", got, wantOps)
+	}
+
+	// ceod.cf.example as shipped (every line a comment), and with every
+	// commented setting turned on: each documented key must be real.
+	ex, err := os.ReadFile(filepath.Join(conf, "ceod.cf.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.ParseCeod(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil {
+		t.Errorf("ceod.cf.example: %v", err)
+	}
+	var on strings.Builder
+	n := 0
+	for line := range strings.Lines(string(ex)) {
+		if k, _, ok := strings.Cut(strings.TrimPrefix(line, "#"), " = "); ok && strings.HasPrefix(line, "#") && !strings.ContainsAny(k, " \t") {
+			line = strings.TrimPrefix(line, "#")
+			n++
+		}
+		on.WriteString(line)
+	}
+	if n < 13 {
+		t.Errorf("ceod.cf.example: %d settings, want all 13 of ceod.cf", n)
+	}
+	if _, err := config.ParseCeod(strings.NewReader(on.String()), "ceod.cf.example (uncommented)"); err != nil {
+		t.Errorf("ceod.cf.example with its settings turned on: %v", err)
+	}
+}
+
+// TestPackages builds, checks, installs, upgrades and purges the packages.
+func TestPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds Debian packages and installs them into a debootstrapped root")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: apt, dpkg --root, chroot and debootstrap")
+	}
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Skip("not a Debian system: no dpkg")
+	}
+	t0 := time.Now()
+	root := repoRoot(t)
+	work := t.TempDir()
+	hostEnv := append(os.Environ(), "GO="+goCommand())
+	// The -dbgsym packages take a third of the build time and are not
+	// installed here; `make deb` builds them.
+	buildEnv := append(slices.Clone(hostEnv), "DEB_BUILD_OPTIONS=noautodbgsym")
+	mk := filepath.Join(root, "debian", "make-deb.sh")
+
+	// Build dependencies, lintian, debootstrap, systemd-analyze; the module
+	// cache (the builds themselves are offline).
+	mustRun(t, 10*time.Minute, hostEnv, root, "bash", filepath.Join(root, "debian", "install-build-deps.sh"), "--test")
+	mustRun(t, 10*time.Minute, hostEnv, root, "bash", mk, "prepare")
+
+	// Version N as in the tree; version N+1 with a newer changelog entry
+	// and two changed conffiles.
+	b1, b2 := filepath.Join(work, "build1"), filepath.Join(work, "build2")
+	debs1, debs2 := filepath.Join(work, "debs1"), filepath.Join(work, "debs2")
+	mustRun(t, time.Minute, hostEnv, root, "bash", mk, "stage", b1)
+	mustRun(t, time.Minute, hostEnv, root, "bash", mk, "stage", b2)
+	v1 := strings.TrimSpace(mustRun(t, time.Minute, hostEnv, b1+"/src", "dpkg-parsechangelog", "-SVersion"))
+	v2 := v1 + "+debtest1"
+	bumpChangelog(t, filepath.Join(b2, "src", "debian", "changelog"), v2)
+	for _, f := range []string{"accounts.cf", "mailman.cf"} {
+		appendFile(t, filepath.Join(b2, "src", "debian", "conf", f), "\n"+upgradeMarker+"\n")
+	}
+	tb := time.Now()
+	mustRun(t, 10*time.Minute, buildEnv, root, "bash", mk, "build", b1, debs1)
+	t.Logf("built %s in %v", v1, time.Since(tb).Round(time.Second))
+	tb = time.Now()
+	mustRun(t, 10*time.Minute, buildEnv, root, "bash", mk, "build", b2, debs2)
+	t.Logf("built %s in %v", v2, time.Since(tb).Round(time.Second))
+
+	pkgs1 := packages(t, debs1)
+	pkgs2 := packages(t, debs2)
+	_, frontEnd := runCmd(t, time.Minute, hostEnv, root, filepath.Join(root, "debian", "find-main.sh"), "ceo")
+	wantPkgs := []string{"ceo-clients", "ceo-common", "ceo-daemon"}
+	if frontEnd == 0 {
+		wantPkgs = append(wantPkgs, "ceo")
+	} else {
+		t.Log("no ./ceo/cmd/ceo yet: the ceo package is not built (build profile pkg.ceo.noceo)")
+	}
+	slices.Sort(wantPkgs)
+	for _, p := range []map[string]string{pkgs1, pkgs2} {
+		if got := sortedKeys(p); !slices.Equal(got, wantPkgs) {
+			t.Fatalf("built packages %v, want %v", got, wantPkgs)
+		}
+	}
+
+	lintian(t, debs1)
+	verifyUnit(t, work, pkgs1["ceo-daemon"])
+
+	croot := cleanRoot(t, work)
+	before := snapshot(t, croot)
+	dpkg := func(args ...string) string {
+		t.Helper()
+		return mustRun(t, 5*time.Minute, chrootEnv, work, "dpkg",
+			append([]string{"--root=" + croot, "--force-confdef", "--force-confold"}, args...)...)
+	}
+	names := sortedKeys(pkgs1)
+
+	// Install version N.
+	ti := time.Now()
+	dpkg(append([]string{"-i"}, values(pkgs1, names)...)...)
+	t.Logf("installed %v in %v", names, time.Since(ti).Round(time.Millisecond))
+	for _, p := range names {
+		if got := installedVersion(t, croot, p); got != v1 {
+			t.Errorf("%s: installed version %q, want %q", p, got, v1)
+		}
+	}
+	checkFiles(t, croot, slices.Contains(names, "ceo"))
+	checkConffiles(t, croot)
+	if mid := snapshot(t, croot); mid["usr/sbin/ceod"] == "" || before["usr/sbin/ceod"] != "" {
+		t.Fatal("snapshot does not see the installed files: the purge check below would prove nothing")
+	}
+	runInstalled(t, croot, slices.Contains(names, "ceo"))
+
+	// The administrator configures the host: a local edit of
+	// accounts.cf, and ceod.cf (which turns the service on).
+	acc := filepath.Join(croot, "etc/csc/accounts.cf")
+	edited := strings.Replace(readFile(t, acc), "member_shell = /bin/bash", "member_shell = /bin/zsh", 1)
+	if !strings.Contains(edited, "/bin/zsh") {
+		t.Fatal("accounts.cf has no member_shell = /bin/bash line to edit")
+	}
+	writeFile(t, acc, edited, 0o644)
+	writeFile(t, filepath.Join(croot, "etc/csc/ceod.cf"), readFile(t, filepath.Join(croot, "etc/csc/ceod.cf.example")), 0o644)
+
+	// Upgrade to N+1: the edit survives (the new version is put beside it
+	// as .dpkg-dist), an unedited conffile is replaced, modes stay.
+	mustRun(t, time.Minute, chrootEnv, work, "dpkg", "--compare-versions", v2, "gt", v1)
+	dpkg(append([]string{"-i"}, values(pkgs2, names)...)...)
+	for _, p := range names {
+		if got := installedVersion(t, croot, p); got != v2 {
+			t.Errorf("%s: version after upgrade %q, want %q", p, got, v2)
+		}
+	}
+	if got := readFile(t, acc); got != edited {
+		t.Errorf("upgrade lost the local edit of /etc/csc/accounts.cf; it is now:\n%s", got)
+	}
+	if dist, err := os.ReadFile(acc + ".dpkg-dist"); err != nil || !strings.Contains(string(dist), upgradeMarker) {
+		t.Errorf("upgrade: /etc/csc/accounts.cf.dpkg-dist should hold the new version (%v)", err)
+	}
+	if !strings.Contains(readFile(t, filepath.Join(croot, "etc/csc/mailman.cf")), upgradeMarker) {
+		t.Error("upgrade: the unedited /etc/csc/mailman.cf was not replaced by the new version")
+	}
+	if _, err := os.Stat(filepath.Join(croot, "etc/csc/ceod.cf")); err != nil {
+		t.Errorf("upgrade: /etc/csc/ceod.cf: %v", err)
+	}
+	checkFiles(t, croot, slices.Contains(names, "ceo"))
+
+	// Purge: nothing of the packages is left, /etc/csc included.
+	slices.SortFunc(names, func(a, b string) int { return purgeRank(a) - purgeRank(b) })
+	dpkg(append([]string{"--purge"}, names...)...)
+	for _, p := range names {
+		if out, code := runCmd(t, time.Minute, chrootEnv, work, "dpkg-query", "--root="+croot, "-W", p); code == 0 {
+			t.Errorf("after purge dpkg-query still knows %s: %s", p, out)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(croot, "etc/csc")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after purge /etc/csc still exists (%v): %v", err, listDir(filepath.Join(croot, "etc/csc")))
+	}
+	infos, _ := filepath.Glob(filepath.Join(croot, "var/lib/dpkg/info/ceo*"))
+	if len(infos) > 0 {
+		t.Errorf("after purge dpkg's database still has %v", infos)
+	}
+	after := snapshot(t, croot)
+	for p, kind := range after {
+		if before[p] != kind {
+			t.Errorf("after purge: %s (%s) was not there before install", p, kind)
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			t.Errorf("after purge: %s, there before install, is gone", p)
+		}
+	}
+	t.Logf("TestPackages took %v", time.Since(t0).Round(time.Second))
+}
+
+// purgeRank orders packages for dpkg --purge: dependants first.
+func purgeRank(p string) int {
+	return map[string]int{"ceo": 0, "ceo-daemon": 1, "ceo-clients": 2, "ceo-common": 3}[p]
+}
+
+// checkFiles checks the installed files, their types, modes and owners.
+func checkFiles(t *testing.T, croot string, frontEnd bool) {
+	t.Helper()
+	type want struct {
+		path   string
+		mode   fs.FileMode // type bits and permissions
+		target string      // for symlinks
+	}
+	wants := []want{
+		{"usr/sbin/ceod", 0o755, ""},
+		{"usr/lib/ceod", fs.ModeDir | 0o755, ""},
+		{"usr/lib/ceod/ceoc", 0o755, ""},
+		{"usr/bin/ceoc", fs.ModeSymlink, "../lib/ceod/ceoc"},
+		{"etc/csc", fs.ModeDir | 0o755, ""},
+		{"etc/csc/ops", fs.ModeDir | 0o755, ""},
+		{"etc/csc/accounts.cf", 0o644, ""},
+		{"etc/csc/mailman.cf", 0o644, ""},
+		{"etc/csc/ops/ceo", 0o644, ""},
+		{"etc/csc/mysql.cf", 0o640, ""},
+		{"etc/csc/library.cf", 0o640, ""},
+		{"etc/csc/ceod.cf.example", 0o644, ""},
+		{"usr/lib/systemd/system/ceod.service", 0o644, ""}, // /lib/systemd/system in the package; /lib is usr/lib
+		{"usr/share/man/man8/ceod.8.gz", 0o644, ""},
+		{"usr/share/man/man1/ceoc.1.gz", 0o644, ""},
+		{"usr/share/ceo-common/schema/csc.schema", 0o644, ""},
+		{"usr/share/ceo-common/schema/csc.ldif", 0o644, ""},
+		{"usr/share/doc/ceo-daemon/README.Debian", 0o644, ""},
+	}
+	if frontEnd {
+		wants = append(wants, want{"usr/bin/ceo", 0o755, ""}, want{"usr/share/man/man1/ceo.1.gz", 0o644, ""})
+	}
+	for _, w := range wants {
+		p := filepath.Join(croot, w.path)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Errorf("/%s: %v", w.path, err)
+			continue
+		}
+		if w.mode&fs.ModeSymlink != 0 {
+			if fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("/%s: %v, want a symlink", w.path, fi.Mode())
+			} else if got, _ := os.Readlink(p); got != w.target {
+				t.Errorf("/%s -> %s, want -> %s", w.path, got, w.target)
+			}
+			continue
+		}
+		if got := fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid); got != w.mode {
+			t.Errorf("/%s: mode %v, want %v", w.path, got, w.mode)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != 0 || st.Gid != 0) {
+			t.Errorf("/%s: owner %d:%d, want root:root", w.path, st.Uid, st.Gid)
+		}
+	}
+	// Enabled (dh_installsystemd), but not configured: no ceod.cf shipped.
+	if _, err := os.Lstat(filepath.Join(croot, "etc/systemd/system/multi-user.target.wants/ceod.service")); err != nil {
+		t.Errorf("ceod.service is not enabled: %v", err)
+	}
+}
+
+// checkConffiles checks that the files in /etc are dpkg conffiles.
+func checkConffiles(t *testing.T, croot string) {
+	t.Helper()
+	want := map[string][]string{
+		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo"},
+		"ceo-daemon": {"/etc/csc/ceod.cf.example"},
+	}
+	for pkg, files := range want {
+		out := mustRun(t, time.Minute, chrootEnv, "/", "dpkg-query", "--root="+croot, "-W", "-f=${Conffiles}\n", pkg)
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				got = append(got, f[0])
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, files) {
+			t.Errorf("%s conffiles %v, want %v", pkg, got, files)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(croot, "etc/csc/ceod.cf")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("/etc/csc/ceod.cf exists after install (%v): the service must wait for the administrator", err)
+	}
+}
+
+// runInstalled runs the installed binaries in the test root.
+func runInstalled(t *testing.T, croot string, frontEnd bool) {
+	t.Helper()
+	chroot := func(args ...string) (string, int) {
+		return runCmd(t, time.Minute, chrootEnv, "/", "chroot", append([]string{croot}, args...)...)
+	}
+	if out, code := chroot("/usr/sbin/ceod", "--help"); code != 0 || !strings.Contains(out, "usage: ceod") {
+		t.Errorf("ceod --help: exit %d (want 0 and a usage message):\n%s", code, out)
+	}
+	for _, ceoc := range []string{"/usr/lib/ceod/ceoc", "/usr/bin/ceoc"} {
+		if out, code := chroot(ceoc); code == 0 || !strings.Contains(out, "usage: ceoc") {
+			t.Errorf("%s with no arguments: exit %d (want non-zero and a usage message):\n%s", ceoc, code, out)
+		}
+	}
+	if frontEnd {
+		if out, code := chroot("/usr/bin/ceo", "--help"); code != 0 || !strings.Contains(out, "usage: ceo") {
+			t.Errorf("ceo --help: exit %d (want 0 and a usage message):\n%s", code, out)
+		}
+	}
+	// The shipped configuration as the installed daemon reads it; the
+	// ops hosts resolve through the root's /etc/hosts.
+	out, code := chroot("/usr/sbin/ceod", "-check", "-hostname", opsHosts[0])
+	if code != 0 || !strings.Contains(out, "adduser") || !strings.Contains(out, "ping") {
+		t.Errorf("ceod -check with the shipped configuration: exit %d (want 0 and the ops adduser, mail, ping):\n%s", code, out)
+	}
+}
+
+// lintian runs lintian on the .debs in dir: an E: line fails the test.
+func lintian(t *testing.T, dir string) {
+	t.Helper()
+	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	out, code := runCmd(t, 5*time.Minute, os.Environ(), dir, "lintian", append([]string{"--pedantic", "-I", "--show-overrides"}, debs...)...)
+	errs := 0
+	for line := range strings.Lines(out) {
+		switch {
+		case strings.HasPrefix(line, "E: "):
+			t.Errorf("lintian: %s", strings.TrimSpace(line))
+			errs++
+		case strings.HasPrefix(line, "W: "), strings.HasPrefix(line, "I: "), strings.HasPrefix(line, "O: "), strings.HasPrefix(line, "P: "), strings.HasPrefix(line, "X: "):
+			t.Logf("lintian: %s", strings.TrimSpace(line))
+		}
+	}
+	if code != 0 && errs == 0 {
+		t.Errorf("lintian exited %d:\n%s", code, out)
+	}
+}
+
+// verifyUnit runs systemd-analyze verify on ceod.service as the package
+// installs it, in a root holding the ceo-daemon package and the host's
+// systemd targets (the unit's dependencies); its man page is checked
+// through MANPATH. Any message fails the test: unknown settings are
+// only warnings to systemd.
+func verifyUnit(t *testing.T, work, deb string) {
+	t.Helper()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Errorf("systemd-analyze: %v", err)
+		return
+	}
+	vroot := filepath.Join(work, "verify")
+	mustRun(t, time.Minute, os.Environ(), work, "dpkg-deb", "-x", deb, vroot)
+	units := filepath.Join(vroot, "lib", "systemd", "system")
+	targets, _ := filepath.Glob("/lib/systemd/system/*.target")
+	if len(targets) == 0 {
+		t.Fatal("the host has no systemd targets in /lib/systemd/system (is systemd installed?)")
+	}
+	mustRun(t, time.Minute, os.Environ(), work, "cp", append(append([]string{"-a"}, targets...), units)...)
+	env := append(os.Environ(), "MANPATH="+filepath.Join(vroot, "usr", "share", "man"))
+	out, code := runCmd(t, time.Minute, env, work, "systemd-analyze", "verify", "--root="+vroot, "ceod.service")
+	if code != 0 || strings.TrimSpace(out) != "" {
+		t.Errorf("systemd-analyze verify ceod.service: exit %d:\n%s", code, out)
+	}
+	os.RemoveAll(vroot)
+}
+
+// cleanRoot returns a fresh minimal Debian root of the host's release in
+// work/root. The root made by debootstrap is cached as a tarball.
+func cleanRoot(t *testing.T, work string) string {
+	t.Helper()
+	cache := os.Getenv("CEO_DEBTEST_CACHE")
+	if cache == "" {
+		cache = "/var/cache/ceo-debtest"
+	}
+	suite := osRelease(t)["VERSION_CODENAME"]
+	if suite == "" {
+		suite = "bookworm"
+	}
+	tarball := filepath.Join(cache, suite+"-minbase.tar")
+	if _, err := os.Stat(tarball); err != nil {
+		mirror := os.Getenv("CEO_DEBTEST_MIRROR")
+		if mirror == "" {
+			mirror = "http://deb.debian.org/debian"
+		}
+		td := time.Now()
+		tmp := filepath.Join(work, "debootstrap")
+		mustRun(t, 10*time.Minute, os.Environ(), work, "debootstrap", "--variant=minbase", suite, tmp, mirror)
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, 5*time.Minute, os.Environ(), work, "tar", "-C", tmp, "-cf", tarball+".tmp", ".")
+		if err := os.Rename(tarball+".tmp", tarball); err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(tmp)
+		t.Logf("debootstrap %s (%s): %v, cached in %s", suite, mirror, time.Since(td).Round(time.Second), tarball)
+	}
+	croot := filepath.Join(work, "root")
+	if err := os.Mkdir(croot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 5*time.Minute, os.Environ(), work, "tar", "-C", croot, "-xf", tarball)
+
+	// No service starts in the root; its ops hosts resolve locally and
+	// nothing else resolves at all.
+	writeFile(t, filepath.Join(croot, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", 0o755)
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1\tlocalhost\n")
+	for i, h := range opsHosts {
+		fmt.Fprintf(&hosts, "127.0.1.%d\t%s\n", i+1, h)
+	}
+	writeFile(t, filepath.Join(croot, "etc/hosts"), hosts.String(), 0o644)
+	os.Remove(filepath.Join(croot, "etc/resolv.conf"))
+	writeFile(t, filepath.Join(croot, "etc/resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", 0o644)
+	return croot
+}
+
+// snapshot lists every path in the root with its type, leaving out
+// dpkg's own state and logs, which installing and purging change.
+func snapshot(t *testing.T, croot string) map[string]string {
+	t.Helper()
+	skip := []string{"var/lib/dpkg", "var/log", "var/cache/debconf", "var/cache/ldconfig", "tmp", "proc", "run"}
+	m := map[string]string{}
+	err := filepath.WalkDir(croot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(croot, p)
+		if slices.Contains(skip, rel) {
+			return filepath.SkipDir
+		}
+		m[rel] = d.Type().String()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// packages maps the package names of the .debs in dir (not the -dbgsym
+// ones) to their files.
+func packages(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	m := map[string]string{}
+	for _, d := range debs {
+		name := strings.TrimSpace(mustRun(t, time.Minute, os.Environ(), dir, "dpkg-deb", "-f", d, "Package"))
+		if !strings.HasSuffix(name, "-dbgsym") {
+			m[name] = d
+		}
+	}
+	return m
+}
+
+func installedVersion(t *testing.T, croot, pkg string) string {
+	t.Helper()
+	return strings.TrimSpace(mustRun(t, time.Minute, chrootEnv, "/", "dpkg-query", "--root="+croot, "-W", "-f=${Version}", pkg))
+}
+
+// bumpChangelog adds an entry for version at the top of a changelog.
+func bumpChangelog(t *testing.T, path, version string) {
+	t.Helper()
+	old := readFile(t, path)
+	src, _, _ := strings.Cut(old, " ")
+	entry := fmt.Sprintf("%s (%s) unstable; urgency=medium\n\n  * Upgrade test build (internal/debtest).\n\n -- ceo debtest <root@localhost>  %s\n\n",
+		src, version, time.Now().Format(time.RFC1123Z))
+	writeFile(t, path, entry+old, 0o644)
+}
+
+func osRelease(t *testing.T) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			m[k] = strings.Trim(v, `"`)
+		}
+	}
+	return m
+}
+
+// goCommand is the go command the packages are built with: $GO, the one
+// on PATH, or /usr/local/go/bin/go.
+func goCommand() string {
+	if g := os.Getenv("GO"); g != "" {
+		return g
+	}
+	if g, err := exec.LookPath("go"); err == nil {
+		return g
+	}
+	return "/usr/local/go/bin/go"
+}
+
+// runCmd runs a command with env as its whole environment and returns
+// its combined output and exit status. A command still running after
+// timeout is killed with its process group, and the test fails.
+func runCmd(t *testing.T, timeout time.Duration, env []string, dir, name string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: killed after %v:\n%s", name, strings.Join(args, " "), timeout, tail(string(out)))
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// mustRun is runCmd that fails the test on a non-zero exit status.
+func mustRun(t *testing.T, timeout time.Duration, env []string, dir, name string, args ...string) string {
+	t.Helper()
+	out, code := runCmd(t, timeout, env, dir, name, args...)
+	if code != 0 {
+		t.Fatalf("%s %s: exit %d:\n%s", name, strings.Join(args, " "), code, tail(string(out)))
+	}
+	return out
+}
+
+// tail keeps the last 60 lines of a command's output for a failure.
+func tail(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > 60 {
+		lines = append([]string{"..."}, lines[len(lines)-60:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, data string, mode fs.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path, data string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func listDir(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != dir {
+			out = append(out, strings.TrimPrefix(p, dir+"/"))
+		}
+		return nil
+	})
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func values(m map[string]string, keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
