@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
 // CeodFile is the name of our own settings file inside the configuration
@@ -60,6 +62,11 @@ const minMaxFrame = 1024
 //	shutdown_grace     time in-flight ops get on        default 30s
 //	                   SIGTERM
 //
+// It also holds the settings of the account ops that are not in the
+// legacy accounts.cf (admin_keytab, quota_prototype, kadmin_path,
+// setquota_path, ldap_base; see ops/config.Accounts.SetExtension); they
+// are kept in Extensions, unchecked, for the ops' configuration.
+//
 // Durations are Go durations ("90s", "2m") or a bare number of seconds.
 // An unknown key is an error naming the key and its line.
 type Ceod struct {
@@ -76,6 +83,9 @@ type Ceod struct {
 	MaxConns         int
 	MaxConnsPerIP    int
 	ShutdownGrace    time.Duration
+
+	// Extensions are the account-op settings, in file order.
+	Extensions []Entry
 }
 
 // DefaultCeod returns the settings used when ceod.cf is absent.
@@ -116,12 +126,12 @@ func ParseCeod(r io.Reader, name string) (*Ceod, error) {
 		return nil, err
 	}
 	c := DefaultCeod()
-	seen := map[string]int{}
 	for _, e := range entries {
-		if prev, dup := seen[e.Name]; dup {
-			return nil, &ParseError{File: name, Line: e.Line, Err: fmt.Errorf("%s already set on line %d", e.Name, prev)}
+		if opsconfig.IsExtension(e.Name) {
+			// Checked by the ops' configuration, which owns them.
+			c.Extensions = append(c.Extensions, e)
+			continue
 		}
-		seen[e.Name] = e.Line
 		if err := c.set(e.Name, e.Value); err != nil {
 			return nil, &ParseError{File: name, Line: e.Line, Err: err}
 		}

@@ -6,35 +6,6 @@ import (
 	"testing"
 )
 
-// FuzzParseKV: never panics; whatever parses has valid names, and a
-// value written back quoted parses to itself.
-func FuzzParseKV(f *testing.F) {
-	for _, s := range []string{
-		"a = b\n", `k = "v # x" # c`, `e = "a\"b\\c"`, "# c\n\nx=\n", "novalue", `k = "open`,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		entries, err := ParseKV(strings.NewReader(in), "fuzz")
-		if err != nil {
-			return
-		}
-		for _, e := range entries {
-			if !validName(e.Name) {
-				t.Fatalf("invalid name %q accepted", e.Name)
-			}
-			if strings.ContainsAny(e.Value, "\n") {
-				continue
-			}
-			q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(e.Value)
-			back, err := ParseKV(strings.NewReader(e.Name+` = "`+q+`"`), "back")
-			if err != nil || len(back) != 1 || back[0].Value != e.Value {
-				t.Fatalf("value %q does not round-trip: %v %v", e.Value, back, err)
-			}
-		}
-	})
-}
-
 // FuzzParseOps: never panics, and accepted ops have names that cannot
 // leave lib_dir and ids that are not reserved.
 func FuzzParseOps(f *testing.F) {

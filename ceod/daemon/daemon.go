@@ -35,6 +35,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
+	"github.com/csclub/ceo/ceod/builtin"
 	"github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ceod/opexec"
 	"github.com/csclub/ceo/ceod/registry"
@@ -60,7 +61,7 @@ type Options struct {
 var errUsage = errors.New("usage")
 
 // Main runs ceod as a command and returns its exit status: 0 after a
-// clean shutdown, 1 on a runtime error, 2 on a usage error.
+// clean shutdown or -help, 1 on a runtime error, 2 on a usage error.
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -72,9 +73,10 @@ func Main() int {
 	}()
 	err := Run(ctx, Options{Args: os.Args[1:]})
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		// -help printed the usage as asked: not a failure.
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "ceod: %v\n", err)
@@ -188,13 +190,18 @@ func Run(ctx context.Context, o Options) error {
 	// The acceptor matches the principal without realm: the realm is
 	// whatever the keytab entry and the ticket say.
 	cf.ServicePrincipal, _, _ = strings.Cut(cf.ServicePrincipal, "@")
-	table, err := buildTable(ctx, log, st.configDir, cf, o.Canon)
+	table, builtins, err := buildTable(ctx, log, st.configDir, cf, o)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := builtins.Close(); err != nil {
+			log.Warn("closing op connections", "err", err)
+		}
+	}()
+	described := strings.Join(registry.Describe(table, builtins.Handlers), " ")
 	if st.check {
-		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal,
-			strings.Join(registry.Describe(table, registry.Builtins()), " "))
+		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
 		return nil
 	}
 	kt, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
@@ -219,7 +226,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("listening on %s: %w", cf.Listen, err)
 	}
 	log.Info("ceod listening", "addr", ln.Addr().String(), "principal", cf.ServicePrincipal,
-		"config", st.configDir, "ops", strings.Join(registry.Describe(table, registry.Builtins()), " "))
+		"config", st.configDir, "ops", described)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}
@@ -245,21 +252,32 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-// buildTable reads the ops files and binds this host's ops to handlers.
-func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, canon registry.CanonFunc) (map[wire.MsgType]server.Op, error) {
+// buildTable reads the ops files and binds this host's ops to handlers:
+// the built-in ones (built here, with their configuration checked and
+// their services reached) and op-NAME programs for the rest.
+func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options) (map[wire.MsgType]server.Op, *builtin.Set, error) {
 	all, err := config.ReadOps(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	local, skipped := registry.Local(ctx, all, cf.Hostname, canon)
+	local, skipped := registry.Local(ctx, all, cf.Hostname, o.Canon)
 	for _, err := range skipped {
 		log.Warn("op host not resolvable; op not served here", "err", err)
 	}
 	if len(local) == 0 {
 		log.Warn("no op in the ops files is owned by this host", "hostname", cf.Hostname)
 	}
+	names := make([]string, 0, len(local))
+	for _, op := range local {
+		names = append(names, op.Name)
+	}
+	set, err := builtin.Build(ctx, builtin.Env{ConfigDir: dir, Ceod: cf, KRB5Config: o.Getenv("KRB5_CONFIG"),
+		Log: log.WithGroup("ops")}, names)
+	if err != nil {
+		return nil, nil, err
+	}
 	progLog := log.WithGroup("program")
-	return registry.Table(local, registry.Builtins(), func(op config.Op) ops.Handler {
+	table, err := registry.Table(local, set.Handlers, func(op config.Op) ops.Handler {
 		return &opexec.Program{
 			Path:      registry.ProgramPath(cf.LibDir, op.Name),
 			RunAs:     op.User,
@@ -268,6 +286,11 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 			Log:       progLog.With("op", op.Name),
 		}
 	})
+	if err != nil {
+		set.Close()
+		return nil, nil, err
+	}
+	return table, set, nil
 }
 
 // loadKeytab loads the service keytab and checks that it has a key for

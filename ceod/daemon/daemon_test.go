@@ -22,7 +22,7 @@ func configDir(t *testing.T, ceodcf string) string {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(
-		"h1.example ping root 0x10\nh1.example mail root 2\nh2.example mysql mysql 3\n"), 0o644))
+		"h1.example ping root 0x10\nh1.example renew root 0x20\nh2.example quota quota 0x21\nh3.example mail root 2\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte(ceodcf), 0o644))
 	return dir
 }
@@ -42,11 +42,16 @@ func TestCheck(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
 	out, err := runDaemon([]string{"-check"}, map[string]string{"CEO_CONFIG_DIR": dir})
 	require.NoError(t, err)
-	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: mail=0x2(program) ping=0x10(builtin)\n", out)
+	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) renew=0x20(program)\n", out)
 
 	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, "host h2.example, principal ceod/h2.example, ops: mysql=0x3(program)\n", out)
+	assert.Equal(t, "host h2.example, principal ceod/h2.example, ops: quota=0x21(program)\n", out)
+
+	// A built-in account op checks its configuration at startup.
+	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h3.example"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "op mail: config: open "+filepath.Join(dir, "accounts.cf"))
 }
 
 func TestServicePrincipalRealmStripped(t *testing.T) {

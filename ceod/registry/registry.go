@@ -87,15 +87,6 @@ func Local(ctx context.Context, all []config.Op, self string, canon CanonFunc) (
 	return local, skipped
 }
 
-// Builtins returns the ops implemented in Go, by op name. An op listed
-// here is served by its handler when local, whatever program exists in
-// lib_dir.
-func Builtins() map[string]ops.Handler {
-	return map[string]ops.Handler{
-		"ping": ops.Ping,
-	}
-}
-
 // ProgramFunc makes the handler for a local op that has no built-in.
 type ProgramFunc func(op config.Op) ops.Handler
 

@@ -256,7 +256,14 @@ func (c *conn) serveOp(sec secContext, principal, user string, t wire.MsgType, b
 	if !known {
 		name = t.String()
 	}
-	defer func() { c.auditOp(start, principal, name, err) }()
+	var reported func() ops.Outcome
+	defer func() {
+		outcome := opOutcome(err)
+		if err == nil && reported != nil && reported() != "" {
+			outcome = string(reported())
+		}
+		c.auditOp(start, principal, name, outcome, err)
+	}()
 
 	switch {
 	case t == wire.MsgAuth:
@@ -272,6 +279,7 @@ func (c *conn) serveOp(sec secContext, principal, user string, t wire.MsgType, b
 	if d := s.opTimeout(); d > 0 {
 		ctx, cancel = context.WithTimeout(ctx, d)
 	}
+	ctx, reported = ops.WithOutcome(ctx)
 	reply, err := c.runHandler(ctx, op.Handler, ops.Request{User: user, Principal: principal, Body: req})
 	cancel()
 	if err != nil {
@@ -322,7 +330,8 @@ func stripRealm(principal string) string {
 	return principal
 }
 
-// Audit outcomes: a closed vocabulary.
+// Audit outcomes: a closed vocabulary, with the handlers' own
+// ops.Outcome values ("denied", "invalid", "error") for replied ops.
 const (
 	outcomeOK      = "ok"
 	outcomeDenied  = "denied"
@@ -374,10 +383,10 @@ func (c *conn) auditAuth(start time.Time, principal string, err error) {
 }
 
 // auditOp writes the audit record of one op.
-func (c *conn) auditOp(start time.Time, principal, op string, err error) {
+func (c *conn) auditOp(start time.Time, principal, op, outcome string, err error) {
 	attrs := []slog.Attr{
 		slog.String("event", "op"),
-		slog.String("outcome", opOutcome(err)),
+		slog.String("outcome", outcome),
 		slog.String("remote", c.remote),
 		slog.String("principal", principal),
 		slog.String("op", op),

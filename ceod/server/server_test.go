@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
 )
 
@@ -683,4 +684,29 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorContains(t, err, "Keytab is nil")
 	_, err = ln.Accept()
 	require.ErrorIs(t, err, net.ErrClosed, "Serve must close the listener")
+}
+
+// TestReportedOutcomeAudited: a handler that replies but reports a
+// refusal is audited with its outcome, and the client still gets the
+// reply (the legacy clients print it).
+func TestReportedOutcomeAudited(t *testing.T) {
+	const opRefuse wire.MsgType = 0x7e
+	s := &Server{Ops: testOps(nil)}
+	s.Ops[opRefuse] = Op{Name: "refuse", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
+		ops.ReportOutcome(ctx, ops.OutcomeDenied)
+		return []byte("permission denied"), nil
+	})}
+	addr, rec := startTCP(t, s)
+	c := dialTCP(t, addr)
+	c.auth("bob" + fakeRealm)
+	got, err := c.op(opRefuse, "")
+	require.NoError(t, err)
+	assert.Equal(t, "permission denied", got)
+	_, err = c.op(opEcho, "x")
+	require.NoError(t, err)
+	rec.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "echo"})
+	denied := rec.find(map[string]string{"msg": "audit", "event": "op", "op": "refuse"})
+	require.Len(t, denied, 1)
+	assert.Equal(t, "denied", denied[0]["outcome"])
+	assert.Equal(t, "ok", rec.find(map[string]string{"msg": "audit", "event": "op", "op": "echo"})[0]["outcome"], "the report does not leak to the next op")
 }

@@ -171,6 +171,11 @@ func (h *Handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	msgs, rec := h.serve(ctx, req)
 	rec = append(rec, slog.String("caller", req.User), slog.Duration("duration", h.now().Sub(t0)))
 	h.log.LogAttrs(ctx, slog.LevelInfo, "adduser", rec...)
+	for _, a := range rec {
+		if a.Key == "outcome" {
+			ops.ReportLogOutcome(ctx, a.Value.String())
+		}
+	}
 	b, err := proto.Marshal(&ceopb.AddUserResponse{Messages: msgs})
 	if err != nil {
 		return nil, fmt.Errorf("adduser: encoding reply: %w", err)

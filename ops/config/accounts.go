@@ -249,6 +249,12 @@ func (p *parser) ranges(a *Accounts) {
 	}
 }
 
+// ExtensionKeys are the ceod.cf keys SetExtension accepts.
+var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base"}
+
+// IsExtension reports whether key is one of ExtensionKeys.
+func IsExtension(key string) bool { return slices.Contains(ExtensionKeys, key) }
+
 // SetExtension sets one of the extension fields by its ceod.cf key:
 // admin_keytab, quota_prototype, kadmin_path, setquota_path, ldap_base.
 // It reports whether key is one of them, and an error for a bad value.

@@ -210,22 +210,37 @@ func TestSetExtension(t *testing.T) {
 
 func TestOtherFiles(t *testing.T) {
 	dir := writeDir(t, map[string]string{
-		MySQLFile:   "mysql_admin_username = ceod_admin\nmysql_admin_password = \"pa ss#word\"\n",
-		MailmanFile: "members_list = members\nlist_domain = csclub.internal\n",
-		LibraryFile: "library_connect_string = \"postgres://lib:secretpw@127.0.0.1:5432/library\"\n",
+		MySQLFile:      "mysql_admin_username = ceod_admin\nmysql_admin_password = \"pa ss#word\"\nmysql_host = 127.0.0.1\nmysql_port = 13306\n",
+		MailmanFile:    "members_list = members\nlist_domain = csclub.internal\nmailman_api_url = http://localhost:8001\nmailman_api_user = restadmin\nmailman_api_password = mmsecret\n",
+		LibraryFile:    "library_connect_string = \"postgres://lib:secretpw@127.0.0.1:5432/library\"\n",
+		PostgreSQLFile: "postgresql_admin_url = \"postgres://postgres:pgsecret@127.0.0.1:5432/postgres\"\npostgresql_lock_databases = postgres template1\n",
 	})
 	m, err := LoadMySQL(dir)
 	require.NoError(t, err)
 	assert.Equal(t, "ceod_admin", m.AdminUsername)
 	assert.Equal(t, "pa ss#word", m.AdminPassword)
+	assert.Equal(t, "127.0.0.1", m.Host)
+	assert.Equal(t, 13306, m.Port)
 	for _, s := range []string{m.String(), m.GoString(), m.LogValue().String()} {
 		assert.NotContains(t, s, "pa ss#word")
 	}
 
 	mm, err := LoadMailman(dir)
 	require.NoError(t, err)
-	assert.Equal(t, &Mailman{MembersList: "members", ListDomain: "csclub.internal"}, mm)
+	assert.Equal(t, &Mailman{MembersList: "members", ListDomain: "csclub.internal",
+		APIURL: "http://localhost:8001", APIUser: "restadmin", APIPassword: "mmsecret"}, mm)
 	assert.False(t, mm.Disabled())
+	for _, s := range []string{mm.String(), mm.GoString(), mm.LogValue().String()} {
+		assert.NotContains(t, s, "mmsecret")
+	}
+
+	pg, err := LoadPostgreSQL(dir)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://postgres:pgsecret@127.0.0.1:5432/postgres", pg.AdminURL)
+	assert.Equal(t, []string{"postgres", "template1"}, pg.LockDatabases)
+	for _, s := range []string{pg.String(), pg.GoString(), pg.LogValue().String()} {
+		assert.NotContains(t, s, "pgsecret")
+	}
 
 	l, err := LoadLibrary(dir)
 	require.NoError(t, err)
@@ -234,9 +249,10 @@ func TestOtherFiles(t *testing.T) {
 	assert.NotContains(t, l.LogValue().String(), "secretpw")
 
 	bad := writeDir(t, map[string]string{
-		MySQLFile:   "mysql_admin_username = x\n",
-		MailmanFile: "members_list = members\nlist_domain = \"bad domain\"\n",
-		LibraryFile: "library_connect_string = \"mysql://root:pw@x/y\"\n",
+		MySQLFile:      "mysql_admin_username = x\n",
+		MailmanFile:    "members_list = members\nlist_domain = \"bad domain\"\n",
+		PostgreSQLFile: "postgresql_admin_url = \"pg:secret\"\n",
+		LibraryFile:    "library_connect_string = \"mysql://root:pw@x/y\"\n",
 	})
 	_, err = LoadMySQL(bad)
 	assert.ErrorContains(t, err, "mysql_admin_password: required")
@@ -245,6 +261,12 @@ func TestOtherFiles(t *testing.T) {
 	_, err = LoadLibrary(bad)
 	assert.ErrorContains(t, err, "postgres://")
 	assert.NotContains(t, err.Error(), "pw@")
+	_, err = LoadPostgreSQL(bad)
+	assert.ErrorContains(t, err, "postgresql_admin_url")
+	assert.NotContains(t, err.Error(), "secret")
+	noAPI := writeDir(t, map[string]string{MailmanFile: "members_list = members\nlist_domain = csclub.internal\n"})
+	_, err = LoadMailman(noAPI)
+	assert.ErrorContains(t, err, "mailman_api_url")
 
 	none := writeDir(t, map[string]string{MailmanFile: "members_list = none\n"})
 	mm, err = LoadMailman(none)

@@ -48,9 +48,31 @@ func (e *SyntaxError) Error() string {
 //     such as "^\w+$" survive;
 //   - a name given twice is an error naming both lines.
 //
-// Errors are *SyntaxError values carrying the line number.
+// Errors are *SyntaxError values carrying the line number. They never
+// quote a value, which may be a password.
 func ParseKV(r io.Reader) (map[string]string, error) {
-	out := map[string]string{}
+	entries, err := ParseEntries(r)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		out[e.Name] = e.Value
+	}
+	return out, nil
+}
+
+// Entry is one "name = value" line.
+type Entry struct {
+	Name  string
+	Value string // with surrounding double quotes removed
+	Line  int    // 1-based, for error messages
+}
+
+// ParseEntries is ParseKV returning the lines in file order with their
+// line numbers, for callers that report errors by line.
+func ParseEntries(r io.Reader) ([]Entry, error) {
+	var out []Entry
 	lines := map[string]int{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
@@ -63,7 +85,8 @@ func ParseKV(r io.Reader) (map[string]string, error) {
 		}
 		key, val, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("expected \"name = value\", got %q", line)}
+			// The line is not quoted back: it may be a password.
+			return nil, &SyntaxError{Line: n, Msg: `expected "name = value"`}
 		}
 		key = strings.TrimSpace(key)
 		if !validName(key) {
@@ -76,7 +99,7 @@ func ParseKV(r io.Reader) (map[string]string, error) {
 		if err != nil {
 			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("value of %s: %v", key, err)}
 		}
-		out[key] = v
+		out = append(out, Entry{Name: key, Value: v, Line: n})
 		lines[key] = n
 	}
 	if err := sc.Err(); err != nil {
@@ -126,7 +149,8 @@ func parseValue(s string) (string, error) {
 		case '"':
 			rest := strings.TrimSpace(s[i+1:])
 			if rest != "" && rest[0] != '#' {
-				return "", fmt.Errorf("unexpected %q after the closing quote", rest)
+				// Not quoted back: values may be passwords.
+				return "", errors.New("unexpected text after the closing quote")
 			}
 			return b.String(), nil
 		default:

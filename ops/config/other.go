@@ -6,19 +6,29 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // File names of the other legacy configuration files.
 const (
-	MySQLFile   = "mysql.cf"
-	MailmanFile = "mailman.cf"
-	LibraryFile = "library.cf"
+	MySQLFile      = "mysql.cf"
+	MailmanFile    = "mailman.cf"
+	LibraryFile    = "library.cf"
+	PostgreSQLFile = "postgresql.cf" // ours: the legacy system had no PostgreSQL op
 )
 
-// MySQL holds mysql.cf: the MariaDB/MySQL administrator ceod acts as.
+// MySQL holds mysql.cf: the MariaDB/MySQL administrator ceod acts as,
+// and where the server is.
 type MySQL struct {
 	AdminUsername string
 	AdminPassword string
+	// Host and Port (mysql_host, mysql_port; ours) select TCP; with Host
+	// empty, the unix socket Socket (mysql_socket; ours, "" for the
+	// driver's default) is used. Port 0 means 3306.
+	Host   string
+	Port   int
+	Socket string
 }
 
 // LogValue keeps the password out of logs.
@@ -34,8 +44,9 @@ func (m MySQL) String() string {
 // GoString keeps the password out of %#v.
 func (m MySQL) GoString() string { return "config.MySQL" + m.String() }
 
-// LoadMySQL reads dir/mysql.cf (keys mysql_admin_username and
-// mysql_admin_password, both required).
+// LoadMySQL reads dir/mysql.cf: mysql_admin_username and
+// mysql_admin_password (both required), and the optional mysql_host,
+// mysql_port and mysql_socket.
 func LoadMySQL(dir string) (*MySQL, error) {
 	path := filepath.Join(dir, MySQLFile)
 	kv, err := readKV(path)
@@ -49,6 +60,17 @@ func LoadMySQL(dir string) (*MySQL, error) {
 	if m.AdminPassword == "" {
 		return nil, fmt.Errorf("config: %s: mysql_admin_password: required", path)
 	}
+	m.Host, m.Socket = kv["mysql_host"], kv["mysql_socket"]
+	if p := kv["mysql_port"]; p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("config: %s: mysql_port: want a port number, got %q", path, p)
+		}
+		m.Port = n
+	}
+	if m.Socket != "" && !filepath.IsAbs(m.Socket) {
+		return nil, fmt.Errorf("config: %s: mysql_socket: want an absolute path, got %q", path, m.Socket)
+	}
 	return m, nil
 }
 
@@ -59,7 +81,30 @@ type Mailman struct {
 	MembersList string
 	// ListDomain is the domain of subscribed addresses (USER@ListDomain).
 	ListDomain string
+	// The Mailman 3 REST API (ours): APIURL (mailman_api_url, e.g.
+	// http://localhost:8001), its admin user and password
+	// (mailman_api_user, mailman_api_password), and ListID
+	// (mailman_list_id), which overrides the list id MembersList implies.
+	APIURL      string
+	APIUser     string
+	APIPassword string
+	ListID      string
 }
+
+// LogValue keeps the API password out of logs.
+func (m Mailman) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("members_list", m.MembersList), slog.String("list_domain", m.ListDomain),
+		slog.String("mailman_api_url", redactURL(m.APIURL)), slog.String("mailman_api_user", m.APIUser))
+}
+
+// String keeps the API password out of %v and %s.
+func (m Mailman) String() string {
+	return fmt.Sprintf("{MembersList:%s ListDomain:%s APIURL:%s APIUser:%s APIPassword:REDACTED ListID:%s}",
+		m.MembersList, m.ListDomain, redactURL(m.APIURL), m.APIUser, m.ListID)
+}
+
+// GoString keeps the API password out of %#v.
+func (m Mailman) GoString() string { return "config.Mailman" + m.String() }
 
 // Disabled reports whether subscriptions are turned off.
 func (m *Mailman) Disabled() bool { return m.MembersList == "" || m.MembersList == "none" }
@@ -67,15 +112,18 @@ func (m *Mailman) Disabled() bool { return m.MembersList == "" || m.MembersList 
 var listName = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]*$`)
 var domainName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
 
-// LoadMailman reads dir/mailman.cf (members_list, list_domain). The
-// domain is required unless the list is "none".
+// LoadMailman reads dir/mailman.cf: members_list and list_domain
+// (legacy), and mailman_api_url, mailman_api_user, mailman_api_password
+// and mailman_list_id. All but members_list are required unless the list
+// is "none"; mailman_list_id is optional.
 func LoadMailman(dir string) (*Mailman, error) {
 	path := filepath.Join(dir, MailmanFile)
 	kv, err := readKV(path)
 	if err != nil {
 		return nil, err
 	}
-	m := &Mailman{MembersList: kv["members_list"], ListDomain: kv["list_domain"]}
+	m := &Mailman{MembersList: kv["members_list"], ListDomain: kv["list_domain"],
+		APIURL: kv["mailman_api_url"], APIUser: kv["mailman_api_user"], APIPassword: kv["mailman_api_password"], ListID: kv["mailman_list_id"]}
 	if m.Disabled() {
 		return m, nil
 	}
@@ -84,6 +132,12 @@ func LoadMailman(dir string) (*Mailman, error) {
 	}
 	if !domainName.MatchString(m.ListDomain) {
 		return nil, fmt.Errorf("config: %s: list_domain: invalid domain %q", path, m.ListDomain)
+	}
+	if u, err := url.Parse(m.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("config: %s: mailman_api_url: want an http:// or https:// URL (Mailman's REST API, e.g. http://localhost:8001)", path)
+	}
+	if m.APIUser == "" || m.APIPassword == "" {
+		return nil, fmt.Errorf("config: %s: mailman_api_user and mailman_api_password: required (Mailman's [webservice] admin_user and admin_pass)", path)
 	}
 	return m, nil
 }
@@ -128,3 +182,51 @@ func LoadLibrary(dir string) (*Library, error) {
 	}
 	return &Library{ConnectString: s}, nil
 }
+
+// PostgreSQL holds postgresql.cf, our file for the postgresql op.
+type PostgreSQL struct {
+	// AdminURL is the admin role's postgres:// URL
+	// (postgresql_admin_url). It holds a password: never log it whole.
+	AdminURL string
+	// LockDatabases (postgresql_lock_databases, space-separated) are the
+	// databases the op revokes CONNECT on from PUBLIC.
+	LockDatabases []string
+}
+
+// LogValue logs the URL with its password removed.
+func (p PostgreSQL) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("postgresql_admin_url", redactURL(p.AdminURL)),
+		slog.Any("postgresql_lock_databases", p.LockDatabases))
+}
+
+// String keeps the password out of %v and %s.
+func (p PostgreSQL) String() string {
+	return fmt.Sprintf("{AdminURL:%s LockDatabases:%v}", redactURL(p.AdminURL), p.LockDatabases)
+}
+
+// GoString keeps the password out of %#v.
+func (p PostgreSQL) GoString() string { return "config.PostgreSQL" + p.String() }
+
+// LoadPostgreSQL reads dir/postgresql.cf: postgresql_admin_url
+// (required) and postgresql_lock_databases (optional).
+func LoadPostgreSQL(dir string) (*PostgreSQL, error) {
+	path := filepath.Join(dir, PostgreSQLFile)
+	kv, err := readKV(path)
+	if err != nil {
+		return nil, err
+	}
+	s := kv["postgresql_admin_url"]
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, fmt.Errorf("config: %s: postgresql_admin_url: want a postgres:// URL", path)
+	}
+	p := &PostgreSQL{AdminURL: s, LockDatabases: strings.Fields(kv["postgresql_lock_databases"])}
+	for _, db := range p.LockDatabases {
+		if !dbName.MatchString(db) {
+			return nil, fmt.Errorf("config: %s: postgresql_lock_databases: invalid database name %q", path, db)
+		}
+	}
+	return p, nil
+}
+
+var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)

@@ -86,6 +86,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 		slog.Bool("set", in.Forward != nil && in.GetForward() != ""),
 		slog.Bool("clear", in.Forward != nil && in.GetForward() == ""),
 		slog.String("outcome", outcome))
+	ops.ReportLogOutcome(ctx, outcome)
 	b, err := proto.Marshal(&out.UpdateMailResponse)
 	if err != nil {
 		return nil, fmt.Errorf("mail: encoding reply: %w", err)

@@ -114,6 +114,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	h.log.LogAttrs(ctx, slog.LevelInfo, "subscribe",
 		slog.String("caller", caller), slog.String("target", name),
 		slog.String("list", h.listID), slog.String("outcome", outcome))
+	ops.ReportLogOutcome(ctx, outcome)
 	if err != nil {
 		return nil, err
 	}

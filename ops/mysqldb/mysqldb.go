@@ -151,6 +151,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	outcome := h.create(ctx, caller, in.Username, &out)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "add mysql user",
 		slog.String("caller", caller), slog.String("target", in.GetUsername()), slog.String("outcome", outcome))
+	ops.ReportLogOutcome(ctx, outcome)
 	b, err := proto.Marshal(&out.AddMySQLUserResponse)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: encoding reply: %w", err)

@@ -133,6 +133,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	outcome := h.create(ctx, caller, in.Username, &out)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "add postgresql user",
 		slog.String("caller", caller), slog.String("target", in.GetUsername()), slog.String("outcome", outcome))
+	ops.ReportLogOutcome(ctx, outcome)
 	b, err := proto.Marshal(&out.AddPostgreSQLUserResponse)
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: encoding reply: %w", err)

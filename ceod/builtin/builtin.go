@@ -1,0 +1,241 @@
+// Package builtin builds the handlers of the ops ceod implements in Go
+// (package ops and its sub-packages) from the configuration directory.
+// It opens only what the local ops need: a host that serves ping alone
+// needs no accounts.cf, a host without the mysql op never reads mysql.cf.
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	ceodconfig "github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/adduser"
+	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/mail"
+	"github.com/csclub/ceo/ops/mailman"
+	"github.com/csclub/ceo/ops/mysqldb"
+	"github.com/csclub/ceo/ops/pgdb"
+)
+
+// Names are the ops with a built-in handler, by their legacy names.
+var Names = []string{"adduser", "mail", "mailman", "mysql", "ping", "postgresql"}
+
+// Has reports whether op has a built-in handler.
+func Has(op string) bool { return slices.Contains(Names, op) }
+
+// Env is what Build reads besides the op names.
+type Env struct {
+	// ConfigDir holds accounts.cf, mysql.cf, postgresql.cf, mailman.cf.
+	ConfigDir string
+	// Ceod is the parsed ceod.cf; its Extensions complete accounts.cf.
+	Ceod *ceodconfig.Ceod
+	// KRB5Config is the krb5.conf for LDAP binds and kadmin; "" means
+	// $KRB5_CONFIG, else /etc/krb5.conf.
+	KRB5Config string
+	// Log receives the handlers' own records. Nil means no logging.
+	Log *slog.Logger
+}
+
+// Set holds built handlers and the connections they keep open.
+type Set struct {
+	// Handlers are the built handlers by op name.
+	Handlers map[string]ops.Handler
+	closers  []func() error
+}
+
+// Close releases the handlers' connections (LDAP, database pools).
+func (s *Set) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// dialTimeout bounds the connection checks made at startup.
+const dialTimeout = 30 * time.Second
+
+// Build builds the handlers of the named ops; names without a built-in
+// are ignored. It checks every configuration file they need and reaches
+// the services they use (LDAP, MariaDB, PostgreSQL) once, so that a
+// misconfigured host fails at startup rather than at its first request.
+// On error nothing is left open.
+func Build(ctx context.Context, env Env, names []string) (_ *Set, err error) {
+	if env.Log == nil {
+		env.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Set{Handlers: map[string]ops.Handler{}}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	b := &builder{ctx: ctx, env: env, set: s}
+	for _, name := range names {
+		if !Has(name) {
+			continue
+		}
+		h, err := b.build(name)
+		if err != nil {
+			return nil, fmt.Errorf("op %s: %w", name, err)
+		}
+		s.Handlers[name] = h
+	}
+	return s, nil
+}
+
+// builder loads shared inputs once, on first use.
+type builder struct {
+	ctx context.Context
+	env Env
+	set *Set
+	acc *config.Accounts
+	dir *directory.Client
+}
+
+func (b *builder) build(name string) (ops.Handler, error) {
+	if name == "ping" {
+		return ops.Ping, nil
+	}
+	acc, err := b.accounts()
+	if err != nil {
+		return nil, err
+	}
+	log := b.env.Log
+	switch name {
+	case "adduser":
+		h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		b.set.closers = append(b.set.closers, h.Close)
+		return h, nil
+	}
+	dir, err := b.directory()
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case "mail":
+		return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: log}), nil
+	case "mysql":
+		return b.mysql(dir)
+	case "postgresql":
+		return b.postgresql(dir)
+	case "mailman":
+		return b.mailman(dir)
+	}
+	return nil, fmt.Errorf("no built-in handler") // unreachable: Names lists every case
+}
+
+// accounts loads accounts.cf and applies ceod.cf's account settings.
+func (b *builder) accounts() (*config.Accounts, error) {
+	if b.acc != nil {
+		return b.acc, nil
+	}
+	acc, err := config.LoadAccounts(b.env.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	if b.env.Ceod != nil {
+		for _, e := range b.env.Ceod.Extensions {
+			if _, err := acc.SetExtension(e.Name, e.Value); err != nil {
+				return nil, fmt.Errorf("config: %s:%d: %w", ceodconfig.CeodFile, e.Line, err)
+			}
+		}
+	}
+	if len(acc.Unknown) > 0 {
+		b.env.Log.Warn("accounts.cf has keys this version does not use", "keys", acc.Unknown)
+	}
+	b.acc = acc
+	return acc, nil
+}
+
+// directory returns the LDAP client the authorization checks read with:
+// bound with SASL GSSAPI as ldap_admin_principal when ceod.cf names an
+// admin_keytab, anonymous otherwise (the directory is world-readable on
+// club machines).
+func (b *builder) directory() (*directory.Client, error) {
+	if b.dir != nil {
+		return b.dir, nil
+	}
+	acc := b.acc
+	var bind directory.BindFunc
+	if acc.AdminKeytab != "" {
+		spn, err := directory.ServicePrincipal(acc.LDAPServerURL)
+		if err != nil {
+			return nil, err
+		}
+		if bind, err = directory.GSSAPIBind(b.env.KRB5Config, acc.LDAPAdminPrincipal, acc.AdminKeytab, spn); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, dialTimeout)
+	defer cancel()
+	dir, err := directory.Dial(ctx, directory.FromAccounts(acc, bind))
+	if err != nil {
+		return nil, err
+	}
+	b.set.closers = append(b.set.closers, dir.Close)
+	b.dir = dir
+	return dir, nil
+}
+
+func (b *builder) mysql(dir *directory.Client) (ops.Handler, error) {
+	cf, err := config.LoadMySQL(b.env.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := mysqldb.Open(mysqldb.Config{AdminUser: cf.AdminUsername, AdminPassword: cf.AdminPassword,
+		Host: cf.Host, Port: cf.Port, Socket: cf.Socket})
+	if err != nil {
+		return nil, err
+	}
+	b.set.closers = append(b.set.closers, db.Close)
+	ctx, cancel := context.WithTimeout(b.ctx, dialTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
+	}
+	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: b.acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log}), nil
+}
+
+func (b *builder) postgresql(dir *directory.Client) (ops.Handler, error) {
+	cf, err := config.LoadPostgreSQL(b.env.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgdb.Open(b.ctx, cf.AdminURL)
+	if err != nil {
+		return nil, err
+	}
+	b.set.closers = append(b.set.closers, func() error { pool.Close(); return nil })
+	ctx, cancel := context.WithTimeout(b.ctx, dialTimeout)
+	defer cancel()
+	if err := pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL (postgresql_admin_url): %w", err)
+	}
+	admin := pool.Config().ConnConfig.User
+	return pgdb.New(pgdb.Deps{Pool: pool, Dir: dir, Realm: b.acc.KRB5Realm, AdminRole: admin,
+		LockDatabases: cf.LockDatabases, Log: b.env.Log}), nil
+}
+
+func (b *builder) mailman(dir *directory.Client) (ops.Handler, error) {
+	cf, err := config.LoadMailman(b.env.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	d := mailman.Deps{Dir: dir, Realm: b.acc.KRB5Realm, MembersList: cf.MembersList,
+		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: b.acc.UsernameRegex, Log: b.env.Log}
+	if !cf.Disabled() {
+		d.Lists = &mailman.Client{URL: cf.APIURL, User: cf.APIUser, Password: cf.APIPassword}
+	}
+	return mailman.New(d)
+}
