@@ -226,8 +226,8 @@ func TestMITClient(t *testing.T) {
 	assert.Regexp(t, `enctype (17|18|19|20)\n`, stdout)
 	// The audit record follows the reply: wait for both.
 	assert.Eventually(t, func() bool {
-		return len(d.log.find(t, map[string]string{"msg": "audit", "event": "op", "op": "mail", "outcome": "ok"})) == 2
-	}, 10*time.Second, 5*time.Millisecond, "two audited mail ops")
+		return len(d.log.find(t, map[string]string{"msg": "audit", "event": "op", "op": "hello", "outcome": "ok"})) == 2
+	}, 10*time.Second, 5*time.Millisecond, "two audited hello ops")
 }
 
 // rawClient is a protocol client on a raw connection, using the Go

@@ -36,18 +36,19 @@ func TestMain(m *testing.M) {
 // Op ids of the test ops files.
 const (
 	idPing = 0x10
-	idMail = 0x02 // the msgtype mitpeer sends
+	idHello = 0x02 // the msgtype mitpeer sends (the legacy mail op's id)
 	idEcho = 0x20
 	idFail = 0x21
 	idSlow = 0x22
 )
 
 // testOps is the ops file of the in-process daemons: ping is built in,
-// the others are the programs of writeLibDir, run as nobody. adduser
+// the others are the programs of writeLibDir, run as nobody (none has
+// a built-in's name, so no account configuration is needed). adduser
 // belongs to another host.
 const testOps = `# HOST OPNAME USER ID
 localhost ping root 0x10
-localhost mail nobody 0x02
+localhost hello nobody 0x02
 localhost echo nobody 0x20
 localhost fail nobody 0x21
 localhost slow nobody 0x22
@@ -63,7 +64,7 @@ echo "id=$(id -u):$(id -g)"
 echo "stdin=$(cat)"
 `,
 	// What mitpeer's op 2 reaches.
-	"mail": `#!/bin/sh
+	"hello": `#!/bin/sh
 printf 'hello %s: ' "$CEO_USER"
 cat
 `,
@@ -213,7 +214,15 @@ func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
 			Args:   append([]string{"-config", e.dir, "-log-format", "json", "-log-level", "debug"}, args...),
-			Getenv: func(string) string { return "" },
+			// Only the realm's krb5.conf, for the account ops' LDAP
+			// binds and kadmin: nothing else leaks in from the test's
+			// environment.
+			Getenv: func(k string) string {
+				if k == "KRB5_CONFIG" {
+					return e.r.KRB5Config
+				}
+				return ""
+			},
 			Stderr: stderr,
 			Ready:  func(a net.Addr) { ready <- a },
 			Canon:  canon,

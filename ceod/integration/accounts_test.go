@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/wire/ceopb"
+)
+
+// TestAccountOpsThroughDaemon is the whole daemon (daemon.Run on the
+// realm's own CEO_CONFIG_DIR, built-in handlers built from accounts.cf,
+// ceod.cf, mysql.cf, postgresql.cf and mailman.cf) serving a new member's
+// first day: office1 adds the member; the member, logged in with the
+// password office1 gave, sets a mail forward and gets a MariaDB and a
+// PostgreSQL database, whose passwords then work; a regular user is
+// refused and audited as denied.
+func TestAccountOpsThroughDaemon(t *testing.T) {
+	r := realm.Get(t)
+	d := (&testEnv{r: r, dir: r.ConfigDir}).start(t, nil, "-listen", "127.0.0.1:0")
+
+	started := d.log.waitFor(t, map[string]string{"msg": "ceod listening"})
+	assert.Equal(t, "adduser=0x1(builtin) mail=0x2(builtin) mysql=0x3(builtin) mailman=0x4(builtin) postgresql=0x5(builtin) ping=0x10(builtin)",
+		started["ops"])
+
+	name := "new" + randomDigits(t, 6)
+	password := "pw-" + randomDigits(t, 12)
+	call := func(t *testing.T, c *ceoc.Client, op string, req, resp proto.Message) {
+		t.Helper()
+		body, err := proto.Marshal(req)
+		require.NoError(t, err)
+		out, err := c.Call(t.Context(), op, body)
+		require.NoError(t, err, "%s\nceod log:\n%s", op, d.log)
+		require.NoError(t, proto.Unmarshal(out, resp))
+	}
+	requireOK := func(t *testing.T, msgs []*ceopb.StatusMessage) {
+		t.Helper()
+		require.NotEmpty(t, msgs)
+		for _, m := range msgs {
+			require.Zero(t, m.GetStatus(), "%s", m.GetMessage())
+		}
+	}
+
+	var added ceopb.AddUserResponse
+	call(t, d.client(t, "office1"), "adduser", &ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(),
+		Username: proto.String(name), Password: proto.String(password),
+		Realname: proto.String("New Member"), Program: proto.String("Math")}, &added)
+	requireOK(t, added.GetMessages())
+	entry := r.LDAPEntry(t, r.UserDN(name))
+	require.NotNil(t, entry, "no LDAP entry for %s", name)
+	assert.Equal(t, "New Member", entry.GetAttributeValue("cn"))
+	assert.Equal(t, "Math", entry.GetAttributeValue("program"))
+
+	// The member logs in with the password the office set.
+	cc := r.Kinit(t, name, password)
+	member := &ceoc.Client{ConfigDir: r.ConfigDir, Port: d.port, KRB5Config: r.KRB5Config, Credentials: ceoc.CCache("FILE:" + cc)}
+
+	var fwd ceopb.UpdateMailResponse
+	call(t, member, "mail", &ceopb.UpdateMail{Username: proto.String(name), Forward: proto.String(name + "@example.org")}, &fwd)
+	requireOK(t, fwd.GetMessages())
+	home := entry.GetAttributeValue("homeDirectory")
+	b, err := os.ReadFile(filepath.Join(home, ".forward"))
+	require.NoError(t, err)
+	assert.Equal(t, name+"@example.org\n", string(b))
+
+	var my ceopb.AddMySQLUserResponse
+	call(t, member, "mysql", &ceopb.AddMySQLUser{Username: proto.String(name)}, &my)
+	requireOK(t, my.GetMessages())
+	mc := mysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = name, my.GetPassword(), "tcp", fmt.Sprintf("127.0.0.1:%d", r.MySQLPort), name
+	conn, err := mysql.NewConnector(mc)
+	require.NoError(t, err)
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	_, err = db.ExecContext(t.Context(), "CREATE TABLE t (x INT)")
+	require.NoError(t, err, "MariaDB login with the op's password")
+
+	var pg ceopb.AddPostgreSQLUserResponse
+	call(t, member, "postgresql", &ceopb.AddPostgreSQLUser{Username: proto.String(name)}, &pg)
+	requireOK(t, pg.GetMessages())
+	pcfg, err := pgx.ParseConfig(fmt.Sprintf("postgres://127.0.0.1:%d/%s?sslmode=disable", r.PGPort, name))
+	require.NoError(t, err)
+	pcfg.User, pcfg.Password = name, pg.GetPassword()
+	pconn, err := pgx.ConnectConfig(t.Context(), pcfg)
+	require.NoError(t, err, "PostgreSQL login with the op's password")
+	defer pconn.Close(context.Background())
+	_, err = pconn.Exec(t.Context(), "CREATE TABLE t (x int)")
+	require.NoError(t, err)
+
+	// The realm runs no Mailman: the op is configured off and says so.
+	out, err := member.Call(t.Context(), "mailman", []byte(name+"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "Disabled: "+name+"\n", string(out))
+
+	// A regular user may not add members: a reply, audited as denied,
+	// and no entry.
+	other := "new" + randomDigits(t, 6)
+	var refused ceopb.AddUserResponse
+	call(t, d.client(t, "regular1"), "adduser", &ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(),
+		Username: proto.String(other), Password: proto.String(password), Realname: proto.String("Not Allowed")}, &refused)
+	require.Len(t, refused.GetMessages(), 1)
+	assert.NotZero(t, refused.GetMessages()[0].GetStatus())
+	assert.Nil(t, r.LDAPEntry(t, r.UserDN(other)))
+	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "adduser", "principal": "regular1@" + r.Name})
+	assert.Equal(t, "denied", a["outcome"])
+
+	assert.NotContains(t, d.log.String(), password, "a password in ceod's log")
+	assert.NotContains(t, d.log.String(), my.GetPassword(), "a password in ceod's log")
+	assert.NotContains(t, d.log.String(), pg.GetPassword(), "a password in ceod's log")
+	assert.False(t, strings.Contains(d.log.String(), r.MySQLAdminPassword), "the MariaDB admin password in ceod's log")
+}
+
+// randomDigits returns n random decimal digits, for names that do not
+// collide across runs against one realm.
+func randomDigits(t testing.TB, n int) string {
+	var b strings.Builder
+	for range n {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		require.NoError(t, err)
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String()
+}
