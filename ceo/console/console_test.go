@@ -262,7 +262,7 @@ func TestUpdatePrograms(t *testing.T) {
 // written as legacy and its password works.
 func TestMySQLCreate(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).SkipUnlessServed(t, "mysql")
+	ceotest.StartCeod(t, r).RequireServed(t, "mysql")
 	home := filepath.Join(r.HomeRoot, "regular1")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
@@ -310,7 +310,7 @@ func TestMySQLCreate(t *testing.T) {
 // terms registered in LDAP.
 func TestAddMemberAndClub(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).SkipUnlessServed(t, "adduser")
+	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
 	const pw = "scripted-pw-9"
 

@@ -416,7 +416,7 @@ func TestSlowServer(t *testing.T) {
 // home directory exist.
 func TestNewMember(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).SkipUnlessServed(t, "adduser")
+	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
 	const uid, password = "newtui", "correct-horse-7"
 
