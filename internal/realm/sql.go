@@ -1,7 +1,11 @@
 package realm
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -9,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 func (r *Realm) mysqlArgs() []string {
@@ -61,6 +68,15 @@ func (r *Realm) startMariaDB() error {
 	if err := waitTCP(d, "127.0.0.1:"+strconv.Itoa(r.MySQLPort), 60*time.Second, r.path("log/mariadbd.log")); err != nil {
 		return err
 	}
+	// An open port is not yet a server that takes logins: wait until root
+	// (passwordless until the setup below) can log in over the socket.
+	rootDSN := mysql.NewConfig()
+	rootDSN.User = "root"
+	rootDSN.Net = "unix"
+	rootDSN.Addr = r.MySQLSocket
+	if err := waitSQL(d, "mysql", rootDSN.FormatDSN(), 30*time.Second, r.path("log/mariadbd.log"), r.secrets()); err != nil {
+		return fmt.Errorf("mariadb root login over %s: %w", r.MySQLSocket, err)
+	}
 	// install-db made passwordless root accounts for every host name and
 	// maybe anonymous ones: keep only root@localhost, give it a password,
 	// and add the admin account ceod uses. Passwords go over stdin.
@@ -78,8 +94,84 @@ FLUSH PRIVILEGES;
 	if _, err := run(env, r.Dir, setup, nil, append([]string{client}, append(r.mysqlArgs(), "-u", "root")...)...); err != nil {
 		return fmt.Errorf("mariadb setup: %s", redact(err.Error(), r.secrets()...))
 	}
+	// The admin account ceod uses must log in over TCP with its password.
+	if err := waitSQL(d, "mysql", r.MySQLDSN(), 15*time.Second, r.path("log/mariadbd.log"), r.secrets()); err != nil {
+		return fmt.Errorf("mariadb login as %s over TCP: %w", r.MySQLAdminUser, err)
+	}
 	cnf := fmt.Sprintf("[client]\nuser=%s\npassword=%s\nhost=127.0.0.1\nport=%d\n", r.MySQLAdminUser, r.MySQLAdminPassword, r.MySQLPort)
-	return os.WriteFile(r.path("mysql/client.cnf"), []byte(cnf), 0o600)
+	if err := os.WriteFile(r.path("mysql/client.cnf"), []byte(cnf), 0o600); err != nil {
+		return fmt.Errorf("mariadb client.cnf: %w", err)
+	}
+	return nil
+}
+
+// waitSQL waits until a database/sql connection to dsn answers SELECT 1,
+// the daemon exits, or the timeout passes. Errors have the realm's
+// secrets redacted.
+func waitSQL(d *daemon, driver, dsn string, timeout time.Duration, logPath string, secrets []string) error {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return fmt.Errorf("open a %s connection: %s", driver, redact(err.Error(), secrets...))
+	}
+	defer db.Close()
+	return waitReady(d, timeout, logPath, secrets, func(ctx context.Context) error {
+		var one int
+		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return err
+		}
+		if one != 1 {
+			return fmt.Errorf("SELECT 1 returned %d", one)
+		}
+		return nil
+	})
+}
+
+// waitReady calls try (each call bounded to 2s) until it succeeds, the
+// daemon exits, or the timeout passes; it then reports the last error.
+func waitReady(d *daemon, timeout time.Duration, logPath string, secrets []string, try func(context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := try(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		msg := redact(err.Error(), secrets...)
+		if d.exited() {
+			return fmt.Errorf("%s exited (%v) while waiting for it to take connections: %s; log %s:\n%s", d.name, d.waitErr, msg, logPath, tail(logPath, 15))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not taking connections after %v: %s; log %s:\n%s", d.name, timeout, msg, logPath, tail(logPath, 15))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitPostgres waits until the superuser can log in over TCP and run
+// SELECT 1. PostgreSQL opens its port before it takes logins: until
+// recovery or startup is done it answers 57P03 "the database system is
+// starting up".
+func (r *Realm) waitPostgres(d *daemon, timeout time.Duration, logPath string) error {
+	cfg, err := pgx.ParseConfig(r.PGURL(""))
+	if err != nil {
+		return errors.New("postgresql: cannot parse the realm's own URL") // it holds the password: not shown
+	}
+	return waitReady(d, timeout, logPath, r.secrets(), func(ctx context.Context) error {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		var one int
+		if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			return err
+		}
+		if one != 1 {
+			return fmt.Errorf("SELECT 1 returned %d", one)
+		}
+		return nil
+	})
 }
 
 func (r *Realm) startPostgres() error {
@@ -133,7 +225,14 @@ func (r *Realm) startPostgres() error {
 		return err
 	}
 	r.daemons = append(r.daemons, d)
-	return waitTCP(d, "127.0.0.1:"+strconv.Itoa(r.PGPort), 60*time.Second, filepath.Join(pgDir, "postgres.log"))
+	logPath := filepath.Join(pgDir, "postgres.log")
+	if err := waitTCP(d, "127.0.0.1:"+strconv.Itoa(r.PGPort), 60*time.Second, logPath); err != nil {
+		return err
+	}
+	if err := r.waitPostgres(d, 60*time.Second, logPath); err != nil {
+		return fmt.Errorf("postgresql login as %s over TCP: %w", r.PGAdminUser, err)
+	}
+	return nil
 }
 
 func chownTree(root string, uid, gid int) error {
@@ -155,7 +254,14 @@ func (r *Realm) PGURL(db string) string {
 	if db == "" {
 		db = "postgres"
 	}
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", r.PGAdminUser, r.PGAdminPassword, r.PGPort, db)
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(r.PGAdminUser, r.PGAdminPassword),
+		Host:     "127.0.0.1:" + strconv.Itoa(r.PGPort),
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
 }
 
 // traversableByOthers checks that every ancestor of dir is world-searchable,
