@@ -16,11 +16,14 @@ const DefaultMaxSkew = 5 * time.Minute
 type Config struct {
 	// Rand is the source of subkeys and initial sequence numbers; nil
 	// means crypto/rand.Reader. Encryption confounders always come from
-	// crypto/rand: gokrb5 does not take a reader.
+	// crypto/rand.
 	Rand io.Reader
 	// Now is the clock used for authenticator timestamps and the
 	// acceptor's own time checks; nil means time.Now. gokrb5's AP-REQ
-	// verification additionally checks against time.Now.
+	// verification additionally checks against time.Now. An initiator
+	// never reuses an authenticator time within the process: a time at
+	// or up to a second before the last one it used is bumped to a
+	// microsecond after it.
 	Now func() time.Time
 	// MaxSkew is the clock skew tolerated between the peers and around
 	// ticket lifetimes; zero or negative means DefaultMaxSkew.

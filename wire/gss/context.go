@@ -24,6 +24,21 @@ type Context struct {
 
 	recvMu  sync.Mutex
 	recvSeq uint64 // sequence number the next unwrapped token must have
+
+	// sendKeys and recvKeys are derived from key on first use, for the
+	// usage of tokens we send and of tokens the peer sends.
+	sendKeys lazyKeys
+	recvKeys lazyKeys
+}
+
+// sendUsageKeys returns the derived keys for the tokens this side wraps.
+func (c *Context) sendUsageKeys() (*usageKeys, error) {
+	return c.sendKeys.get(c.et, c.key.KeyValue, sealUsage(c.initiator))
+}
+
+// recvUsageKeys returns the derived keys for the tokens the peer wraps.
+func (c *Context) recvUsageKeys() (*usageKeys, error) {
+	return c.recvKeys.get(c.et, c.key.KeyValue, sealUsage(!c.initiator))
 }
 
 // newContext sets up the per-message state. key must have passed

@@ -3,6 +3,7 @@ package gss
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/client"
@@ -69,7 +70,7 @@ func newInitiatorFromTicket(cname types.PrincipalName, crealm string, tkt messag
 	if err != nil {
 		return nil, nil, err
 	}
-	now := cfg.now().UTC()
+	now := authenticatorTime(cfg.now())
 	ctime := now.Truncate(time.Second) // KerberosTime has whole seconds
 	cusec := now.Nanosecond() / 1000
 	auth := types.Authenticator{
@@ -165,4 +166,36 @@ func (i *Initiator) Step(token []byte) (ctx *Context, err error) {
 	}
 	i.done = true
 	return newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq), nil
+}
+
+// lastStamp is the last authenticator time authenticatorTime handed out,
+// in microseconds since the Unix epoch.
+var lastStamp atomic.Int64
+
+// stampSlack is how far the clock may read behind the last authenticator
+// time and still be bumped past it. A clock further behind was stepped
+// back, or is a Config.Now that is deliberately off; its time is used as
+// is, as MIT does, rather than stamping every later authenticator that
+// far ahead of the clock.
+const stampSlack = time.Second
+
+// authenticatorTime returns now, in UTC and whole microseconds, but
+// strictly later than every earlier result within stampSlack of it: two
+// initiators started in the same microsecond, or from a coarse or fixed
+// clock, get distinct authenticator times (ctime, cusec), so an
+// acceptor's replay cache (gokrb5's and MIT's key on client, server and
+// that time) does not refuse the second as a replay. Like MIT's
+// krb5_us_timeofday it bumps a repeated time by one microsecond.
+func authenticatorTime(now time.Time) time.Time {
+	t := now.UnixMicro()
+	for {
+		last := lastStamp.Load()
+		s := t
+		if s <= last && last-s <= stampSlack.Microseconds() {
+			s = last + 1
+		}
+		if lastStamp.CompareAndSwap(last, s) {
+			return time.UnixMicro(s).UTC()
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 )
 
 // RFC 4121 section 4.2.6.2 wrap token header.
@@ -55,14 +57,16 @@ func (c *Context) nextSendSeq() (uint64, error) {
 // out as MIT lays it out: EC = 0, RRC = 0, encrypted part = msg || header.
 // With aes-sha1 the token is 60 bytes longer than msg.
 func (c *Context) Wrap(msg []byte) ([]byte, error) {
+	keys, err := c.sendUsageKeys()
+	if err != nil {
+		return nil, err
+	}
 	seq, err := c.nextSendSeq()
 	if err != nil {
 		return nil, err
 	}
 	h := c.header(true, 0, 0, seq)
-	pt := make([]byte, 0, len(msg)+wrapHeaderLen)
-	pt = append(append(pt, msg...), h...)
-	_, ct, err := c.et.EncryptMessage(c.key.KeyValue, pt, sealUsage(c.initiator))
+	ct, err := encryptWith(c.et, keys, msg, h) // msg || header copy
 	if err != nil {
 		return nil, fmt.Errorf("gss: sealing: %w", err)
 	}
@@ -74,29 +78,25 @@ func (c *Context) Wrap(msg []byte) ([]byte, error) {
 // length, RRC = 0, msg in clear followed by the checksum. SASL GSSAPI
 // (RFC 4752) uses it for its security-layer negotiation.
 func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
+	keys, err := c.sendUsageKeys()
+	if err != nil {
+		return nil, err
+	}
 	seq, err := c.nextSendSeq()
 	if err != nil {
 		return nil, err
 	}
-	cksum, err := c.checksum(msg, c.header(false, 0, 0, seq), sealUsage(c.initiator))
-	if err != nil {
-		return nil, err
-	}
+	cksum := checksum(c.et, keys, msg, c.header(false, 0, 0, seq))
 	tok := c.header(false, uint16(len(cksum)), 0, seq)
 	tok = append(tok, msg...)
 	return append(tok, cksum...), nil
 }
 
-// checksum computes the integrity-only wrap checksum over msg followed by
-// the header with EC and RRC zeroed (RFC 4121 section 4.2.4).
-func (c *Context) checksum(msg, zeroedHeader []byte, usage uint32) ([]byte, error) {
-	data := make([]byte, 0, len(msg)+wrapHeaderLen)
-	data = append(append(data, msg...), zeroedHeader...)
-	sum, err := c.et.GetChecksumHash(c.key.KeyValue, data, usage)
-	if err != nil {
-		return nil, fmt.Errorf("gss: computing checksum: %w", err)
-	}
-	return sum, nil
+// checksum computes the integrity-only wrap checksum, keyed with Kc of
+// the sender's usage, over msg followed by the header with EC and RRC
+// zeroed (RFC 4121 section 4.2.4).
+func checksum(et etype.EType, keys *usageKeys, msg, zeroedHeader []byte) []byte {
+	return mac(et, keys.kc, msg, zeroedHeader)
 }
 
 // Unwrap opens a wrap token from the peer, sealed or integrity-only, and
@@ -162,7 +162,11 @@ func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if len(body) < minCiphertext(c.et)+wrapHeaderLen {
 		return nil, fmt.Errorf("%w: sealed wrap token of %d bytes is too short", ErrDefectiveToken, wrapHeaderLen+len(body))
 	}
-	pt, err := c.et.DecryptMessage(c.key.KeyValue, body, sealUsage(!c.initiator))
+	keys, err := c.recvUsageKeys()
+	if err != nil {
+		return nil, err
+	}
+	pt, err := decryptWith(c.et, keys, body)
 	if err != nil || len(pt) < wrapHeaderLen+ec {
 		return nil, ErrIntegrity
 	}
@@ -188,8 +192,12 @@ func (c *Context) openIntegrity(hdr, body []byte, ec int) ([]byte, error) {
 	zeroed := append([]byte(nil), hdr...)
 	clear(zeroed[4:8]) // EC and RRC are zero in the checksummed header
 	msg := body[:len(body)-n]
-	want, err := c.checksum(msg, zeroed, sealUsage(!c.initiator))
-	if err != nil || subtle.ConstantTimeCompare(want, body[len(body)-n:]) != 1 {
+	keys, err := c.recvUsageKeys()
+	if err != nil {
+		return nil, err
+	}
+	want := checksum(c.et, keys, msg, zeroed)
+	if subtle.ConstantTimeCompare(want, body[len(body)-n:]) != 1 {
 		return nil, ErrIntegrity
 	}
 	return msg, nil

@@ -29,8 +29,12 @@ func LoadConfig() (*config.Config, error) {
 // default_tgs_enctypes or permitted_enctypes ends up empty, which is what
 // gokrb5 makes of MIT keywords such as DEFAULT or aes; the fix is explicit
 // names like aes256-cts-hmac-sha1-96.
+//
+// gokrb5's parser panics on some inputs, such as a realm block opened and
+// closed on one line (R = { kdc = h:88 }); LoadConfigFile returns an error
+// instead, naming the first such line.
 func LoadConfigFile(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	var unsupported config.UnsupportedDirective
 	if err != nil && !(errors.As(err, &unsupported) && cfg != nil) {
 		return nil, fmt.Errorf("krb: loading %s: %w", path, err)
@@ -49,4 +53,36 @@ func LoadConfigFile(path string) (*config.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// loadConfig is config.Load with a panic in gokrb5's parser turned into
+// an error.
+func loadConfig(path string) (cfg *config.Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, parsePanicError(path, r)
+		}
+	}()
+	return config.Load(path)
+}
+
+// parsePanicError explains a panic in gokrb5's parser. The usual cause is
+// a block that opens and closes on one line, which MIT accepts and gokrb5
+// does not; if the file has one, the error names it.
+func parsePanicError(path string, r any) error {
+	cause, ok := r.(error)
+	if !ok {
+		cause = fmt.Errorf("%v", r)
+	}
+	hint := ""
+	if b, err := os.ReadFile(path); err == nil {
+		for i, line := range strings.Split(string(b), "\n") {
+			_, rest, ok := strings.Cut(line, "{")
+			if ok && strings.TrimSpace(rest) != "" {
+				hint = fmt.Sprintf(": line %d, %q, opens a block and has more on the same line; put each relation and the closing } on lines of their own", i+1, strings.TrimSpace(line))
+				break
+			}
+		}
+	}
+	return fmt.Errorf("gokrb5's parser failed (%w)%s", cause, hint)
 }

@@ -7,6 +7,8 @@
 //     config.UnsupportedDirective error; LoadConfig tolerates it.
 //   - MIT enctype keywords such as DEFAULT or aes are silently dropped by
 //     gokrb5, leaving an empty list; LoadConfig reports that instead.
+//   - gokrb5's config parser panics on a block opened and closed on one
+//     line (R = { kdc = h:88 }); LoadConfig returns an error naming it.
 //   - credentials.LoadCCache takes a plain path; ClientFromCCache strips
 //     FILE: and refuses other ccache types.
 //

@@ -1,9 +1,11 @@
 package krb
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,54 @@ func TestLoadConfigTolerance(t *testing.T) {
 	}
 	if _, err := LoadConfigFile(writeFile(t, "garbage.conf", "[libdefaults]\n clockskew = abc\n")); err == nil {
 		t.Fatal("invalid config: no error")
+	}
+}
+
+// TestLoadConfigParserPanic checks that a krb5.conf on which gokrb5's
+// parser panics gives an error naming the offending line, through
+// LoadConfigFile and LoadConfig.
+func TestLoadConfigParserPanic(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf string
+		line       string // what the error must quote, with its number
+	}{
+		{"minimal", "[realms]\n R = { kdc = h:88 }\n", `line 2, "R = { kdc = h:88 }"`},
+		{"in a full file", strings.Replace(testConf, "[domain_realm]", "    OTHER.REALM = { kdc = 127.0.0.1:2 }\n[domain_realm]", 1),
+			`line 10, "OTHER.REALM = { kdc = 127.0.0.1:2 }"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "krb5.conf", tc.conf)
+			cfg, err := LoadConfigFile(path)
+			if err == nil {
+				t.Fatalf("no error; config %+v", cfg.Realms)
+			}
+			if cfg != nil {
+				t.Fatal("a config returned with the error")
+			}
+			for _, want := range []string{"krb: loading " + path, "gokrb5's parser failed", tc.line, "lines of their own"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			var rerr runtime.Error
+			if !errors.As(err, &rerr) {
+				t.Errorf("error %q does not wrap the runtime error", err)
+			}
+
+			t.Setenv("KRB5_CONFIG", path)
+			if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), tc.line) {
+				t.Errorf("LoadConfig: err = %v", err)
+			}
+		})
+	}
+
+	// The same realm over several lines loads.
+	cfg, err := LoadConfigFile(writeFile(t, "ok.conf", "[libdefaults]\n default_realm = R\n[realms]\n R = {\n  kdc = h:88\n }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Realms) != 1 || cfg.Realms[0].Realm != "R" || !reflect.DeepEqual(cfg.Realms[0].KDC, []string{"h:88"}) {
+		t.Fatalf("realms = %+v", cfg.Realms)
 	}
 }
 
