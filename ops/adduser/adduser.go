@@ -183,9 +183,8 @@ func (h *Handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	return b, nil
 }
 
-func status(code int32, format string, args ...any) *ceopb.StatusMessage {
-	return &ceopb.StatusMessage{Status: proto.Int32(code), Message: proto.String(fmt.Sprintf(format, args...))}
-}
+// status is ops.Status, short for the many messages here.
+var status = ops.Status
 
 // serve returns the reply's messages and the attributes of the log record.
 func (h *Handler) serve(ctx context.Context, req ops.Request) ([]*ceopb.StatusMessage, []slog.Attr) {

@@ -59,10 +59,7 @@ func New(d Deps) ops.Handler {
 type reply struct{ ceopb.UpdateMailResponse }
 
 func (r *reply) add(status int32, format string, args ...any) int32 {
-	r.Messages = append(r.Messages, &ceopb.StatusMessage{
-		Status:  proto.Int32(status),
-		Message: proto.String(fmt.Sprintf(format, args...)),
-	})
+	r.Messages = append(r.Messages, ops.Status(status, format, args...))
 	return status
 }
 

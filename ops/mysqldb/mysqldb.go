@@ -133,10 +133,7 @@ func New(d Deps) ops.Handler {
 type reply struct{ ceopb.AddMySQLUserResponse }
 
 func (r *reply) add(status int32, format string, args ...any) int32 {
-	r.Messages = append(r.Messages, &ceopb.StatusMessage{
-		Status:  proto.Int32(status),
-		Message: proto.String(fmt.Sprintf(format, args...)),
-	})
+	r.Messages = append(r.Messages, ops.Status(status, format, args...))
 	return status
 }
 
@@ -230,23 +227,13 @@ type privilegedError struct{ name string }
 
 func (e *privilegedError) Error() string { return e.name + " has global privileges" }
 
-// stepError names the statement that failed, without its text (which
-// holds the password hash).
-type stepError struct {
-	step string
-	err  error
-}
-
-func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
-func (e *stepError) Unwrap() error { return e.err }
-
 // describe is the client's view of a failure: the step and the server's
 // error number and text (MySQLdb style), never a statement.
 func describe(err error) string {
-	var se *stepError
+	var se *ops.StepError
 	step := "database error"
 	if errors.As(err, &se) {
-		step = se.step
+		step = se.Step
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
@@ -275,7 +262,7 @@ func (h *handler) apply(ctx context.Context, name, pw string) error {
 	}
 	conn, err := h.d.DB.Conn(ctx)
 	if err != nil {
-		return &stepError{"connecting", err}
+		return &ops.StepError{Step: "connecting", Err: err}
 	}
 	defer conn.Close()
 
@@ -286,7 +273,7 @@ func (h *handler) apply(ctx context.Context, name, pw string) error {
 		"SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ? AND PRIVILEGE_TYPE <> 'USAGE'",
 		"'"+name+"'@'localhost'").Scan(&n)
 	if err != nil {
-		return &stepError{"checking privileges", err}
+		return &ops.StepError{Step: "checking privileges", Err: err}
 	}
 	if n > 0 {
 		return &privilegedError{name}
@@ -297,7 +284,7 @@ func (h *handler) apply(ctx context.Context, name, pw string) error {
 	err = conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?), "+
 		"EXISTS (SELECT 1 FROM mysql.user WHERE User = ? AND Host = 'localhost')", name, name).Scan(&dbExisted, &userExisted)
 	if err != nil {
-		return &stepError{"checking existing database", err}
+		return &ops.StepError{Step: "checking existing database", Err: err}
 	}
 
 	db := quoteIdent(name)
@@ -323,7 +310,7 @@ func (h *handler) apply(ctx context.Context, name, pw string) error {
 					h.log.Error("cleanup failed", "step", steps[j].what, "target", name, "error", uerr)
 				}
 			}
-			return &stepError{s.what, redact(err, hash)}
+			return &ops.StepError{Step: s.what, Err: redact(err, hash)}
 		}
 	}
 	return nil

@@ -106,10 +106,7 @@ type reply struct {
 }
 
 func (r *reply) add(status int32, format string, args ...any) {
-	r.Messages = append(r.Messages, &ceopb.StatusMessage{
-		Status:  proto.Int32(status),
-		Message: proto.String(fmt.Sprintf(format, args...)),
-	})
+	r.Messages = append(r.Messages, ops.Status(status, format, args...))
 }
 
 // ELDAP is the legacy status for a directory failure.
@@ -224,21 +221,13 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
-type stepError struct {
-	step string
-	err  error
-}
-
-func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
-func (e *stepError) Unwrap() error { return e.err }
-
 // describe is the client's view of a failure: the step and the server's
 // SQLSTATE and message, never a statement.
 func describe(err error) string {
-	var se *stepError
+	var se *ops.StepError
 	step := "database error"
 	if errors.As(err, &se) {
-		step = se.step
+		step = se.Step
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -265,7 +254,7 @@ type result struct {
 func (h *handler) apply(ctx context.Context, name, verifier string) (res result, err error) {
 	conn, err := h.d.Pool.Acquire(ctx)
 	if err != nil {
-		return res, &stepError{"connecting", err}
+		return res, &ops.StepError{Step: "connecting", Err: err}
 	}
 	defer conn.Release()
 	ident := pgx.Identifier{name}.Sanitize()
@@ -277,7 +266,7 @@ func (h *handler) apply(ctx context.Context, name, verifier string) (res result,
 		       OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid)
 		  FROM pg_roles r WHERE r.rolname = $1`, name).Scan(&roleExists, &privileged)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return res, &stepError{"checking role", err}
+		return res, &ops.StepError{Step: "checking role", Err: err}
 	}
 	if privileged {
 		return res, &refusal{syscall.EPERM, fmt.Sprintf("denied, %s is a privileged PostgreSQL role", name)}
@@ -290,14 +279,14 @@ func (h *handler) apply(ctx context.Context, name, verifier string) (res result,
 	case errors.Is(err, pgx.ErrNoRows):
 		dbExists = false
 	case err != nil:
-		return res, &stepError{"checking database", err}
+		return res, &ops.StepError{Step: "checking database", Err: err}
 	case owner != name:
 		return res, &refusal{syscall.EEXIST, fmt.Sprintf("database %s exists and belongs to another role", name)}
 	}
 
 	for _, db := range h.d.LockDatabases {
 		if _, err := conn.Exec(ctx, "REVOKE CONNECT ON DATABASE "+pgx.Identifier{db}.Sanitize()+" FROM PUBLIC"); err != nil {
-			return res, &stepError{"locking database " + db, err}
+			return res, &ops.StepError{Step: "locking database " + db, Err: err}
 		}
 	}
 
@@ -324,24 +313,24 @@ func (h *handler) apply(ctx context.Context, name, verifier string) (res result,
 	const attrs = " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD '"
 	if !roleExists {
 		if _, err = conn.Exec(ctx, "CREATE ROLE "+ident+attrs+verifier+"'"); err != nil {
-			return res, &stepError{"creating role", redact(err, verifier)}
+			return res, &ops.StepError{Step: "creating role", Err: redact(err, verifier)}
 		}
 		createdRole = true
 	} else {
 		if _, err = conn.Exec(ctx, "ALTER ROLE "+ident+attrs+verifier+"'"); err != nil {
-			return res, &stepError{"setting password", redact(err, verifier)}
+			return res, &ops.StepError{Step: "setting password", Err: redact(err, verifier)}
 		}
 	}
 	if !dbExists {
 		if _, err = conn.Exec(ctx, "CREATE DATABASE "+ident+" OWNER "+ident); err != nil {
-			return res, &stepError{"creating database", err}
+			return res, &ops.StepError{Step: "creating database", Err: err}
 		}
 		res.createdDB = true
 	}
 	// Only the owner (and superusers) may connect or make temporary
 	// tables: PUBLIC's default CONNECT and TEMPORARY go.
 	if _, err = conn.Exec(ctx, "REVOKE ALL ON DATABASE "+ident+" FROM PUBLIC"); err != nil {
-		return res, &stepError{"revoking public access", err}
+		return res, &ops.StepError{Step: "revoking public access", Err: err}
 	}
 
 	// What else can the role reach? Only reported: failing here must not
