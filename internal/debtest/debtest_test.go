@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/ceod/config"
+	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
 // upgradeMarker is appended to two conffiles of the second (upgrade)
@@ -30,6 +31,10 @@ var opsHosts = []string{
 	"caffeine.csclub.uwaterloo.ca",
 	"mail.csclub.uwaterloo.ca",
 }
+
+// clientHost is a host that owns no op of the shipped ops file (also in
+// the test root's /etc/hosts).
+const clientHost = "client.csclub.uwaterloo.ca"
 
 // chrootEnv is the whole environment of commands run in the test root.
 var chrootEnv = []string{
@@ -58,7 +63,9 @@ func repoRoot(t *testing.T) string {
 func TestShippedConfig(t *testing.T) {
 	conf := filepath.Join(repoRoot(t), "debian", "conf")
 
-	// The legacy key sets (shared/docs/legacy-system.md, Configuration).
+	// The keys each file sets: the legacy ones
+	// (shared/docs/legacy-system.md, Configuration) and those of the
+	// built-in ops (postgresql.cf, the Mailman 3 REST API).
 	want := map[string][]string{
 		"accounts.cf": {"member_min_id", "member_max_id", "member_shell",
 			"member_home", "member_home_skel", "club_min_id", "club_max_id",
@@ -69,17 +76,37 @@ func TestShippedConfig(t *testing.T) {
 			"krb5_admin_principal", "notify_hook", "expire_hook",
 			"username_regex", "min_password_length", "shells_file",
 			"members_list", "list_domain"},
-		"mysql.cf":   {"mysql_admin_username", "mysql_admin_password"},
-		"mailman.cf": {"members_list", "list_domain"},
+		"mysql.cf":      {"mysql_admin_username", "mysql_admin_password"},
+		"postgresql.cf": {"postgresql_admin_url"},
+		"mailman.cf": {"members_list", "list_domain", "mailman_api_url",
+			"mailman_api_user", "mailman_api_password"},
 		"library.cf": {"library_connect_string"},
 	}
+	// The optional keys each file documents as a commented "#key = value"
+	// example; with them turned on the file must still parse.
+	optional := map[string][]string{
+		"mysql.cf":      {"mysql_socket", "mysql_host", "mysql_port"},
+		"postgresql.cf": {"postgresql_lock_databases"},
+		"mailman.cf":    {"mailman_list_id"},
+	}
 	for name, keys := range want {
-		f, err := os.Open(filepath.Join(conf, name))
+		data, err := os.ReadFile(filepath.Join(conf, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries, err := config.ParseKV(f, name)
-		f.Close()
+		if opt := optional[name]; len(opt) > 0 {
+			on, got := uncomment(string(data))
+			slices.Sort(got)
+			opt = slices.Clone(opt)
+			slices.Sort(opt)
+			if !slices.Equal(got, opt) {
+				t.Errorf("%s: commented settings\n got %v\nwant %v", name, got, opt)
+			}
+			if _, err := config.ParseKV(strings.NewReader(on), name+" (uncommented)"); err != nil {
+				t.Errorf("%s with its commented settings turned on: %v", name, err)
+			}
+		}
+		entries, err := config.ParseKV(strings.NewReader(string(data)), name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -95,6 +122,11 @@ func TestShippedConfig(t *testing.T) {
 		slices.Sort(keys)
 		if !slices.Equal(got, keys) {
 			t.Errorf("%s: keys\n got %v\nwant %v", name, got, keys)
+		}
+		if name == "postgresql.cf" {
+			if u := values["postgresql_admin_url"]; !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+				t.Errorf("postgresql.cf: postgresql_admin_url is not a postgres:// URL")
+			}
 		}
 		if name == "accounts.cf" {
 			for k, v := range map[string]string{"member_min_id": "20001", "member_max_id": "29999",
@@ -125,30 +157,105 @@ func TestShippedConfig(t *testing.T) {
 		t.Errorf("ops/ceo:\n got %q\nwant %q", got, wantOps)
 	}
 
-	// ceod.cf.example as shipped (every line a comment), and with every
-	// commented setting turned on: each documented key must be real.
+	// ceod.cf.example as shipped (every line a comment, so that a copy
+	// is valid on any host), and with every commented setting turned on:
+	// each key of ceod.cf is documented, and each documented key is real.
 	ex, err := os.ReadFile(filepath.Join(conf, "ceod.cf.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if entries, err := config.ParseKV(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil || len(entries) > 0 {
+		t.Errorf("ceod.cf.example: %d settings turned on (want none), %v", len(entries), err)
+	}
 	if _, err := config.ParseCeod(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil {
 		t.Errorf("ceod.cf.example: %v", err)
 	}
+	on, got := uncomment(string(ex))
+	slices.Sort(got)
+	wantCeod := []string{"listen", "port", "hostname", "keytab", "service_principal",
+		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
+		"max_conns", "max_conns_per_ip", "shutdown_grace",
+		// The account ops' settings (ops/config.Accounts.SetExtension).
+		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base"}
+	slices.Sort(wantCeod)
+	if !slices.Equal(got, wantCeod) {
+		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)
+	}
+	if _, err := config.ParseCeod(strings.NewReader(on), "ceod.cf.example (uncommented)"); err != nil {
+		t.Errorf("ceod.cf.example with its settings turned on: %v", err)
+	}
+}
+
+// TestShippedConfigLoads loads the shipped files with the loaders of the
+// ops, as shipped and with their commented settings turned on, and gives
+// the account ops' settings of ceod.cf.example to the shipped
+// accounts.cf, so that a shipped value the ops would refuse fails here.
+func TestShippedConfigLoads(t *testing.T) {
+	conf := filepath.Join(repoRoot(t), "debian", "conf")
+	for _, variant := range []string{"as shipped", "uncommented"} {
+		dir := t.TempDir()
+		for _, name := range []string{"accounts.cf", "mysql.cf", "postgresql.cf", "mailman.cf", "library.cf", "ceod.cf.example"} {
+			data := readFile(t, filepath.Join(conf, name))
+			if variant == "uncommented" {
+				data, _ = uncomment(data)
+			}
+			writeFile(t, filepath.Join(dir, name), data, 0o600)
+		}
+		acc, err := opsconfig.LoadAccounts(dir)
+		if err != nil {
+			t.Fatalf("%s: accounts.cf: %v", variant, err)
+		}
+		if _, err := opsconfig.LoadMySQL(dir); err != nil {
+			t.Errorf("%s: %v", variant, err)
+		}
+		if _, err := opsconfig.LoadPostgreSQL(dir); err != nil {
+			t.Errorf("%s: %v", variant, err)
+		}
+		if _, err := opsconfig.LoadMailman(dir); err != nil {
+			t.Errorf("%s: %v", variant, err)
+		}
+		if _, err := opsconfig.LoadLibrary(dir); err != nil {
+			t.Errorf("%s: %v", variant, err)
+		}
+		f, err := os.Open(filepath.Join(dir, "ceod.cf.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := config.ParseCeod(f, "ceod.cf.example")
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", variant, err)
+		}
+		var ext []string
+		for _, e := range cf.Extensions {
+			ext = append(ext, e.Name)
+			if known, err := acc.SetExtension(e.Name, e.Value); !known || err != nil {
+				t.Errorf("%s: ceod.cf.example: %s (known %v): %v", variant, e.Name, known, err)
+			}
+		}
+		if variant == "uncommented" {
+			slices.Sort(ext)
+			want := slices.Sorted(slices.Values(opsconfig.ExtensionKeys))
+			if !slices.Equal(ext, want) {
+				t.Errorf("ceod.cf.example documents the account ops' settings %v, want %v", ext, want)
+			}
+		}
+	}
+}
+
+// uncomment turns on the commented settings of a configuration file
+// (lines "#key = value") and returns the result and their keys.
+func uncomment(data string) (string, []string) {
 	var on strings.Builder
-	n := 0
-	for line := range strings.Lines(string(ex)) {
-		if k, _, ok := strings.Cut(strings.TrimPrefix(line, "#"), " = "); ok && strings.HasPrefix(line, "#") && !strings.ContainsAny(k, " \t") {
+	var keys []string
+	for line := range strings.Lines(data) {
+		if k, _, ok := strings.Cut(strings.TrimPrefix(line, "#"), " = "); ok && strings.HasPrefix(line, "#") && k != "" && !strings.ContainsAny(k, " \t#") {
 			line = strings.TrimPrefix(line, "#")
-			n++
+			keys = append(keys, k)
 		}
 		on.WriteString(line)
 	}
-	if n < 13 {
-		t.Errorf("ceod.cf.example: %d settings, want all 13 of ceod.cf", n)
-	}
-	if _, err := config.ParseCeod(strings.NewReader(on.String()), "ceod.cf.example (uncommented)"); err != nil {
-		t.Errorf("ceod.cf.example with its settings turned on: %v", err)
-	}
+	return on.String(), keys
 }
 
 // TestPackages builds, checks, installs, upgrades and purges the packages.
@@ -271,6 +378,8 @@ func TestPackages(t *testing.T) {
 		t.Errorf("upgrade: /etc/csc/ceod.cf: %v", err)
 	}
 	checkFiles(t, croot, slices.Contains(names, "ceo"))
+	// The installed daemon reads the ceod.cf copied from the example.
+	checkClient(t, croot, "ceod.cf from ceod.cf.example")
 
 	// Purge: nothing of the packages is left, /etc/csc included.
 	slices.SortFunc(names, func(a, b string) int { return purgeRank(a) - purgeRank(b) })
@@ -322,9 +431,11 @@ func checkFiles(t *testing.T, croot string, frontEnd bool) {
 		{"etc/csc", fs.ModeDir | 0o755, ""},
 		{"etc/csc/ops", fs.ModeDir | 0o755, ""},
 		{"etc/csc/accounts.cf", 0o644, ""},
-		{"etc/csc/mailman.cf", 0o644, ""},
 		{"etc/csc/ops/ceo", 0o644, ""},
-		{"etc/csc/mysql.cf", 0o640, ""},
+		// The ops' admin passwords: root only.
+		{"etc/csc/mysql.cf", 0o600, ""},
+		{"etc/csc/postgresql.cf", 0o600, ""},
+		{"etc/csc/mailman.cf", 0o600, ""},
 		{"etc/csc/library.cf", 0o640, ""},
 		{"etc/csc/ceod.cf.example", 0o644, ""},
 		{"usr/lib/systemd/system/ceod.service", 0o644, ""}, // /lib/systemd/system in the package; /lib is usr/lib
@@ -369,7 +480,7 @@ func checkFiles(t *testing.T, croot string, frontEnd bool) {
 func checkConffiles(t *testing.T, croot string) {
 	t.Helper()
 	want := map[string][]string{
-		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo"},
+		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo", "/etc/csc/postgresql.cf"},
 		"ceo-daemon": {"/etc/csc/ceod.cf.example"},
 	}
 	for pkg, files := range want {
@@ -410,10 +521,47 @@ func runInstalled(t *testing.T, croot string, frontEnd bool) {
 		}
 	}
 	// The shipped configuration as the installed daemon reads it; the
-	// ops hosts resolve through the root's /etc/hosts.
+	// ops hosts resolve through the root's /etc/hosts. ceod -check builds
+	// the built-in handlers of the local ops, which reach LDAP, MariaDB,
+	// PostgreSQL and Mailman: the test root has none of them, nor any
+	// network, so only a host owning no account op can pass it here.
+	//
+	// A client host: the ops files and accounts are read, nothing is
+	// served.
+	checkClient(t, croot, "fresh install")
+	// The adduser host as installed: not configured yet (no ceod.cf),
+	// ceod -check must say what is missing, before reaching any service.
 	out, code := chroot("/usr/sbin/ceod", "-check", "-hostname", opsHosts[0])
-	if code != 0 || !strings.Contains(out, "adduser") || !strings.Contains(out, "ping") {
-		t.Errorf("ceod -check with the shipped configuration: exit %d (want 0 and the ops adduser, mail, ping):\n%s", code, out)
+	if code == 0 || !strings.Contains(out, "admin_keytab") {
+		t.Errorf("ceod -check on the adduser host of a fresh install: exit %d (want non-zero, naming admin_keytab):\n%s", code, out)
+	}
+	// The shipped ping line, served by a host of its own: the built-in
+	// ping needs no configuration and no service.
+	dir := filepath.Join(croot, "tmp", "ceo-check")
+	if err := os.MkdirAll(filepath.Join(dir, "ops"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var ops strings.Builder
+	for line := range strings.Lines(readFile(t, filepath.Join(croot, "etc/csc/ops/ceo"))) {
+		if f := strings.Fields(line); len(f) == 4 && f[1] == "ping" {
+			ops.WriteString(clientHost + " " + strings.Join(f[1:], " ") + "\n")
+		}
+	}
+	writeFile(t, filepath.Join(dir, "ops", "ceo"), ops.String(), 0o644)
+	out, code = chroot("/usr/sbin/ceod", "-check", "-config", "/tmp/ceo-check", "-hostname", clientHost)
+	if code != 0 || !strings.Contains(out, "ops: ping=0x10(builtin)") {
+		t.Errorf("ceod -check serving the shipped ping op: exit %d (want 0 and ops: ping=0x10(builtin)):\n%s", code, out)
+	}
+	os.RemoveAll(dir)
+}
+
+// checkClient runs ceod -check on the installed configuration as a host
+// that owns no op.
+func checkClient(t *testing.T, croot, when string) {
+	t.Helper()
+	out, code := runCmd(t, time.Minute, chrootEnv, "/", "chroot", croot, "/usr/sbin/ceod", "-check", "-hostname", clientHost)
+	if code != 0 || !strings.Contains(out, "host "+clientHost) {
+		t.Errorf("%s: ceod -check as %s (no local op): exit %d (want 0):\n%s", when, clientHost, code, out)
 	}
 }
 
@@ -506,7 +654,7 @@ func cleanRoot(t *testing.T, work string) string {
 	writeFile(t, filepath.Join(croot, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", 0o755)
 	var hosts strings.Builder
 	hosts.WriteString("127.0.0.1\tlocalhost\n")
-	for i, h := range opsHosts {
+	for i, h := range append(slices.Clone(opsHosts), clientHost) {
 		fmt.Fprintf(&hosts, "127.0.1.%d\t%s\n", i+1, h)
 	}
 	writeFile(t, filepath.Join(croot, "etc/hosts"), hosts.String(), 0o644)

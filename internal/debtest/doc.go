@@ -2,7 +2,10 @@
 // of the tree). It has only tests:
 //
 //   - TestShippedConfig (always) parses the example configuration that
-//     ceo-common and ceo-daemon install, with the daemon's own parsers.
+//     ceo-common and ceo-daemon install, with the daemon's own parsers,
+//     and checks the keys each file sets and documents.
+//   - TestShippedConfigLoads (always) loads those files, as shipped and
+//     with their commented settings turned on, with the ops' loaders.
 //   - TestPackages (as root, not under -short) builds the packages twice
 //     with debian/make-deb.sh (the second time as a newer version with
 //     changed conffiles), runs lintian on them and systemd-analyze verify
