@@ -35,11 +35,11 @@ func TestMain(m *testing.M) {
 
 // Op ids of the test ops files.
 const (
-	idPing = 0x10
+	idPing  = 0x10
 	idHello = 0x02 // the msgtype mitpeer sends (the legacy mail op's id)
-	idEcho = 0x20
-	idFail = 0x21
-	idSlow = 0x22
+	idEcho  = 0x20
+	idFail  = 0x21
+	idSlow  = 0x22
 )
 
 // testOps is the ops file of the in-process daemons: ping is built in,
@@ -213,7 +213,7 @@ func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
-			Args:   append([]string{"-config", e.dir, "-log-format", "json", "-log-level", "debug"}, args...),
+			Args: append([]string{"-config", e.dir, "-log-format", "json", "-log-level", "debug"}, args...),
 			// Only the realm's krb5.conf, for the account ops' LDAP
 			// binds and kadmin: nothing else leaks in from the test's
 			// environment.
