@@ -19,10 +19,11 @@ build:
 deps:
 	@bash internal/realm/install-deps.sh
 
-# The whole suite against real services. CEO_REQUIRE_REALM turns a realm
+# The whole suite against real services. CEO_REQUIRE_REALM (and
+# CEO_REQUIRE_MAILMAN for the real Mailman 3 core) turns a realm
 # that cannot start into a failure, never a silent skip.
 test: deps lint
-	CEO_REQUIRE_REALM=1 $(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
+	CEO_REQUIRE_REALM=1 CEO_REQUIRE_MAILMAN=1 $(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
 
 # Unit tests only: no realm.
 test-short:

@@ -31,6 +31,9 @@ type terminal struct {
 func startCeo(t *testing.T, r *realm.Realm, cc string, extraEnv []string, args ...string) *terminal {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv(realm.RequireEnv) != "" {
+			t.Fatal("tmux is not installed (make test installs it)")
+		}
 		t.Skip("tmux is not installed")
 	}
 	bin := ceotest.Build(t, "./ceo/cmd/ceo")
