@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,28 +92,4 @@ func TestUnreachableNamesHostPort(t *testing.T) {
 	_, err = c.Call(context.Background(), "ping", nil)
 	require.ErrorIs(t, err, ErrUnreachable)
 	assert.Contains(t, err.Error(), "ceod at 127.0.0.1:"+strconv.Itoa(port))
-}
-
-func TestUniqueNow(t *testing.T) {
-	const n = 10000
-	seen := make(map[int64]bool, n)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range n / 4 {
-				us := uniqueNow().UnixMicro()
-				mu.Lock()
-				if seen[us] {
-					t.Errorf("timestamp %d handed out twice", us)
-				}
-				seen[us] = true
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if d := time.Since(uniqueNow()); d > time.Second || d < -time.Second {
-		t.Errorf("uniqueNow is %v away from the clock", d)
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,11 +74,9 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	defer stop()
 
 	spn := "ceod/" + host
-	gcfg := c.GSS
-	if gcfg.Now == nil {
-		gcfg.Now = uniqueNow
-	}
-	init, tok, err := gss.NewInitiator(cl, spn, gcfg)
+	// gss keeps authenticator timestamps distinct within the process,
+	// so concurrent handshakes pass the acceptor's replay cache.
+	init, tok, err := gss.NewInitiator(cl, spn, c.GSS)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
 			Hint: "run kinit if your ticket expired; the KDC must know " + spn}
@@ -163,28 +160,6 @@ func (cn *Conn) call(ctx context.Context, op string, t wire.MsgType, request []b
 		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("unwrapping the reply: %w", err)}
 	}
 	return reply, nil
-}
-
-// lastStamp is the last authenticator timestamp handed out, in
-// microseconds since the Unix epoch.
-var lastStamp atomic.Int64
-
-// uniqueNow is the clock of the initiator: the current time, but
-// strictly increasing in microseconds within the process, as MIT's
-// krb5_us_timeofday does. An acceptor's replay cache (gokrb5's keys on
-// client principal and ctime/cusec) would otherwise reject one of two
-// handshakes of the same principal started in the same microsecond.
-func uniqueNow() time.Time {
-	for {
-		now := time.Now().UnixMicro()
-		last := lastStamp.Load()
-		if now <= last {
-			now = last + 1
-		}
-		if lastStamp.CompareAndSwap(last, now) {
-			return time.UnixMicro(now)
-		}
-	}
 }
 
 // Close closes the connection.
