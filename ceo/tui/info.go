@@ -240,19 +240,13 @@ func (u *UI) changeShell() {
 			return nil
 		}, func(error) { proceed() })
 	}
-	ep := w.page("", "")
-	ep.noBack = true
-	ep.onShow = func() {
-		if result != nil {
-			ep.setHeading("Failed to Change Shell")
-			ep.setText(fmt.Sprintf("Perhaps you don't have permission to change %s's shell? The error was:\n\n%s", m.UID, plain(result)))
-			u.errorStatus("The shell was not changed")
-			return
-		}
+	w.resultPage(&result, "Failed to Change Shell", "The shell was not changed", func(err error) string {
+		return fmt.Sprintf("Perhaps you don't have permission to change %s's shell? The error was:\n\n%s", m.UID, plain(err))
+	}, func(ep *wpage) {
 		ep.setHeading("Login Shell Changed")
 		ep.setText(fmt.Sprintf("The shell for %s has been changed to %s.", m.UID, shell))
 		u.setStatus("[green]Shell changed[-]")
-	}
+	})
 	w.start()
 }
 

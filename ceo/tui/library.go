@@ -232,19 +232,11 @@ func (u *UI) signOutBook() {
 			return nil
 		}, func(error) { proceed() })
 	}
-	ep := w.page("", "")
-	ep.noBack = true
-	ep.onShow = func() {
-		if result != nil {
-			ep.setHeading("Book Not Signed Out")
-			ep.setText(plain(result))
-			u.errorStatus("The book was not signed out")
-			return
-		}
+	w.resultPage(&result, "Book Not Signed Out", "The book was not signed out", plain, func(ep *wpage) {
 		ep.setHeading("Book Signed Out")
 		ep.setText(fmt.Sprintf("%q (#%d) is signed out to %s.", chosen.Title, chosen.ID, user))
 		u.setStatus("[green]Signed out[-]")
-	}
+	})
 	w.start()
 }
 
@@ -294,19 +286,11 @@ func (u *UI) signInBook() {
 			return nil
 		}, func(error) { proceed() })
 	}
-	ep := w.page("", "")
-	ep.noBack = true
-	ep.onShow = func() {
-		if result != nil {
-			ep.setHeading("Book Not Signed In")
-			ep.setText(plain(result))
-			u.errorStatus("The book was not signed in")
-			return
-		}
+	w.resultPage(&result, "Book Not Signed In", "The book was not signed in", plain, func(ep *wpage) {
 		ep.setHeading("Book Signed In")
 		ep.setText(fmt.Sprintf("%q (#%d) is back from %s (out since %s).", chosen.Title, chosen.ID, loan.User, loan.Out.Format("2006-01-02")))
 		u.setStatus("[green]Signed in[-]")
-	}
+	})
 	w.start()
 }
 
@@ -358,17 +342,10 @@ func (u *UI) addBook() {
 			proceed()
 		})
 	}
-	ep := w.page("", "")
-	ep.noBack = true
-	ep.onShow = func() {
-		if result != nil {
-			ep.setHeading("Book Not Added")
-			ep.setText(plain(result))
-			return
-		}
+	w.resultPage(&result, "Book Not Added", "", plain, func(ep *wpage) {
 		ep.setHeading("Book Added")
 		ep.setText(fmt.Sprintf("%q is number #%d.", b.Title, id))
 		u.setStatus("[green]Book added[-]")
-	}
+	})
 	w.start()
 }

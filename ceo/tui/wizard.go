@@ -62,6 +62,27 @@ func (w *wizard) page(heading, body string) *wpage {
 	return p
 }
 
+// resultPage adds a wizard's last page, with no way back, reporting the
+// work of the page before it: if *result is an error, failHeading with
+// failText(err) and, unless failStatus is "", failStatus in the status
+// line; otherwise success fills the page in.
+func (w *wizard) resultPage(result *error, failHeading, failStatus string, failText func(error) string, success func(p *wpage)) *wpage {
+	p := w.page("", "")
+	p.noBack = true
+	p.onShow = func() {
+		if err := *result; err != nil {
+			p.setHeading(failHeading)
+			p.setText(failText(err))
+			if failStatus != "" {
+				w.u.errorStatus(failStatus)
+			}
+			return
+		}
+		success(p)
+	}
+	return p
+}
+
 // setText replaces the paragraph (markup escaped) and resizes for it.
 func (p *wpage) setText(body string) {
 	p.body = body
