@@ -109,18 +109,22 @@ func (b *builder) build(name string) (ops.Handler, error) {
 		return nil, err
 	}
 	log := b.env.Log
+	if name == "adduser" && acc.AdminKeytab == "" {
+		// Say what is missing rather than fail dialing anonymously.
+		return nil, adduser.ErrNoAdminKeytab
+	}
+	dir, err := b.directory()
+	if err != nil {
+		return nil, err
+	}
 	switch name {
 	case "adduser":
-		h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Log: log})
+		h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: log})
 		if err != nil {
 			return nil, err
 		}
 		b.set.closers = append(b.set.closers, h.Close)
 		return h, nil
-	}
-	dir, err := b.directory()
-	if err != nil {
-		return nil, err
 	}
 	switch name {
 	case "mail":
@@ -158,28 +162,18 @@ func (b *builder) accounts() (*config.Accounts, error) {
 	return acc, nil
 }
 
-// directory returns the LDAP client the authorization checks read with:
-// bound with SASL GSSAPI as ldap_admin_principal when ceod.cf names an
-// admin_keytab, anonymous otherwise (the directory is world-readable on
-// club machines).
+// directory returns the one LDAP client of the built-in ops (see
+// directory.DialAccounts): bound as ldap_admin_principal when ceod.cf
+// names an admin_keytab, anonymous otherwise (the directory is
+// world-readable on club machines; only adduser writes).
 func (b *builder) directory() (*directory.Client, error) {
 	if b.dir != nil {
 		return b.dir, nil
 	}
-	acc := b.acc
-	var bind directory.BindFunc
-	if acc.AdminKeytab != "" {
-		spn, err := directory.ServicePrincipal(acc.LDAPServerURL)
-		if err != nil {
-			return nil, err
-		}
-		if bind, err = directory.GSSAPIBind(b.env.KRB5Config, acc.LDAPAdminPrincipal, acc.AdminKeytab, spn); err != nil {
-			return nil, err
-		}
-	}
 	ctx, cancel := context.WithTimeout(b.ctx, dialTimeout)
 	defer cancel()
-	dir, err := directory.Dial(ctx, directory.FromAccounts(acc, bind))
+	dir, err := directory.DialAccounts(ctx, b.acc, directory.AccountsOptions{KRB5Config: b.env.KRB5Config,
+		Log: b.env.Log.WithGroup("directory")})
 	if err != nil {
 		return nil, err
 	}

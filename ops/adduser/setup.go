@@ -12,6 +12,9 @@ import (
 	"github.com/csclub/ceo/ops/kadmin"
 )
 
+// ErrNoAdminKeytab is Setup's error when ceod.cf names no admin_keytab.
+var ErrNoAdminKeytab = errors.New("adduser: no admin keytab (set admin_keytab in ceod.cf)")
+
 // Options are what Setup needs besides accounts.cf.
 type Options struct {
 	// KRB5Config is the krb5.conf for the LDAP bind and kadmin; "" means
@@ -20,6 +23,10 @@ type Options struct {
 	// LDAPServicePrincipal is the LDAP server's principal; "" derives
 	// "ldap/<host>" from ldap_server_url.
 	LDAPServicePrincipal string
+	// Directory, if set, is a client from directory.DialAccounts with
+	// the same configuration, shared with the caller, who closes it;
+	// nil makes Setup dial its own.
+	Directory *directory.Client
 	// Log, as in Deps.
 	Log *slog.Logger
 }
@@ -29,34 +36,26 @@ type Options struct {
 // and a kadmin client running as krb5_admin_principal, both with the keys
 // in cfg.AdminKeytab (ceod.cf admin_keytab). It connects to LDAP once to
 // check the URL and credentials. Close the handler to release the LDAP
-// connections.
+// connections it opened.
 func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, error) {
 	if cfg == nil {
 		return nil, errors.New("adduser: no accounts configuration")
 	}
 	if cfg.AdminKeytab == "" {
-		return nil, errors.New("adduser: no admin keytab (set admin_keytab in ceod.cf)")
+		return nil, ErrNoAdminKeytab
 	}
-	spn := opts.LDAPServicePrincipal
-	if spn == "" {
+	dir := opts.Directory
+	if dir == nil {
+		o := directory.AccountsOptions{KRB5Config: opts.KRB5Config, ServicePrincipal: opts.LDAPServicePrincipal}
+		if opts.Log != nil {
+			o.Log = opts.Log.WithGroup("directory")
+		}
+		dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		var err error
-		if spn, err = directory.ServicePrincipal(cfg.LDAPServerURL); err != nil {
+		if dir, err = directory.DialAccounts(dialCtx, cfg, o); err != nil {
 			return nil, fmt.Errorf("adduser: %w", err)
 		}
-	}
-	bind, err := directory.GSSAPIBind(opts.KRB5Config, cfg.LDAPAdminPrincipal, cfg.AdminKeytab, spn)
-	if err != nil {
-		return nil, fmt.Errorf("adduser: %w", err)
-	}
-	dcfg := directory.FromAccounts(cfg, bind)
-	if opts.Log != nil {
-		dcfg.Log = opts.Log.WithGroup("directory")
-	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	dir, err := directory.Dial(dialCtx, dcfg)
-	if err != nil {
-		return nil, fmt.Errorf("adduser: %w", err)
 	}
 	kadm := &kadmin.Client{
 		Principal:  cfg.KRB5AdminPrincipal,
@@ -67,10 +66,15 @@ func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, e
 		Log:        opts.Log,
 	}
 	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, Log: opts.Log})
+	owned := opts.Directory == nil
 	if err != nil {
-		dir.Close()
+		if owned {
+			dir.Close()
+		}
 		return nil, err
 	}
-	h.closers = append(h.closers, dir.Close)
+	if owned {
+		h.closers = append(h.closers, dir.Close)
+	}
 	return h, nil
 }
