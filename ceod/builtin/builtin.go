@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	ceodconfig "github.com/csclub/ceo/ceod/config"
@@ -23,11 +22,22 @@ import (
 	"github.com/csclub/ceo/ops/pgdb"
 )
 
-// Names are the ops with a built-in handler, by their legacy names.
-var Names = []string{"adduser", "mail", "mailman", "mysql", "ping", "postgresql"}
+// makers build the built-in handlers, by legacy op name, from
+// accounts.cf and the shared LDAP client. ping, which needs neither, is
+// not among them.
+var makers = map[string]func(b *builder, acc *config.Accounts, dir *directory.Client) (ops.Handler, error){
+	"adduser":    (*builder).adduser,
+	"mail":       (*builder).mail,
+	"mailman":    (*builder).mailman,
+	"mysql":      (*builder).mysql,
+	"postgresql": (*builder).postgresql,
+}
 
 // Has reports whether op has a built-in handler.
-func Has(op string) bool { return slices.Contains(Names, op) }
+func Has(op string) bool {
+	_, ok := makers[op]
+	return ok || op == "ping"
+}
 
 // Env is what Build reads besides the op names.
 type Env struct {
@@ -108,7 +118,6 @@ func (b *builder) build(name string) (ops.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := b.env.Log
 	if name == "adduser" && acc.AdminKeytab == "" {
 		// Say what is missing rather than fail dialing anonymously.
 		return nil, adduser.ErrNoAdminKeytab
@@ -117,26 +126,20 @@ func (b *builder) build(name string) (ops.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch name {
-	case "adduser":
-		h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: log})
-		if err != nil {
-			return nil, err
-		}
-		b.set.closers = append(b.set.closers, h.Close)
-		return h, nil
+	return makers[name](b, acc, dir)
+}
+
+func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
+	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: b.env.Log})
+	if err != nil {
+		return nil, err
 	}
-	switch name {
-	case "mail":
-		return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: log}), nil
-	case "mysql":
-		return b.mysql(dir)
-	case "postgresql":
-		return b.postgresql(dir)
-	case "mailman":
-		return b.mailman(dir)
-	}
-	return nil, fmt.Errorf("no built-in handler") // unreachable: Names lists every case
+	b.set.closers = append(b.set.closers, h.Close)
+	return h, nil
+}
+
+func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
+	return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}), nil
 }
 
 // accounts loads accounts.cf and applies ceod.cf's account settings.
@@ -182,7 +185,7 @@ func (b *builder) directory() (*directory.Client, error) {
 	return dir, nil
 }
 
-func (b *builder) mysql(dir *directory.Client) (ops.Handler, error) {
+func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	cf, err := config.LoadMySQL(b.env.ConfigDir)
 	if err != nil {
 		return nil, err
@@ -198,10 +201,10 @@ func (b *builder) mysql(dir *directory.Client) (ops.Handler, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
 	}
-	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: b.acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log}), nil
+	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log}), nil
 }
 
-func (b *builder) postgresql(dir *directory.Client) (ops.Handler, error) {
+func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	cf, err := config.LoadPostgreSQL(b.env.ConfigDir)
 	if err != nil {
 		return nil, err
@@ -217,17 +220,17 @@ func (b *builder) postgresql(dir *directory.Client) (ops.Handler, error) {
 		return nil, fmt.Errorf("connecting to PostgreSQL (postgresql_admin_url): %w", err)
 	}
 	admin := pool.Config().ConnConfig.User
-	return pgdb.New(pgdb.Deps{Pool: pool, Dir: dir, Realm: b.acc.KRB5Realm, AdminRole: admin,
+	return pgdb.New(pgdb.Deps{Pool: pool, Dir: dir, Realm: acc.KRB5Realm, AdminRole: admin,
 		LockDatabases: cf.LockDatabases, Log: b.env.Log}), nil
 }
 
-func (b *builder) mailman(dir *directory.Client) (ops.Handler, error) {
+func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	cf, err := config.LoadMailman(b.env.ConfigDir)
 	if err != nil {
 		return nil, err
 	}
-	d := mailman.Deps{Dir: dir, Realm: b.acc.KRB5Realm, MembersList: cf.MembersList,
-		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: b.acc.UsernameRegex, Log: b.env.Log}
+	d := mailman.Deps{Dir: dir, Realm: acc.KRB5Realm, MembersList: cf.MembersList,
+		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log}
 	if !cf.Disabled() {
 		d.Lists = &mailman.Client{URL: cf.APIURL, User: cf.APIUser, Password: cf.APIPassword}
 	}
