@@ -43,37 +43,11 @@ ensure_no_system_mailman() {
   return 1
 }
 
-missing=()
-for p in "${pkgs[@]}"; do
-  if ! dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii'; then
-    missing+=("$p")
-  fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  ensure_no_system_mailman
-  exit 0
-fi
-
-if [ "$(id -u)" != 0 ]; then
-  echo "install-deps: missing packages: ${missing[*]}; run as root (or install them) first" >&2
-  exit 1
-fi
-
-echo "install-deps: installing ${missing[*]}" >&2
-# Keep postinst scripts from starting system services (Debian convention).
-made_policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  made_policy=1
-fi
-trap '[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
-
-export DEBIAN_FRONTEND=noninteractive
 # mailman3's postinst must not set up a database through dbconfig-common.
-echo "mailman3 mailman3/dbconfig-install boolean false" | debconf-set-selections
-apt-get update -qq
-apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  --no-install-recommends "${missing[@]}" >/dev/null
+apt_preinstall() {
+  echo "mailman3 mailman3/dbconfig-install boolean false" | debconf-set-selections
+}
+
+. "$(dirname "$0")/../apt-install.sh"
+apt_install_missing install-deps "${pkgs[@]}"
 ensure_no_system_mailman
-echo "install-deps: done" >&2
