@@ -24,9 +24,9 @@ import (
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 
-	"github.com/csclub/ceo/ceod/config"
-	"github.com/csclub/ceo/wire/gss"
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/ceoc/opsfile"
+	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 // DefaultTimeout bounds connecting and authenticating when the context
@@ -95,7 +95,7 @@ type Credentials interface {
 type ccacheCreds struct{ name string }
 
 func (c ccacheCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
-	cl, err := krb.ClientFromCCache(cfg, c.name)
+	cl, err := krb5.ClientFromCCache(cfg, c.name)
 	if err != nil {
 		return nil, &Error{Kind: ErrNoTicket, Err: err, Hint: "run kinit"}
 	}
@@ -109,7 +109,7 @@ func CCache(name string) Credentials { return ccacheCreds{name} }
 type keytabCreds struct{ principal, path string }
 
 func (k keytabCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
-	cl, err := krb.ClientFromKeytab(cfg, k.principal, k.path)
+	cl, err := krb5.ClientFromKeytab(cfg, k.principal, k.path)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Err: err, Hint: "check the keytab and principal"}
 	}
@@ -122,7 +122,7 @@ func Keytab(principal, path string) Credentials { return keytabCreds{principal, 
 type passwordCreds struct{ principal, password string }
 
 func (p passwordCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
-	cl, err := krb.ClientFromPassword(cfg, p.principal, p.password)
+	cl, err := krb5.ClientFromPassword(cfg, p.principal, p.password)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Err: err}
 	}
@@ -137,7 +137,7 @@ func Password(principal, password string) Credentials { return passwordCreds{pri
 // caches its Kerberos tickets, the ops files and ceod.cf.
 type Client struct {
 	// ConfigDir is the ceo configuration directory holding ops/ and
-	// ceod.cf. Empty means config.DefaultDir (/etc/csc).
+	// ceod.cf. Empty means opsfile.DefaultDir (/etc/csc).
 	ConfigDir string
 	// Credentials to authenticate with. Nil means CCache("").
 	Credentials Credentials
@@ -154,7 +154,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	loaded bool
-	ops    []config.Op
+	ops    []opsfile.Op
 	port   int
 	krb    *krbclient.Client
 }
@@ -186,7 +186,7 @@ func (c *Client) Call(ctx context.Context, op string, request []byte) ([]byte, e
 
 func (c *Client) configDir() string {
 	if c.ConfigDir == "" {
-		return config.DefaultDir
+		return opsfile.DefaultDir
 	}
 	return c.ConfigDir
 }
@@ -206,30 +206,30 @@ func (c *Client) load() error {
 		return nil
 	}
 	dir := c.configDir()
-	ops, err := config.ReadOps(dir)
+	ops, err := opsfile.ReadOps(dir)
 	if err != nil {
 		return fmt.Errorf("ceoc: %w (set CEO_CONFIG_DIR?)", err)
 	}
 	port := c.Port
 	if port == 0 {
-		cf, err := config.LoadCeod(dir)
+		p, err := opsfile.ReadPort(dir)
 		if err != nil {
 			return fmt.Errorf("ceoc: %w", err)
 		}
-		port = cf.Port
+		port = p
 	}
 	c.ops, c.port, c.loaded = ops, port, true
 	return nil
 }
 
 // lookup returns the op called name.
-func (c *Client) lookup(name string) (config.Op, error) {
+func (c *Client) lookup(name string) (opsfile.Op, error) {
 	if err := c.load(); err != nil {
-		return config.Op{}, err
+		return opsfile.Op{}, err
 	}
-	op, ok := config.FindOp(c.ops, name)
+	op, ok := opsfile.FindOp(c.ops, name)
 	if !ok {
-		return config.Op{}, &Error{Kind: ErrUnknownOp, Op: name, Hint: "not in " + c.configDir() + "/" + config.OpsDir}
+		return opsfile.Op{}, &Error{Kind: ErrUnknownOp, Op: name, Hint: "not in " + c.configDir() + "/" + opsfile.OpsDir}
 	}
 	return op, nil
 }
@@ -247,9 +247,9 @@ func (c *Client) krbClient() (*krbclient.Client, error) {
 		err error
 	)
 	if c.KRB5Config != "" {
-		cfg, err = krb.LoadConfigFile(c.KRB5Config)
+		cfg, err = krb5.LoadConfigFile(c.KRB5Config)
 	} else {
-		cfg, err = krb.LoadConfig()
+		cfg, err = krb5.LoadConfig()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ceoc: %w", err)

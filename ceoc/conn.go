@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/gss"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts pending

@@ -29,7 +29,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 // PasswordFunc asks the person at the terminal for a password without
@@ -73,16 +73,16 @@ type Session struct {
 // for a password (through opts.Password) when the cache holds no valid
 // TGT; the new TGT is written to the cache.
 func Login(ctx context.Context, opts Options) (*Session, error) {
-	cfg, err := krb.LoadConfig()
+	cfg, err := krb5.LoadConfig()
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	ccname := opts.CCName
 	if ccname == "" {
-		ccname = krb.DefaultCCacheName()
+		ccname = krb5.DefaultCCacheName()
 	}
 	path := strings.TrimPrefix(ccname, "FILE:")
-	if cl, err := krb.ClientFromCCache(cfg, ccname); err == nil {
+	if cl, err := krb5.ClientFromCCache(cfg, ccname); err == nil {
 		return newSession(cfg, cl, path), nil
 	} else if opts.Password == nil {
 		return nil, fmt.Errorf("session: %w: %v", ErrNoTicket, err)
@@ -126,7 +126,7 @@ func Login(ctx context.Context, opts Options) (*Session, error) {
 			opts.Notify("Password incorrect, try again.")
 		}
 	}
-	cl, err := krb.ClientFromCCache(cfg, "FILE:"+path)
+	cl, err := krb5.ClientFromCCache(cfg, "FILE:"+path)
 	if err != nil {
 		return nil, fmt.Errorf("session: reading the new ticket: %w", err)
 	}
@@ -172,7 +172,7 @@ func GetTicket(ctx context.Context, cfg *krbconfig.Config, principal, password, 
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	cl, err := krb.ClientFromPassword(cfg, principal, password)
+	cl, err := krb5.ClientFromPassword(cfg, principal, password)
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}

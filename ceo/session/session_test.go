@@ -15,7 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/csclub/ceo/internal/realm"
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
@@ -79,7 +79,7 @@ func krbSetup(t *testing.T) *realm.Realm {
 func TestGetTicketIsUsableByMIT(t *testing.T) {
 	r := krbSetup(t)
 	u := r.Users["regular1"]
-	cfg, err := krb.LoadConfig()
+	cfg, err := krb5.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func run(env []string, argv ...string) (string, error) {
 
 func TestGetTicketErrors(t *testing.T) {
 	r := krbSetup(t)
-	cfg, err := krb.LoadConfig()
+	cfg, err := krb5.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

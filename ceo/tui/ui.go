@@ -280,7 +280,7 @@ func plain(err error) string {
 		return ""
 	}
 	msg := err.Error()
-	for _, p := range []string{"session: ", "library: ", "ceoc: ", "members: ", "remote: ", "krb: "} {
+	for _, p := range []string{"session: ", "library: ", "ceoc: ", "members: ", "remote: ", "krb5: "} {
 		msg = strings.ReplaceAll(msg, p, "")
 	}
 	var hint string

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/csclub/ceo/ceoc/opsfile"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
@@ -21,7 +22,7 @@ const CeodFile = "ceod.cf"
 
 // Defaults of the ceod.cf settings.
 const (
-	DefaultPort             = 9987
+	DefaultPort             = opsfile.DefaultPort
 	DefaultLibDir           = "/usr/lib/ceod"
 	DefaultMaxFrame         = 65536 // the legacy limit; larger frames kill legacy peers
 	DefaultHandshakeTimeout = 10 * time.Second

@@ -1,6 +1,6 @@
 // Package config reads the files in a ceo configuration directory
 // ($CEO_CONFIG_DIR, default /etc/csc): the legacy "name = value" files
-// such as accounts.cf, the legacy ops files in ops/, and ceod.cf, the
+// such as accounts.cf, and ceod.cf, the
 // one file of our own that holds the daemon's network settings.
 //
 // The package only parses; it reads no environment variables. Callers
@@ -12,12 +12,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/csclub/ceo/ceoc/opsfile"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
 // DefaultDir is the configuration directory used when $CEO_CONFIG_DIR is
 // not set, as in the legacy system.
-const DefaultDir = "/etc/csc"
+const DefaultDir = opsfile.DefaultDir
 
 // maxLine bounds one line of a configuration file. Configuration files
 // are written by administrators, but a bound keeps a wrong path (a
@@ -27,21 +28,9 @@ const maxLine = 64 << 10
 // Entry is one "name = value" line of a legacy configuration file.
 type Entry = opsconfig.Entry
 
-// ParseError reports a malformed line in a configuration file.
-type ParseError struct {
-	File string // file name as given to the parser
-	Line int    // 1-based; 0 if the error concerns the whole file
-	Err  error
-}
-
-func (e *ParseError) Error() string {
-	if e.Line == 0 {
-		return fmt.Sprintf("config: %s: %v", e.File, e.Err)
-	}
-	return fmt.Sprintf("config: %s:%d: %v", e.File, e.Line, e.Err)
-}
-
-func (e *ParseError) Unwrap() error { return e.Err }
+// ParseError reports a malformed line in a configuration file; the ops
+// files' reader reports the same type.
+type ParseError = opsfile.ParseError
 
 // ParseKV parses a legacy "name = value" file such as accounts.cf with
 // the ops' parser (ops/config.ParseEntries, which documents the syntax),

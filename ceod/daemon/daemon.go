@@ -36,6 +36,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/csclub/ceo/ceod/builtin"
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ceod/opexec"
 	"github.com/csclub/ceo/ceod/registry"
@@ -256,7 +257,7 @@ func Run(ctx context.Context, o Options) error {
 // the built-in ones (built here, with their configuration checked and
 // their services reached) and op-NAME programs for the rest.
 func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options) (map[wire.MsgType]server.Op, *builtin.Set, error) {
-	all, err := config.ReadOps(dir)
+	all, err := opsfile.ReadOps(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,7 +278,7 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 		return nil, nil, err
 	}
 	progLog := log.WithGroup("program")
-	table, err := registry.Table(local, set.Handlers, func(op config.Op) ops.Handler {
+	table, err := registry.Table(local, set.Handlers, func(op opsfile.Op) ops.Handler {
 		return &opexec.Program{
 			Path:      registry.ProgramPath(cf.LibDir, op.Name),
 			RunAs:     op.User,

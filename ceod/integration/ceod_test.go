@@ -25,8 +25,8 @@ import (
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
-	"github.com/csclub/ceo/wire/gss"
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 func pingPrincipal(t testing.TB, reply []byte) string {
@@ -290,9 +290,9 @@ func header(n uint32, t wire.MsgType) []byte {
 
 func krbClientFor(t *testing.T, r *realm.Realm, user string) *krbclient.Client {
 	t.Helper()
-	cfg, err := krb.LoadConfigFile(r.KRB5Config)
+	cfg, err := krb5.LoadConfigFile(r.KRB5Config)
 	require.NoError(t, err)
-	cl, err := krb.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user, r.Users[user].Password))
+	cl, err := krb5.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user, r.Users[user].Password))
 	require.NoError(t, err)
 	return cl
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/server"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
@@ -61,7 +61,7 @@ func normalize(h string) string { return strings.ToLower(strings.TrimSuffix(h, "
 // so that the caller can log it.
 //
 // canon nil means Canonical.
-func Local(ctx context.Context, all []config.Op, self string, canon CanonFunc) (local []config.Op, skipped []error) {
+func Local(ctx context.Context, all []opsfile.Op, self string, canon CanonFunc) (local []opsfile.Op, skipped []error) {
 	if canon == nil {
 		canon = Canonical
 	}
@@ -88,12 +88,12 @@ func Local(ctx context.Context, all []config.Op, self string, canon CanonFunc) (
 }
 
 // ProgramFunc makes the handler for a local op that has no built-in.
-type ProgramFunc func(op config.Op) ops.Handler
+type ProgramFunc func(op opsfile.Op) ops.Handler
 
 // Table binds each local op to its handler: builtins[op.Name] if there
 // is one, else program(op). It fails if program is nil and some op has
 // no built-in.
-func Table(local []config.Op, builtins map[string]ops.Handler, program ProgramFunc) (map[wire.MsgType]server.Op, error) {
+func Table(local []opsfile.Op, builtins map[string]ops.Handler, program ProgramFunc) (map[wire.MsgType]server.Op, error) {
 	t := make(map[wire.MsgType]server.Op, len(local))
 	for _, op := range local {
 		h, ok := builtins[op.Name]

@@ -8,13 +8,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
 )
 
 func TestLocal(t *testing.T) {
-	all := []config.Op{
+	all := []opsfile.Op{
 		{Host: "localhost", Name: "ping", ID: 0x10},
 		{Host: "LOCALHOST.", Name: "mail", ID: 2},
 		{Host: "alias", Name: "adduser", ID: 1},
@@ -45,12 +45,12 @@ func TestLocal(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	local := []config.Op{
+	local := []opsfile.Op{
 		{Host: "h", Name: "ping", User: "root", ID: 0x10},
 		{Host: "h", Name: "mailman", User: "list", ID: 4},
 	}
 	var made []string
-	table, err := Table(local, builtins, func(op config.Op) ops.Handler {
+	table, err := Table(local, builtins, func(op opsfile.Op) ops.Handler {
 		made = append(made, op.Name+" as "+op.User)
 		return ops.HandlerFunc(func(context.Context, ops.Request) ([]byte, error) { return []byte("prog"), nil })
 	})

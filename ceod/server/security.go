@@ -1,9 +1,9 @@
 package server
 
-import "github.com/csclub/ceo/wire/gss"
+import "github.com/csclub/ceo/wire/krb5/gss"
 
 // secContext is an established GSS-API security context: the seam
-// between the connection state machine and package wire/gss, so that the
+// between the connection state machine and package wire/krb5/gss, so that the
 // state machine can be tested with a fake.
 type secContext interface {
 	// Wrap seals an outgoing message (conf=1).

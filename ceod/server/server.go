@@ -33,7 +33,7 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/gss"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 // Defaults for the zero values of Server's limits.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/config"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
@@ -142,7 +143,7 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := config.ParseOps(f, "ops/ceo")
+	ops, err := opsfile.ParseOps(f, "ops/ceo")
 	f.Close()
 	if err != nil {
 		t.Fatalf("ops/ceo: %v", err)

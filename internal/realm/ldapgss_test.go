@@ -13,19 +13,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/csclub/ceo/wire/krb"
-	"github.com/csclub/ceo/wire/ldapgss"
+	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/ldapgss"
 )
 
 // gssapiAdminConn binds to the realm's slapd with SASL GSSAPI as the
 // ceod/admin principal, using a gokrb5 client that logs in from the admin
-// keytab and the repo's own go-ldap GSSAPI client (wire/ldapgss), as ceod
+// keytab and the repo's own go-ldap GSSAPI client (wire/krb5/ldapgss), as ceod
 // does. The connection is closed when the test ends.
 func gssapiAdminConn(t *testing.T, r *Realm) *ldap.Conn {
 	t.Helper()
-	cfg, err := krb.LoadConfigFile(r.KRB5Config)
+	cfg, err := krb5.LoadConfigFile(r.KRB5Config)
 	require.NoError(t, err)
-	cl, err := krb.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
+	cl, err := krb5.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
 	require.NoError(t, err)
 	t.Cleanup(cl.Destroy)
 	require.NoError(t, cl.Login(), "kerberos login as %s from %s", r.AdminPrincipal, r.AdminKeytab)
@@ -123,10 +123,10 @@ func TestLDAPGSSAPIAddAndReadMember(t *testing.T) {
 // to that user and cannot add an entry under ou=People.
 func TestLDAPGSSAPIUserCannotWrite(t *testing.T) {
 	r := Get(t)
-	cfg, err := krb.LoadConfigFile(r.KRB5Config)
+	cfg, err := krb5.LoadConfigFile(r.KRB5Config)
 	require.NoError(t, err)
 	u := r.Users["regular1"]
-	cl, err := krb.ClientFromPassword(cfg, u.Name, u.Password)
+	cl, err := krb5.ClientFromPassword(cfg, u.Name, u.Password)
 	require.NoError(t, err)
 	t.Cleanup(cl.Destroy)
 	conn, err := ldap.DialURL(r.LDAPURL)

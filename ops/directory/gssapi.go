@@ -8,8 +8,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/jcmturner/gokrb5/v8/config"
 
-	"github.com/csclub/ceo/wire/krb"
-	"github.com/csclub/ceo/wire/ldapgss"
+	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/ldapgss"
 )
 
 // GSSAPIBind returns a BindFunc that binds with SASL GSSAPI as principal
@@ -29,7 +29,7 @@ func GSSAPIBind(krb5Config, principal, keytab, spn string) (BindFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	cl, err := krb.ClientFromKeytab(cfg, principal, keytab)
+	cl, err := krb5.ClientFromKeytab(cfg, principal, keytab)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
@@ -46,9 +46,9 @@ func GSSAPIBind(krb5Config, principal, keytab, spn string) (BindFunc, error) {
 
 func loadKRB5(path string) (*config.Config, error) {
 	if path == "" {
-		return krb.LoadConfig()
+		return krb5.LoadConfig()
 	}
-	return krb.LoadConfigFile(path)
+	return krb5.LoadConfigFile(path)
 }
 
 // ServicePrincipal is the conventional LDAP service principal for an

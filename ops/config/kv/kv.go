@@ -1,13 +1,8 @@
-// Package config loads the legacy configuration files of the CSC
-// Electronic Office that the ops need: accounts.cf (the account layout,
-// LDAP and Kerberos settings), mysql.cf, mailman.cf and library.cf. They
-// all use the legacy "name = value" syntax, read by ParseKV.
-//
-// The loaders only read the directory they are given; they consult no
-// environment variables. ceod decides which directory to read and fills
-// the extension fields of Accounts (AdminKeytab, QuotaPrototype, ...)
-// from its own ceod.cf.
-package config
+// Package kv parses the legacy "name = value" syntax of the ceo
+// configuration files (accounts.cf, mysql.cf, ceod.cf, ...). It is the
+// one parser every program uses, and it depends on nothing, so that
+// small clients such as ceoc can use it.
+package kv
 
 import (
 	"bufio"

@@ -15,4 +15,4 @@
 // None of the constructors contacts a KDC: gokrb5 logs in on first use.
 // Call Login on the returned client to check credentials up front, and
 // Destroy when done to stop its TGT renewal goroutine.
-package krb
+package krb5

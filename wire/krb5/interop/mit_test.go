@@ -15,8 +15,8 @@ import (
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/gss"
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 // messages are what our Initiator sends, including an empty one and one
@@ -152,11 +152,11 @@ func TestGoInitiatorMITAcceptor(t *testing.T) {
 	mitPeer(t)
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {
-			cfg, err := krb.LoadConfigFile(enctypeConf(t, r, et.name))
+			cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, et.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := krb.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
+			cl, err := krb5.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,12 +165,12 @@ func TestGoInitiatorMITAcceptor(t *testing.T) {
 		})
 	}
 	t.Run("ccache", func(t *testing.T) {
-		cfg, err := krb.LoadConfigFile(enctypeConf(t, r, "aes256-cts-hmac-sha384-192"))
+		cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, "aes256-cts-hmac-sha384-192"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		user := r.Users["office1"]
-		cl, err := krb.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user.Name, user.Password))
+		cl, err := krb5.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user.Name, user.Password))
 		if err != nil {
 			t.Fatal(err)
 		}

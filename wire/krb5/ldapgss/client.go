@@ -19,7 +19,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 
-	"github.com/csclub/ceo/wire/gss"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 // SASL GSSAPI security layers (RFC 4752 section 3.3).

@@ -1,4 +1,4 @@
-package krb
+package krb5
 
 import (
 	"errors"
@@ -37,7 +37,7 @@ func LoadConfigFile(path string) (*config.Config, error) {
 	cfg, err := loadConfig(path)
 	var unsupported config.UnsupportedDirective
 	if err != nil && !(errors.As(err, &unsupported) && cfg != nil) {
-		return nil, fmt.Errorf("krb: loading %s: %w", path, err)
+		return nil, fmt.Errorf("krb5: loading %s: %w", path, err)
 	}
 	lists := []struct {
 		name string
@@ -49,7 +49,7 @@ func LoadConfigFile(path string) (*config.Config, error) {
 	}
 	for _, l := range lists {
 		if len(l.ids) == 0 {
-			return nil, fmt.Errorf("krb: %s: %s names no enctype gokrb5 knows; use explicit names such as aes256-cts-hmac-sha1-96 (not DEFAULT or aes)", path, l.name)
+			return nil, fmt.Errorf("krb5: %s: %s names no enctype gokrb5 knows; use explicit names such as aes256-cts-hmac-sha1-96 (not DEFAULT or aes)", path, l.name)
 		}
 	}
 	return cfg, nil

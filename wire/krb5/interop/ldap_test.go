@@ -8,8 +8,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/client"
 
 	"github.com/csclub/ceo/internal/realm"
-	"github.com/csclub/ceo/wire/krb"
-	"github.com/csclub/ceo/wire/ldapgss"
+	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/ldapgss"
 )
 
 // whoami binds to the realm's slapd with SASL GSSAPI through ldapgss and
@@ -40,11 +40,11 @@ func TestLDAPBindKeytab(t *testing.T) {
 	want := "dn:uid=" + r.AdminPrincipal + "," + r.UsersBase
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {
-			cfg, err := krb.LoadConfigFile(enctypeConf(t, r, et.name))
+			cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, et.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := krb.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
+			cl, err := krb5.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,12 +59,12 @@ func TestLDAPBindKeytab(t *testing.T) {
 // TestLDAPBindCCache binds as a user from a kinit-made ccache.
 func TestLDAPBindCCache(t *testing.T) {
 	r := realm.Get(t)
-	cfg, err := krb.LoadConfigFile(r.KRB5Config)
+	cfg, err := krb5.LoadConfigFile(r.KRB5Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	user := r.Users["regular1"]
-	cl, err := krb.ClientFromCCache(cfg, r.Kinit(t, user.Name, user.Password))
+	cl, err := krb5.ClientFromCCache(cfg, r.Kinit(t, user.Name, user.Password))
 	if err != nil {
 		t.Fatal(err)
 	}

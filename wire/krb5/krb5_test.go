@@ -1,4 +1,4 @@
-package krb
+package krb5
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/csclub/ceo/wire/internal/krbtest"
+	"github.com/csclub/ceo/wire/krb5/internal/krbtest"
 )
 
 const testConf = `[libdefaults]
@@ -110,7 +110,7 @@ func TestLoadConfigParserPanic(t *testing.T) {
 			if cfg != nil {
 				t.Fatal("a config returned with the error")
 			}
-			for _, want := range []string{"krb: loading " + path, "gokrb5's parser failed", tc.line, "lines of their own"} {
+			for _, want := range []string{"krb5: loading " + path, "gokrb5's parser failed", tc.line, "lines of their own"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not contain %q", err, want)
 				}

@@ -1,4 +1,4 @@
-package krb
+package krb5
 
 import (
 	"errors"
@@ -35,10 +35,10 @@ func ccachePath(name string) (string, error) {
 	if rest, ok := strings.CutPrefix(name, "FILE:"); ok {
 		name = rest
 	} else if i := strings.IndexByte(name, ':'); i > 0 && !strings.Contains(name[:i], "/") {
-		return "", fmt.Errorf("krb: credentials cache %q: only FILE: caches are supported", name)
+		return "", fmt.Errorf("krb5: credentials cache %q: only FILE: caches are supported", name)
 	}
 	if name == "" {
-		return "", errors.New("krb: empty credentials cache name")
+		return "", errors.New("krb5: empty credentials cache name")
 	}
 	return name, nil
 }
@@ -50,7 +50,7 @@ func ccachePath(name string) (string, error) {
 // does not renew ccache-based TGTs.
 func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error) {
 	if cfg == nil {
-		return nil, errors.New("krb: nil config")
+		return nil, errors.New("krb5: nil config")
 	}
 	if ccname == "" {
 		ccname = DefaultCCacheName()
@@ -62,9 +62,9 @@ func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error)
 	cc, err := loadCCache(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("krb: no credentials cache at %s (run kinit)", path)
+			return nil, fmt.Errorf("krb5: no credentials cache at %s (run kinit)", path)
 		}
-		return nil, fmt.Errorf("krb: reading credentials cache %s: %w", path, err)
+		return nil, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
 	}
 	realm := cc.DefaultPrincipal.Realm
 	tgt, ok := cc.GetEntry(types.PrincipalName{
@@ -72,14 +72,14 @@ func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error)
 		NameString: []string{"krbtgt", realm},
 	})
 	if !ok {
-		return nil, fmt.Errorf("krb: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
+		return nil, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
 	}
 	if !now().Before(tgt.EndTime) {
-		return nil, fmt.Errorf("krb: ticket-granting ticket in %s expired at %s (run kinit)", path, tgt.EndTime.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("krb5: ticket-granting ticket in %s expired at %s (run kinit)", path, tgt.EndTime.UTC().Format(time.RFC3339))
 	}
 	cl, err := client.NewFromCCache(cc, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("krb: using credentials cache %s: %w", path, err)
+		return nil, fmt.Errorf("krb5: using credentials cache %s: %w", path, err)
 	}
 	return cl, nil
 }
@@ -90,18 +90,18 @@ func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error)
 // key for the principal of an enctype in default_tkt_enctypes.
 func ClientFromKeytab(cfg *config.Config, principal, keytabPath string) (*client.Client, error) {
 	if cfg == nil {
-		return nil, errors.New("krb: nil config")
+		return nil, errors.New("krb5: nil config")
 	}
 	name, realm, ok := principalFor(principal, cfg.LibDefaults.DefaultRealm)
 	if !ok {
-		return nil, fmt.Errorf("krb: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
+		return nil, fmt.Errorf("krb5: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
 	}
 	kt, err := keytab.Load(keytabPath)
 	if err != nil {
-		return nil, fmt.Errorf("krb: loading keytab %s: %w", keytabPath, err)
+		return nil, fmt.Errorf("krb5: loading keytab %s: %w", keytabPath, err)
 	}
 	if !hasUsableKey(kt, name, realm, cfg.LibDefaults.DefaultTktEnctypeIDs) {
-		return nil, fmt.Errorf("krb: keytab %s has no key for %s@%s with an enctype in default_tkt_enctypes %v", keytabPath, name.PrincipalNameString(), realm, cfg.LibDefaults.DefaultTktEnctypeIDs)
+		return nil, fmt.Errorf("krb5: keytab %s has no key for %s@%s with an enctype in default_tkt_enctypes %v", keytabPath, name.PrincipalNameString(), realm, cfg.LibDefaults.DefaultTktEnctypeIDs)
 	}
 	return checked(client.NewWithKeytab(name.PrincipalNameString(), realm, kt, cfg))
 }
@@ -131,14 +131,14 @@ func hasUsableKey(kt *keytab.Keytab, name types.PrincipalName, realm string, ety
 // first login; call Login to check it now.
 func ClientFromPassword(cfg *config.Config, principal, password string) (*client.Client, error) {
 	if cfg == nil {
-		return nil, errors.New("krb: nil config")
+		return nil, errors.New("krb5: nil config")
 	}
 	name, realm, ok := principalFor(principal, cfg.LibDefaults.DefaultRealm)
 	if !ok {
-		return nil, fmt.Errorf("krb: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
+		return nil, fmt.Errorf("krb5: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
 	}
 	if password == "" {
-		return nil, fmt.Errorf("krb: empty password for %s@%s", name.PrincipalNameString(), realm)
+		return nil, fmt.Errorf("krb5: empty password for %s@%s", name.PrincipalNameString(), realm)
 	}
 	return checked(client.NewWithPassword(name.PrincipalNameString(), realm, password, cfg))
 }
@@ -149,7 +149,7 @@ func ClientFromPassword(cfg *config.Config, principal, password string) (*client
 func checked(cl *client.Client) (*client.Client, error) {
 	who := cl.Credentials.CName().PrincipalNameString() + "@" + cl.Credentials.Domain()
 	if ok, err := cl.IsConfigured(); !ok {
-		return nil, fmt.Errorf("krb: client for %s: %w", who, err)
+		return nil, fmt.Errorf("krb5: client for %s: %w", who, err)
 	}
 	if cl.Config.LibDefaults.DNSLookupKDC {
 		return cl, nil
@@ -159,5 +159,5 @@ func checked(cl *client.Client) (*client.Client, error) {
 			return cl, nil
 		}
 	}
-	return nil, fmt.Errorf("krb: client for %s: krb5.conf lists no kdc for realm %s", who, cl.Credentials.Domain())
+	return nil, fmt.Errorf("krb5: client for %s: krb5.conf lists no kdc for realm %s", who, cl.Credentials.Domain())
 }

@@ -1,4 +1,4 @@
-package krb
+package krb5
 
 import (
 	"strings"

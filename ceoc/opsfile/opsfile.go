@@ -1,9 +1,17 @@
-package config
+// Package opsfile reads the legacy ops files ($CEO_CONFIG_DIR/ops/*):
+// one line per op, "HOST OPNAME USER ID", naming the host that owns the
+// op and the msgtype of its frames. Both sides read them: ceoc to route
+// an op to its owner, ceod to find the ops it serves.
+package opsfile
 
 import (
+	"io/fs"
+	"strconv"
+
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/csclub/ceo/ops/config/kv"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +22,27 @@ import (
 // OpsDir is the directory, inside the configuration directory, holding
 // the legacy ops files.
 const OpsDir = "ops"
+
+// maxLine bounds one line of an ops file. Ops files are written by
+// administrators, but a bound keeps a wrong path (a binary file) from
+// being read into memory whole.
+const maxLine = 64 << 10
+
+// ParseError reports a malformed line in an ops file.
+type ParseError struct {
+	File string // file name as given to the parser
+	Line int    // 1-based; 0 if the error concerns the whole file
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("config: %s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("config: %s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Reserved message types that can never be op ids (see package wire).
 const (
@@ -188,4 +217,38 @@ func ParseID(s string) (uint32, error) {
 		}
 	}
 	return uint32(v), nil
+}
+
+// DefaultDir is the configuration directory used when $CEO_CONFIG_DIR is
+// not set, as in the legacy system.
+const DefaultDir = "/etc/csc"
+
+// DefaultPort is the TCP port of every ceod unless ceod.cf says otherwise.
+const DefaultPort = 9987
+
+// ReadPort returns the "port" of dir/ceod.cf, the one setting of ceod's
+// file that clients need; DefaultPort when the file or the key is absent.
+// The rest of ceod.cf belongs to the daemon and is not checked here.
+func ReadPort(dir string) (int, error) {
+	f, err := os.Open(filepath.Join(dir, "ceod.cf"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return DefaultPort, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	kv, err := kv.ParseKV(f)
+	if err != nil {
+		return 0, fmt.Errorf("config: ceod.cf: %w", err)
+	}
+	v, ok := kv["port"]
+	if !ok {
+		return DefaultPort, nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("config: ceod.cf: port: want 1..65535, got %q", v)
+	}
+	return p, nil
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/csclub/ceo/wire/gss"
-	"github.com/csclub/ceo/wire/internal/krbtest"
-	"github.com/csclub/ceo/wire/krb"
+	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/krb5/internal/krbtest"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 const (
@@ -45,7 +45,7 @@ func setup(t *testing.T) (*Client, *gss.Acceptor) {
 	if err := os.WriteFile(conf, []byte(krb5conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := krb.LoadConfigFile(conf)
+	cfg, err := krb5.LoadConfigFile(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func setup(t *testing.T) (*Client, *gss.Acceptor) {
 	if err := krbtest.WriteCCache(cc, realm, "ceod/admin", creds...); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := krb.ClientFromCCache(cfg, cc)
+	cl, err := krb5.ClientFromCCache(cfg, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
