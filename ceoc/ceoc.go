@@ -25,8 +25,8 @@ import (
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 
 	"github.com/csclub/ceo/ceoc/opsfile"
-	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 // DefaultTimeout bounds connecting and authenticating when the context

@@ -35,8 +35,8 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
-	"github.com/csclub/ceo/ceod/builtin"
 	"github.com/csclub/ceo/ceoc/opsfile"
+	"github.com/csclub/ceo/ceod/builtin"
 	"github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ceod/opexec"
 	"github.com/csclub/ceo/ceod/registry"

@@ -25,8 +25,8 @@ import (
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
-	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 func pingPrincipal(t testing.TB, reply []byte) string {

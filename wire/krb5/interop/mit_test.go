@@ -15,8 +15,8 @@ import (
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/gss"
 )
 
 // messages are what our Initiator sends, including an empty one and one

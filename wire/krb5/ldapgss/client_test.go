@@ -14,9 +14,9 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/csclub/ceo/wire/krb5"
 	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5/internal/krbtest"
-	"github.com/csclub/ceo/wire/krb5"
 )
 
 const (
