@@ -76,8 +76,8 @@ func (a *App) User() string { return a.Session.User }
 // Current is the current term.
 func (a *App) Current() terms.Term { return terms.Current(a.Now) }
 
-// Library opens the library database on first use (running its
-// migrations). Sign-outs are allowed to members registered for the
+// Library opens the library database on first use (creating its
+// tables in an empty database). Sign-outs are allowed to members registered for the
 // current term.
 func (a *App) Library(ctx context.Context) (*library.Library, error) {
 	a.libMu.Lock()

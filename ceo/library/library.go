@@ -1,21 +1,17 @@
-// Package library keeps the club's book library in PostgreSQL: books
-// (ISBN, title, year, publisher and authors in order), searches by title,
-// author or ISBN, and sign-outs to members, with the signed-out and
+// Package library keeps the club's book library in PostgreSQL, in the
+// legacy ceo's tables (book, author, author_book, signout): books (ISBN,
+// title, year, publisher and authors), searches by title, author or ISBN,
+// and sign-outs to members with their due dates, the signed-out and the
 // overdue lists.
 //
-// Open connects (library.cf's library_connect_string) and brings the
-// schema up to date itself: the SQL migrations embedded in this package
-// run in order, once each, inside one transaction holding an advisory
-// lock, so two front ends starting together do not race.
+// Open connects (library.cf's library_connect_string) and uses the legacy
+// tables as they are; only in an empty database does it create them.
 package library
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,13 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// migrationLock is the pg_advisory_xact_lock key that serializes
-// migrations ("ceolib" in ASCII).
-const migrationLock = 0x63656f6c6962
 
 // Errors callers branch on.
 var (
@@ -47,18 +36,19 @@ type Book struct {
 	ID        int
 	ISBN      string // as entered, normalized to digits and X
 	Title     string
-	Year      int // 0 if unknown
+	Year      int // 0 if unknown or not a number
 	Publisher string
 	Authors   []string // in order
 	Loan      *Loan    // the current sign-out, or nil
 }
 
-// Loan is one sign-out.
+// Loan is one sign-out. Dates are days (legacy DATE columns).
 type Loan struct {
 	ID     int
 	BookID int
 	User   string
 	Out    time.Time
+	Due    time.Time // Out plus the loan period (legacy: two weeks)
 	In     time.Time // zero while out
 }
 
@@ -70,7 +60,8 @@ type EligibleFunc func(ctx context.Context, user string) (bool, error)
 type Options struct {
 	// Eligible is asked before each sign-out; nil refuses every sign-out.
 	Eligible EligibleFunc
-	// LoanPeriod after which a book is overdue; 0 means two weeks.
+	// LoanPeriod after which a book is due (rounded down to days); 0
+	// means two weeks, as legacy.
 	LoanPeriod time.Duration
 	// Timeout bounds each call without a deadline of its own; 0 means 30s.
 	Timeout time.Duration
@@ -84,7 +75,8 @@ type Library struct {
 	opts Options
 }
 
-// Open connects to the library database and migrates its schema.
+// Open connects to the library database and makes sure it holds the
+// library's tables.
 func Open(ctx context.Context, connString string, opts Options) (*Library, error) {
 	if connString == "" {
 		return nil, ErrNoDatabase
@@ -112,7 +104,7 @@ func Open(ctx context.Context, connString string, opts Options) (*Library, error
 		return nil, fmt.Errorf("library: connecting: %w", err)
 	}
 	l := &Library{pool: pool, opts: opts}
-	if err := l.Migrate(ctx); err != nil {
+	if err := l.ensureSchema(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -127,54 +119,6 @@ func (l *Library) bound(ctx context.Context) (context.Context, context.CancelFun
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, l.opts.Timeout)
-}
-
-// Migrate applies the embedded migrations not yet applied, in name
-// order, and records each in ceo_library_migrations.
-func (l *Library) Migrate(ctx context.Context) error {
-	ctx, cancel := l.bound(ctx)
-	defer cancel()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	tx, err := l.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("library: connecting: %w", err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
-		return fmt.Errorf("library: migrating: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS ceo_library_migrations (
-		name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("library: migrating: %w", err)
-	}
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		var done bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM ceo_library_migrations WHERE name = $1)", base).Scan(&done); err != nil {
-			return fmt.Errorf("library: migrating: %w", err)
-		}
-		if done {
-			continue
-		}
-		sql, err := migrations.ReadFile(n)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, string(sql)); err != nil {
-			return fmt.Errorf("library: migration %s: %w", base, err)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO ceo_library_migrations (name) VALUES ($1)", base); err != nil {
-			return fmt.Errorf("library: migration %s: %w", base, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("library: migrating: %w", err)
-	}
-	return nil
 }
 
 // NormalizeISBN keeps the digits and a final X of an ISBN as typed
@@ -225,7 +169,8 @@ func validISBN(s string) bool {
 }
 
 // Add stores a new book and returns its id. Title is required; an ISBN,
-// if given, must be a valid ISBN-10 or ISBN-13.
+// if given, must be a valid ISBN-10 or ISBN-13. An author already in the
+// library is linked, not added again.
 func (l *Library) Add(ctx context.Context, b Book) (int, error) {
 	b.Title = strings.TrimSpace(b.Title)
 	if b.Title == "" {
@@ -238,55 +183,71 @@ func (l *Library) Add(ctx context.Context, b Book) (int, error) {
 	if b.Year != 0 && (b.Year < 1000 || b.Year > 9999) {
 		return 0, fmt.Errorf("library: %w: year %d", ErrInvalid, b.Year)
 	}
+	year := ""
+	if b.Year != 0 {
+		year = strconv.Itoa(b.Year)
+	}
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
 	var id int
 	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO books (isbn, title, year, publisher)
-			VALUES (NULLIF($1, ''), $2, NULLIF($3, 0), NULLIF($4, '')) RETURNING id`,
-			b.ISBN, b.Title, b.Year, strings.TrimSpace(b.Publisher)).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO book (isbn, title, year, publisher)
+			VALUES (NULLIF($1, ''), $2, NULLIF($3, ''), NULLIF($4, '')) RETURNING id`,
+			b.ISBN, b.Title, year, strings.TrimSpace(b.Publisher)).Scan(&id); err != nil {
 			return err
 		}
-		pos := 0
 		for _, a := range b.Authors {
 			if a = strings.TrimSpace(a); a == "" {
 				continue
 			}
-			pos++
-			if _, err := tx.Exec(ctx, "INSERT INTO book_authors (book_id, position, name) VALUES ($1, $2, $3)", id, pos, a); err != nil {
+			var aid int
+			err := tx.QueryRow(ctx, "SELECT id FROM author WHERE name = $1 ORDER BY id LIMIT 1", a).Scan(&aid)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = tx.QueryRow(ctx, "INSERT INTO author (name) VALUES ($1) RETURNING id", a).Scan(&aid)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO author_book (author_id, book_id) VALUES ($1, $2)", aid, id); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("library: adding %q: %w", b.Title, err)
+		return 0, fmt.Errorf("library: adding %q: %w", b.Title, plainPG(err))
 	}
 	return id, nil
 }
 
 // Query selects books; empty fields match everything. Title and Author
-// match a case-insensitive substring; ISBN matches the normalized ISBN
+// match a case-insensitive substring; ISBN matches the ISBN's digits
 // exactly.
 type Query struct {
 	Title, Author, ISBN string
 	// OnlyOut restricts to books signed out now.
 	OnlyOut bool
-	// OutBefore, if not zero, restricts to books signed out before it.
-	OutBefore time.Time
+	// DueBefore, if not zero, restricts to books out and due before that day.
+	DueBefore time.Time
 	// User, if set, restricts to books signed out to User.
 	User string
 }
 
-const bookSelect = `SELECT b.id, coalesce(b.isbn, ''), b.title, coalesce(b.year, 0), coalesce(b.publisher, ''),
-	coalesce((SELECT array_agg(a.name ORDER BY a.position) FROM book_authors a WHERE a.book_id = b.id), '{}'),
-	s.id, s.username, s.outdate
-	FROM books b LEFT JOIN signouts s ON s.book_id = b.id AND s.indate IS NULL`
+// bookSelect reads books with their oldest open sign-out, if any (a
+// legacy database may hold two open sign-outs of one book: two copies).
+// $1 is the loan period in days. Authors come in the order they were
+// added to the library.
+const bookSelect = `SELECT b.id, coalesce(b.isbn, ''), coalesce(b.title, ''), coalesce(b.year, ''), coalesce(b.publisher, ''),
+	coalesce((SELECT array_agg(a.name ORDER BY a.id) FROM author a JOIN author_book ab ON ab.author_id = a.id
+		WHERE ab.book_id = b.id AND a.name IS NOT NULL), '{}'),
+	s.id, s.username, s.outdate, s.outdate + $1::int
+	FROM book b LEFT JOIN LATERAL (SELECT id, coalesce(username, '') AS username, outdate FROM signout
+		WHERE book_id = b.id AND indate IS NULL ORDER BY outdate, id LIMIT 1) s ON true`
 
 // Search returns the books matching q, ordered by title then id.
 func (l *Library) Search(ctx context.Context, q Query) ([]Book, error) {
 	var where []string
-	var args []any
+	args := []any{l.loanDays()}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -295,18 +256,19 @@ func (l *Library) Search(ctx context.Context, q Query) ([]Book, error) {
 		where = append(where, "b.title ILIKE "+arg("%"+likeEscape(t)+"%"))
 	}
 	if a := strings.TrimSpace(q.Author); a != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM book_authors a WHERE a.book_id = b.id AND a.name ILIKE "+arg("%"+likeEscape(a)+"%")+")")
+		where = append(where, "EXISTS (SELECT 1 FROM author a JOIN author_book ab ON ab.author_id = a.id WHERE ab.book_id = b.id AND a.name ILIKE "+arg("%"+likeEscape(a)+"%")+")")
 	}
 	if i := NormalizeISBN(q.ISBN); i != "" {
-		where = append(where, "b.isbn = "+arg(i))
+		// Legacy rows hold ISBNs as typed, dashes and all.
+		where = append(where, "regexp_replace(upper(b.isbn), '[^0-9X]', '', 'g') = "+arg(i))
 	} else if strings.TrimSpace(q.ISBN) != "" {
 		return nil, nil // nothing can match an ISBN without digits
 	}
-	if q.OnlyOut || !q.OutBefore.IsZero() || q.User != "" {
+	if q.OnlyOut || !q.DueBefore.IsZero() || q.User != "" {
 		where = append(where, "s.id IS NOT NULL")
 	}
-	if !q.OutBefore.IsZero() {
-		where = append(where, "s.outdate < "+arg(q.OutBefore))
+	if !q.DueBefore.IsZero() {
+		where = append(where, "s.outdate + $1::int < "+arg(day(q.DueBefore)))
 	}
 	if q.User != "" {
 		where = append(where, "s.username = "+arg(q.User))
@@ -317,6 +279,17 @@ func (l *Library) Search(ctx context.Context, q Query) ([]Book, error) {
 	}
 	sql += " ORDER BY lower(b.title), b.id"
 	return l.query(ctx, sql, args...)
+}
+
+// loanDays is the loan period in whole days (at least one).
+func (l *Library) loanDays() int {
+	return max(1, int(l.opts.LoanPeriod/(24*time.Hour)))
+}
+
+// day is t's calendar day as a DATE value.
+func day(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func likeEscape(s string) string {
@@ -334,16 +307,21 @@ func (l *Library) query(ctx context.Context, sql string, args ...any) ([]Book, e
 	var books []Book
 	for rows.Next() {
 		var (
-			b       Book
-			loanID  *int
-			user    *string
-			outdate *time.Time
+			b        Book
+			year     string
+			loanID   *int
+			user     *string
+			out, due *time.Time
 		)
-		if err := rows.Scan(&b.ID, &b.ISBN, &b.Title, &b.Year, &b.Publisher, &b.Authors, &loanID, &user, &outdate); err != nil {
+		if err := rows.Scan(&b.ID, &b.ISBN, &b.Title, &year, &b.Publisher, &b.Authors, &loanID, &user, &out, &due); err != nil {
 			return nil, fmt.Errorf("library: searching: %w", err)
 		}
+		b.Year, _ = strconv.Atoi(strings.TrimSpace(year)) // legacy years are free text
 		if loanID != nil {
-			b.Loan = &Loan{ID: *loanID, BookID: b.ID, User: *user, Out: *outdate}
+			b.Loan = &Loan{ID: *loanID, BookID: b.ID, User: *user}
+			if out != nil {
+				b.Loan.Out, b.Loan.Due = *out, *due
+			}
 		}
 		books = append(books, b)
 	}
@@ -355,7 +333,7 @@ func (l *Library) query(ctx context.Context, sql string, args ...any) ([]Book, e
 
 // Get returns the book with id, or an error wrapping ErrNoSuchBook.
 func (l *Library) Get(ctx context.Context, id int) (*Book, error) {
-	bs, err := l.query(ctx, bookSelect+" WHERE b.id = $1", id)
+	bs, err := l.query(ctx, bookSelect+" WHERE b.id = $2", l.loanDays(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -370,15 +348,20 @@ func (l *Library) SignedOut(ctx context.Context) ([]Book, error) {
 	return l.Search(ctx, Query{OnlyOut: true})
 }
 
-// Overdue lists the books out for longer than the loan period.
+// Overdue lists the books whose due date has passed.
 func (l *Library) Overdue(ctx context.Context) ([]Book, error) {
-	return l.Search(ctx, Query{OutBefore: l.opts.Now().Add(-l.opts.LoanPeriod)})
+	return l.Search(ctx, Query{DueBefore: l.opts.Now()})
 }
 
-// IsOverdue reports whether a loan has run past the loan period.
+// IsOverdue reports whether an open loan's due date has passed.
 func (l *Library) IsOverdue(loan *Loan) bool {
-	return loan != nil && loan.In.IsZero() && loan.Out.Before(l.opts.Now().Add(-l.opts.LoanPeriod))
+	return loan != nil && loan.In.IsZero() && !loan.Due.IsZero() && loan.Due.Before(day(l.opts.Now()))
 }
+
+// signOutLock is the first key of pg_advisory_xact_lock(key, book id):
+// the legacy tables have no constraint against two open sign-outs, so
+// sign-outs of one book take turns ("ceos").
+const signOutLock = 0x63656f73
 
 // SignOut lends book id to user, who must be eligible (a member
 // registered for the current term).
@@ -399,32 +382,44 @@ func (l *Library) SignOut(ctx context.Context, id int, user string) error {
 	if !ok {
 		return fmt.Errorf("library: signing out #%d to %s: %s is %w", id, user, user, ErrNotMember)
 	}
-	b, err := l.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if b.Loan != nil {
-		return fmt.Errorf("library: signing out %q: %w to %s", b.Title, ErrAlreadyOut, b.Loan.User)
-	}
-	_, err = l.pool.Exec(ctx, "INSERT INTO signouts (book_id, username, outdate) VALUES ($1, $2, $3)", id, user, l.opts.Now())
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: signed out meanwhile
-		return fmt.Errorf("library: signing out %q: %w", b.Title, ErrAlreadyOut)
-	}
-	if err != nil {
-		return fmt.Errorf("library: signing out %q: %w", b.Title, plainPG(err))
-	}
-	return nil
+	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", int32(signOutLock), int32(id)); err != nil {
+			return fmt.Errorf("library: signing out #%d: %w", id, plainPG(err))
+		}
+		var title, holder *string
+		err := tx.QueryRow(ctx, `SELECT b.title, (SELECT coalesce(username, '') FROM signout
+			WHERE book_id = b.id AND indate IS NULL ORDER BY outdate, id LIMIT 1) FROM book b WHERE b.id = $1`, id).Scan(&title, &holder)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("library: %w: #%d", ErrNoSuchBook, id)
+		}
+		if err != nil {
+			return fmt.Errorf("library: signing out #%d: %w", id, plainPG(err))
+		}
+		name := fmt.Sprintf("#%d", id)
+		if title != nil {
+			name = strconv.Quote(*title)
+		}
+		if holder != nil {
+			return fmt.Errorf("library: signing out %s: %w to %s", name, ErrAlreadyOut, *holder)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO signout (username, book_id, outdate, indate) VALUES ($1, $2, $3, NULL)", user, id, day(l.opts.Now())); err != nil {
+			return fmt.Errorf("library: signing out %s: %w", name, plainPG(err))
+		}
+		return nil
+	})
 }
 
-// SignIn records the return of book id and returns the closed loan.
+// SignIn records the return of book id (its oldest open sign-out) and
+// returns the closed loan.
 func (l *Library) SignIn(ctx context.Context, id int) (*Loan, error) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
 	var loan Loan
-	err := l.pool.QueryRow(ctx, `UPDATE signouts SET indate = greatest($2, outdate)
-		WHERE book_id = $1 AND indate IS NULL RETURNING id, book_id, username, outdate, indate`, id, l.opts.Now()).
-		Scan(&loan.ID, &loan.BookID, &loan.User, &loan.Out, &loan.In)
+	err := l.pool.QueryRow(ctx, `UPDATE signout SET indate = greatest($2::date, outdate)
+		WHERE id = (SELECT id FROM signout WHERE book_id = $1 AND indate IS NULL ORDER BY outdate, id LIMIT 1)
+		RETURNING id, book_id, coalesce(username, ''), coalesce(outdate, $2::date), coalesce(outdate, $2::date) + $3::int, indate`,
+		id, day(l.opts.Now()), l.loanDays()).
+		Scan(&loan.ID, &loan.BookID, &loan.User, &loan.Out, &loan.Due, &loan.In)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, gerr := l.Get(ctx, id); gerr != nil {
 			return nil, gerr

@@ -22,7 +22,7 @@ func (u *UI) libraryMenu() {
 	})
 }
 
-// withLibrary opens the library database (first use runs its migrations)
+// withLibrary opens the library database (first use may create its tables)
 // off the UI goroutine.
 func (u *UI) withLibrary(ctx context.Context) (*library.Library, error) {
 	return u.a.Library(ctx)
@@ -30,15 +30,15 @@ func (u *UI) withLibrary(ctx context.Context) (*library.Library, error) {
 
 // bookRow is one line of a book list (69 columns).
 func (u *UI) bookRow(b library.Book) string {
-	var who, since string
+	var who, due string
 	if b.Loan != nil {
-		who, since = b.Loan.User, b.Loan.Out.Format("2006-01-02")
+		who, due = b.Loan.User, b.Loan.Due.Format("2006-01-02")
 	}
 	authors := strings.Join(b.Authors, ", ")
-	return fmt.Sprintf("#%-4d %-24s %-14s %-12s %s", b.ID, trunc(b.Title, 24), trunc(authors, 14), trunc(who, 12), since)
+	return fmt.Sprintf("#%-4d %-24s %-14s %-12s %s", b.ID, trunc(b.Title, 24), trunc(authors, 14), trunc(who, 12), due)
 }
 
-const bookHeader = "  No.   Title                    By             Out to       Since"
+const bookHeader = "  No.   Title                    By             Out to       Due"
 
 func bookDetails(b *library.Book, overdue bool) string {
 	year := "unknown"
@@ -58,10 +58,11 @@ func bookDetails(b *library.Book, overdue bool) string {
 		lines = append(lines, "Status: in the library")
 	} else {
 		s := "Status: signed out by " + b.Loan.User + " on " + b.Loan.Out.Format("Mon Jan 2 2006")
+		due := "Due: " + b.Loan.Due.Format("Mon Jan 2 2006")
 		if overdue {
-			s += " (overdue)"
+			due += " (overdue)"
 		}
-		lines = append(lines, s)
+		lines = append(lines, s, due)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -288,7 +289,8 @@ func (u *UI) signInBook() {
 	}
 	w.resultPage(&result, "Book Not Signed In", "The book was not signed in", plain, func(ep *wpage) {
 		ep.setHeading("Book Signed In")
-		ep.setText(fmt.Sprintf("%q (#%d) is back from %s (out since %s).", chosen.Title, chosen.ID, loan.User, loan.Out.Format("2006-01-02")))
+		ep.setText(fmt.Sprintf("%q (#%d) is back from %s (out since %s, due %s).", chosen.Title, chosen.ID, loan.User,
+			loan.Out.Format("2006-01-02"), loan.Due.Format("2006-01-02")))
 		u.setStatus("[green]Signed in[-]")
 	})
 	w.start()

@@ -330,7 +330,8 @@ func TestLibrarySignOutAndIn(t *testing.T) {
 	// It is in the signed-out list.
 	tm.keys("Enter")
 	tm.choose("Signed Out Books")
-	s = tm.waitFor("Signed Out Books (", "Out to", "regular1")
+	// The list shows the due date, two weeks after today (legacy's loan).
+	s = tm.waitFor("Signed Out Books (", "Out to", "Due", "regular1", time.Now().AddDate(0, 0, 14).Format("2006-01-02"))
 	capture(t, "library-signed-out", s)
 	tm.escape()
 

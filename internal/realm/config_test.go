@@ -110,6 +110,21 @@ func TestConfigDirPostgreSQL(t *testing.T) {
 	assert.True(t, super)
 }
 
+// TestConfigDirLibrary: library.cf names a database the realm made, so the
+// front end's Library works out of the box.
+func TestConfigDirLibrary(t *testing.T) {
+	r := Get(t)
+	raw := readConfig(t, r, "library.cf", 0o600)["library_connect_string"]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, raw)
+	require.NoError(t, err, "the library database does not exist or does not take logins")
+	defer conn.Close(ctx)
+	var db string
+	require.NoError(t, conn.QueryRow(ctx, "SELECT current_database()").Scan(&db))
+	assert.Equal(t, LibraryDB, db)
+}
+
 // TestPGURLPercentEncodes checks that PGURL escapes a password that is not
 // URL-safe, so the URL in postgresql.cf parses back to the same password.
 func TestPGURLPercentEncodes(t *testing.T) {

@@ -232,6 +232,24 @@ func (r *Realm) startPostgres() error {
 	if err := r.waitPostgres(d, 60*time.Second, logPath); err != nil {
 		return fmt.Errorf("postgresql login as %s over TCP: %w", r.PGAdminUser, err)
 	}
+	return r.createLibraryDB()
+}
+
+// LibraryDB is the database library.cf names; the realm creates it empty
+// so the front end's Library works out of the box.
+const LibraryDB = "library"
+
+func (r *Realm) createLibraryDB() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, r.PGURL(""))
+	if err != nil {
+		return fmt.Errorf("postgresql: creating the library database: %s", redact(err.Error(), r.secrets()...))
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+LibraryDB); err != nil {
+		return fmt.Errorf("postgresql: creating the library database: %w", err)
+	}
 	return nil
 }
 

@@ -179,28 +179,11 @@ func SetAttr(t *testing.T, admin *ldap.Conn, dn, attr string, values ...string) 
 	}
 }
 
-var libMu sync.Mutex
-
-// LibraryDB makes sure the realm's "library" database exists (created
-// as the superuser) and returns the connect string of library.cf.
+// LibraryDB returns the connect string of the realm's library.cf (the
+// realm creates that database).
 func LibraryDB(t *testing.T, r *realm.Realm) string {
 	t.Helper()
-	libMu.Lock()
-	defer libMu.Unlock()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	c := PGConnect(t, r.PGURL(""))
-	defer c.Close(ctx)
-	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = 'library'").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		if _, err := c.Exec(ctx, "CREATE DATABASE library"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r.PGURL("library")
+	return r.PGURL(realm.LibraryDB)
 }
 
 // PGConnect connects to url, waiting while the server reports that it is
