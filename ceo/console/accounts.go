@@ -169,29 +169,38 @@ func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) 
 	return nil
 }
 
+// createDatabase prints legacy ceo's text byte for byte: scripts read the
+// Password: line.
 func createDatabase(ctx context.Context, e *env, kind, user string) error {
 	a, err := e.App(ctx)
 	if err != nil {
 		return err
 	}
-	m, err := a.Dir.Get(ctx, user)
-	if err != nil {
-		return err
-	}
 	title := map[string]string{remote.MySQL: "MySQL", remote.PostgreSQL: "PostgreSQL"}[kind]
-	fmt.Fprintf(e.io.Err, "Creating the %s database %s...\n", title, user)
 	pw, err := a.Remote.CreateDatabase(ctx, kind, user)
+	if oe := (*remote.OpError)(nil); errors.As(err, &oe) {
+		var lines []string
+		for _, m := range oe.Messages {
+			lines = append(lines, m.Message)
+		}
+		return &opFailed{err: err, text: fmt.Sprintf("Failed to create %s database\n\nWe failed to create the database. The error was:\n\n%s\n",
+			title, strings.Join(lines, "\n"))}
+	}
 	if err != nil {
 		return fmt.Errorf("failed to create the %s database: %w", title, err)
 	}
-	path, werr := remote.WriteInfo(m.Home, kind, user, pw)
-	fmt.Fprintf(e.io.Out, "%s database created\n\nConnection Information:\n\nDatabase: %s\nUsername: %s\nHostname: localhost\n", title, user, user)
-	if werr != nil {
-		// The only copy of the password: show it, since the file failed.
-		fmt.Fprintf(e.io.Out, "Password: %s\n\n", pw)
-		return fmt.Errorf("an error occurred writing the settings file: %w", werr)
+	help := ""
+	m, err := a.Dir.Get(ctx, user)
+	if err == nil {
+		_, err = remote.WriteInfo(m.Home, kind, user, pw)
 	}
-	fmt.Fprintf(e.io.Out, "Password: (in the settings file)\n\nSettings written to %s.\n", path)
+	if err != nil {
+		help = fmt.Sprintf("An error occured writing the settings file: %v", err) // sic, legacy's spelling
+	} else {
+		help = fmt.Sprintf("Settings written to ~%s/%s.", user, remote.InfoFile(kind))
+	}
+	fmt.Fprintf(e.io.Out, "%s database created\nConnection Information: \n\nDatabase: %s\nUsername: %s\nHostname: localhost\nPassword: %s\n\n%s\n\n",
+		title, user, user, pw, help)
 	return nil
 }
 
@@ -237,6 +246,10 @@ func (s *source) program(uid string) (string, error) {
 	return res.Entries[0].GetAttributeValue("ou"), nil
 }
 
+// ignoredPrograms are the university directory's placeholders for people
+// who left, which legacy updateprograms never copied.
+var ignoredPrograms = map[string]bool{"orphaned": true, "expired": true}
+
 func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool) error {
 	a, err := e.App(ctx)
 	if err != nil {
@@ -269,7 +282,7 @@ func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool
 			p.clear()
 			return err
 		}
-		if prog == "" || prog == m.Program {
+		if prog == "" || prog == m.Program || ignoredPrograms[prog] {
 			continue
 		}
 		p.clear()

@@ -70,7 +70,7 @@ func Usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun \"ceo COMMAND --help\" for a command's options.\n")
 }
 
-// errUsage is a command-line mistake: exit status 2.
+// errUsage is a command-line mistake: the usage on stdout, exit 0 (legacy).
 var errUsage = errors.New("usage")
 
 type env struct {
@@ -122,17 +122,20 @@ func (e *env) password(prompt string) (string, error) {
 	return e.line()
 }
 
-// Run runs command name with args and returns the exit status: 0 on
-// success, 1 on failure (the reason on stderr), 2 on a usage error.
+// Run runs command name with args and returns the exit status, with
+// legacy ceo's streams and codes where scripts depend on them: an unknown
+// command prints "Invalid command 'NAME'" on stdout and a usage error the
+// command's usage on stdout, both exit 0; an op's refusal (errOpFailed)
+// prints legacy's failure text on stdout, exit 0; any other failure (no
+// ticket, directory down) goes to stderr, exit 1, as a legacy traceback did.
 func Run(ctx context.Context, name string, args []string, io IO, connect Connector) int {
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(io.Err, "ceo: unknown command %q\n\n", name)
-		Usage(io.Err)
-		return 2
+		fmt.Fprintf(io.Out, "Invalid command '%s'\n", name)
+		return 0
 	}
 	fs := flag.NewFlagSet("ceo "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Err)
+	fs.SetOutput(io.Out)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ceo %s %s\n\n%s\n", name, c.usage, strings.TrimSpace(c.help))
 		var n int
@@ -144,12 +147,10 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 	}
 	run := c.flags(fs)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(io.Out)
+		if !errors.Is(err, flag.ErrHelp) {
 			fs.Usage()
-			return 0
 		}
-		return 2
+		return 0
 	}
 	e := &env{io: io, connect: connect, in: bufio.NewReader(io.In)}
 	defer func() {
@@ -158,17 +159,31 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 		}
 	}()
 	err := run(ctx, e, fs.Args())
+	var failed *opFailed
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(io.Err, "ceo %s: %v\n", name, err)
-		fmt.Fprintf(io.Err, "usage: ceo %s %s\n", name, c.usage)
-		return 2
+		fmt.Fprintf(io.Out, "ceo %s: %v\n", name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		fs.Usage()
+		return 0
+	case errors.As(err, &failed):
+		fmt.Fprint(io.Out, failed.text)
+		return 0
 	}
 	fmt.Fprintf(io.Err, "ceo %s: %v\n", name, err)
 	return 1
 }
+
+// opFailed is an op's refusal reported the legacy way: text on stdout,
+// exit 0.
+type opFailed struct {
+	text string
+	err  error
+}
+
+func (f *opFailed) Error() string { return f.err.Error() }
+func (f *opFailed) Unwrap() error { return f.err }
 
 func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)

@@ -29,8 +29,8 @@ current term), one per line: user name, name and program.`,
 		summary: "list accounts not registered for DELTA terms or more",
 		usage:   "DELTA",
 		help: `Lists the accounts whose latest term (as a member or a club rep) is DELTA
-or more terms before the current one, with that term ("none" if they
-were never registered).`,
+or more terms before the current one, as "USER TERM" (user name padded to
+12 columns; f0000 for an account never registered), as legacy ceo did.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			return inactive
 		},
@@ -39,16 +39,18 @@ were never registered).`,
 		name:    "expiredaccounts",
 		summary: "list (and with --email, notify) accounts whose membership expired",
 		usage:   "[--email] [--all]",
-		help: `Lists the members whose membership expired: registered (as a member or a
-club rep) for the previous term but not the current one. With --all, every
-member not registered for the current term (the legacy list).
+		help: `Lists, as legacy ceo did, the members not registered (as a member or a club
+rep) for the current term whose latest term is at most 3 terms back, one
+per line as "USER (expired for N terms)", N being the terms since that
+latest term. With --all, every member not registered for the current term
+(one never registered shows as "USER (never registered)").
 
 With --email, after an explicit confirmation (type 'Yes, do this'), runs
-the expire_hook of accounts.cf as "HOOK NAME USERNAME" for each of them;
-the hook mails the expiry notice.`,
+the expire_hook of accounts.cf as "HOOK NAME USERNAME" for each account
+listed; the hook mails the expiry notice.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			email := fs.Bool("email", false, "notify each expired member through expire_hook (asks for confirmation)")
-			all := fs.Bool("all", false, "every member not registered for the current term, not only last term's")
+			all := fs.Bool("all", false, "every member not registered for the current term, not only those expired up to 3 terms ago")
 			return func(ctx context.Context, e *env, args []string) error {
 				return expiredAccounts(ctx, e, args, *email, *all)
 			}
@@ -109,12 +111,53 @@ func inactive(ctx context.Context, e *env, args []string) error {
 		last, ok := m.LastTerm()
 		switch {
 		case !ok:
-			fmt.Fprintf(e.io.Out, "%-12s %s\n", m.UID, "none")
+			fmt.Fprintf(e.io.Out, "%-12s %s\n", m.UID, neverTerm)
 		case terms.Delta(last, cur) >= delta:
 			fmt.Fprintf(e.io.Out, "%-12s %s\n", m.UID, last)
 		}
 	}
 	return nil
+}
+
+// neverTerm is what legacy inactive printed for an account never
+// registered (its starting value for the latest term).
+const neverTerm = "f0000"
+
+// expiredWindow is how many terms back legacy expiredaccounts looked: an
+// account whose latest term is older is not listed (nor mailed again).
+const expiredWindow = 3
+
+// expired is one account expiredaccounts lists.
+type expired struct {
+	m     members.Member
+	terms int // since the latest term; 0 if never registered
+}
+
+// expiredMembers selects as legacy did: not registered for cur, latest
+// term at most expiredWindow back (all: any latest term, or none).
+func expiredMembers(ms []members.Member, cur terms.Term, all bool) []expired {
+	var out []expired
+	for _, m := range ms {
+		if m.Registered(cur) {
+			continue
+		}
+		last, ok := m.LastTerm()
+		n := 0
+		if ok {
+			n = terms.Delta(last, cur)
+		}
+		if all || ok && n >= 1 && n <= expiredWindow {
+			out = append(out, expired{m, n})
+		}
+	}
+	return out
+}
+
+func (x expired) String() string {
+	if x.terms == 0 {
+		return x.m.UID + " (never registered)"
+	}
+	return fmt.Sprintf("%s (expired for %d terms)", x.m.UID, x.terms)
 }
 
 // confirmPhrase is what --email wants typed, as legacy.
@@ -131,15 +174,11 @@ func expiredAccounts(ctx context.Context, e *env, args []string, email, all bool
 	if email && a.Config.ExpireHook == "" {
 		return fmt.Errorf("--email needs expire_hook in %s/accounts.cf", a.Config.Dir)
 	}
-	cur := a.Current()
-	var since []terms.Term
-	if !all {
-		since = []terms.Term{cur.Prev()}
-	}
-	ms, err := a.Dir.NotRegistered(ctx, []terms.Term{cur}, since)
+	everyone, err := a.Dir.All(ctx)
 	if err != nil {
 		return err
 	}
+	ms := expiredMembers(everyone, a.Current(), all)
 	send := false
 	if email && len(ms) > 0 {
 		fmt.Fprintf(e.io.Err, "%d accounts have expired. If you want to send an account expiration notice to these users then type '%s' and hit enter\n", len(ms), confirmPhrase)
@@ -155,7 +194,8 @@ func expiredAccounts(ctx context.Context, e *env, args []string, email, all bool
 	}
 	p := newProgress(e, "notifying", len(ms))
 	var failed []string
-	for i, m := range ms {
+	for i, x := range ms {
+		m := x.m
 		if send {
 			p.set(i)
 			hctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -168,7 +208,7 @@ func expiredAccounts(ctx context.Context, e *env, args []string, email, all bool
 			}
 		}
 		p.clear()
-		fmt.Fprintf(e.io.Out, "%-12s %-30s\n", m.UID, m.Name)
+		fmt.Fprintln(e.io.Out, x)
 	}
 	p.clear()
 	if len(failed) > 0 {

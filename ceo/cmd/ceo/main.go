@@ -61,9 +61,9 @@ func run(ctx context.Context, args []string) int {
 		}
 	}
 	if len(args) > 0 && !console.IsCommand(args[0]) {
-		fmt.Fprintf(os.Stderr, "ceo: unknown command %q\n\n", args[0])
-		console.Usage(os.Stderr)
-		return 2
+		// Legacy ceo's words, stream and status: scripts compare them.
+		fmt.Fprintf(os.Stdout, "Invalid command '%s'\n", args[0])
+		return 0
 	}
 
 	var cfg *config.Config
