@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,17 +90,23 @@ func (e *Error) Unwrap() []error {
 
 // Credentials say how a Client logs in to Kerberos.
 type Credentials interface {
-	login(cfg *krbconfig.Config) (*krbclient.Client, error)
+	// login returns the client and, for a FILE ccache, its path, where
+	// service tickets are looked up and stored.
+	login(cfg *krbconfig.Config) (cl *krbclient.Client, ccachePath string, err error)
 }
 
 type ccacheCreds struct{ name string }
 
-func (c ccacheCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
-	cl, err := krb5.ClientFromCCache(cfg, c.name)
-	if err != nil {
-		return nil, &Error{Kind: ErrNoTicket, Err: err, Hint: "run kinit"}
+func (c ccacheCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
+	name := c.name
+	if name == "" {
+		name = krb5.DefaultCCacheName()
 	}
-	return cl, nil
+	cl, err := krb5.ClientFromCCache(cfg, name)
+	if err != nil {
+		return nil, "", &Error{Kind: ErrNoTicket, Err: err, Hint: "run kinit"}
+	}
+	return cl, strings.TrimPrefix(name, "FILE:"), nil
 }
 
 // CCache uses the tickets in a FILE credentials cache; name "" means
@@ -108,12 +115,12 @@ func CCache(name string) Credentials { return ccacheCreds{name} }
 
 type keytabCreds struct{ principal, path string }
 
-func (k keytabCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
+func (k keytabCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
 	cl, err := krb5.ClientFromKeytab(cfg, k.principal, k.path)
 	if err != nil {
-		return nil, &Error{Kind: ErrAuth, Err: err, Hint: "check the keytab and principal"}
+		return nil, "", &Error{Kind: ErrAuth, Err: err, Hint: "check the keytab and principal"}
 	}
-	return cl, nil
+	return cl, "", nil
 }
 
 // Keytab logs in as principal with the keys in the keytab file at path.
@@ -121,12 +128,12 @@ func Keytab(principal, path string) Credentials { return keytabCreds{principal, 
 
 type passwordCreds struct{ principal, password string }
 
-func (p passwordCreds) login(cfg *krbconfig.Config) (*krbclient.Client, error) {
+func (p passwordCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
 	cl, err := krb5.ClientFromPassword(cfg, p.principal, p.password)
 	if err != nil {
-		return nil, &Error{Kind: ErrAuth, Err: err}
+		return nil, "", &Error{Kind: ErrAuth, Err: err}
 	}
-	return cl, nil
+	return cl, "", nil
 }
 
 // Password logs in as principal with password.
@@ -156,7 +163,7 @@ type Client struct {
 	loaded bool
 	ops    []opsfile.Op
 	port   int
-	krb    *krbclient.Client
+	krb    *krb5.Tickets
 }
 
 // FromEnv returns a Client configured from the environment like the
@@ -234,9 +241,9 @@ func (c *Client) lookup(name string) (opsfile.Op, error) {
 	return op, nil
 }
 
-// krbClient returns the Kerberos client, logging in on first use. A
+// tickets returns the service-ticket source, logging in on first use. A
 // failed login is not cached, so a later kinit helps.
-func (c *Client) krbClient() (*krbclient.Client, error) {
+func (c *Client) tickets() (*krb5.Tickets, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.krb != nil {
@@ -258,10 +265,36 @@ func (c *Client) krbClient() (*krbclient.Client, error) {
 	if creds == nil {
 		creds = CCache("")
 	}
-	cl, err := creds.login(cfg)
+	cl, ccache, err := creds.login(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.krb = cl
-	return cl, nil
+	c.krb = krb5.NewTickets(cl, ccache)
+	return c.krb, nil
+}
+
+// TicketStats says how many service tickets this Client got from the KDC
+// and how many it reused (from memory or the credentials cache).
+func (c *Client) TicketStats() (fromKDC, reused int64) {
+	c.mu.Lock()
+	t := c.krb
+	c.mu.Unlock()
+	if t == nil {
+		return 0, 0
+	}
+	return t.Stats()
+}
+
+// initiate starts the GSS handshake with spn on a service ticket from the
+// cache or the KDC.
+func (c *Client) initiate(spn string) (*gss.Initiator, []byte, error) {
+	t, err := c.tickets()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := t.Get(spn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return gss.NewInitiatorWithTicket(st.Client, st.ClientRealm, st.Ticket, st.Key, c.GSS)
 }

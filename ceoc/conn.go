@@ -48,8 +48,7 @@ func (c *Client) Dial(ctx context.Context, op string) (*Conn, error) {
 }
 
 func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error) {
-	cl, err := c.krbClient()
-	if err != nil {
+	if _, err := c.tickets(); err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(c.port))
@@ -76,7 +75,7 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	spn := "ceod/" + host
 	// gss keeps authenticator timestamps distinct within the process,
 	// so concurrent handshakes pass the acceptor's replay cache.
-	init, tok, err := gss.NewInitiator(cl, spn, c.GSS)
+	init, tok, err := c.initiate(spn)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
 			Hint: "run kinit if your ticket expired; the KDC must know " + spn}

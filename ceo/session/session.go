@@ -202,11 +202,11 @@ func GetTicket(ctx context.Context, cfg *krbconfig.Config, principal, password, 
 	if res.err != nil {
 		return fmt.Errorf("session: getting a ticket for %s: %w", principal, classifyKrbError(res.err))
 	}
-	cred, err := credentialFromASRep(res.rep)
+	cred, err := krb5.CredentialFromKDCRep(res.rep.CRealm, res.rep.CName, res.rep.Ticket, res.rep.DecryptedEncPart)
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
-	if err := writeCCache(path, cred); err != nil {
+	if err := krb5.WriteCCache(path, cred); err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
 	return nil
