@@ -14,10 +14,10 @@ import (
 // connection, authentication, wrap and unwrap.
 var Ping Handler = HandlerFunc(ping)
 
-func ping(ctx context.Context, req Request) ([]byte, error) {
-	b, err := proto.Marshal(&ceopb.PingResponse{Principal: proto.String(req.Principal)})
+func ping(ctx context.Context, req Request) (Reply, error) {
+	b, err := proto.Marshal(&ceopb.PingResponse{Principal: proto.String(req.Caller.Principal)})
 	if err != nil {
-		return nil, fmt.Errorf("ping: encoding reply: %w", err)
+		return Reply{}, fmt.Errorf("ping: encoding reply: %w", err)
 	}
-	return b, nil
+	return Reply{Body: b}, nil
 }

@@ -11,12 +11,12 @@ import (
 
 func TestPing(t *testing.T) {
 	for _, body := range [][]byte{nil, {0}, []byte("ignored")} {
-		reply, err := Ping.Serve(context.Background(), Request{User: "alice/admin", Principal: "alice/admin@CSCLUB", Body: body})
+		reply, err := Ping.Serve(context.Background(), Request{Caller: Caller{User: "alice/admin", Principal: "alice/admin@CSCLUB"}, Body: body})
 		if err != nil {
 			t.Fatalf("Serve(%q): %v", body, err)
 		}
 		var pr ceopb.PingResponse
-		if err := proto.Unmarshal(reply, &pr); err != nil {
+		if err := proto.Unmarshal(reply.Body, &pr); err != nil {
 			t.Fatalf("reply does not decode: %v", err)
 		}
 		if got := pr.GetPrincipal(); got != "alice/admin@CSCLUB" {

@@ -139,7 +139,7 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 }
 
 func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}), nil
+	return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log})
 }
 
 // accounts loads accounts.cf and applies ceod.cf's account settings.
@@ -201,7 +201,7 @@ func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handle
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
 	}
-	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log}), nil
+	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log})
 }
 
 func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
@@ -221,7 +221,7 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 	}
 	admin := pool.Config().ConnConfig.User
 	return pgdb.New(pgdb.Deps{Pool: pool, Dir: dir, Realm: acc.KRB5Realm, AdminRole: admin,
-		LockDatabases: cf.LockDatabases, Log: b.env.Log}), nil
+		LockDatabases: cf.LockDatabases, Log: b.env.Log})
 }
 
 func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {

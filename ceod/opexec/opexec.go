@@ -86,10 +86,10 @@ var errOutputTooLarge = errors.New("reply too large")
 // wraps ctx.Err() if the context ended first (the program's process
 // group is then killed), an *ExitError for any other failure of the
 // program, and a plain error if the program could not be started.
-func (p *Program) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
+func (p *Program) Serve(ctx context.Context, req ops.Request) (ops.Reply, error) {
 	cred, err := credential(p.RunAs)
 	if err != nil {
-		return nil, err
+		return ops.Reply{}, err
 	}
 	maxOut := p.MaxOutput
 	if maxOut <= 0 {
@@ -99,7 +99,7 @@ func (p *Program) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	stderr := &boundedBuffer{max: maxStderr, truncate: true}
 
 	cmd := exec.CommandContext(ctx, p.Path)
-	cmd.Env = []string{"LANG=C", "CEO_USER=" + req.User, "CEO_CONFIG_DIR=" + p.ConfigDir}
+	cmd.Env = []string{"LANG=C", "CEO_USER=" + req.Caller.User, "CEO_CONFIG_DIR=" + p.ConfigDir}
 	cmd.Dir = "/"
 	cmd.Stdin = bytes.NewReader(req.Body)
 	cmd.Stdout = stdout
@@ -121,17 +121,17 @@ func (p *Program) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
 	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("opexec: %s killed: %w", p.Path, cerr)
+			return ops.Reply{}, fmt.Errorf("opexec: %s killed: %w", p.Path, cerr)
 		}
 		if cmd.ProcessState == nil {
-			return nil, fmt.Errorf("opexec: starting %s: %w", p.Path, err)
+			return ops.Reply{}, fmt.Errorf("opexec: starting %s: %w", p.Path, err)
 		}
 		if stdout.overflow {
 			err = fmt.Errorf("reply larger than %d bytes: %w", maxOut, err)
 		}
-		return nil, &ExitError{Path: p.Path, Err: err, Stderr: stderr.String()}
+		return ops.Reply{}, &ExitError{Path: p.Path, Err: err, Stderr: stderr.String()}
 	}
-	return stdout.Bytes(), nil
+	return ops.Reply{Body: stdout.Bytes()}, nil
 }
 
 // credential returns the credential of user name: its uid, primary gid

@@ -40,9 +40,9 @@ func currentUser(t *testing.T) string {
 func TestEnvironmentAndStdio(t *testing.T) {
 	p := &Program{Path: script(t, `tr '\0' '\n' < /proc/$$/environ; echo "cwd=$(pwd)"; echo "stdin=$(cat)"`),
 		RunAs: currentUser(t), ConfigDir: "/etc/csc-test"}
-	out, err := p.Serve(context.Background(), ops.Request{User: "alice/admin", Principal: "alice/admin@R", Body: []byte("request bytes")})
+	out, err := p.Serve(context.Background(), ops.Request{Caller: ops.Caller{User: "alice/admin", Principal: "alice/admin@R"}, Body: []byte("request bytes")})
 	require.NoError(t, err)
-	assert.Equal(t, "LANG=C\nCEO_USER=alice/admin\nCEO_CONFIG_DIR=/etc/csc-test\ncwd=/\nstdin=request bytes\n", string(out),
+	assert.Equal(t, "LANG=C\nCEO_USER=alice/admin\nCEO_CONFIG_DIR=/etc/csc-test\ncwd=/\nstdin=request bytes\n", string(out.Body),
 		"exactly three environment variables")
 }
 
@@ -55,12 +55,12 @@ func TestRunsAsUser(t *testing.T) {
 		t.Skip("no user nobody")
 	}
 	p := &Program{Path: script(t, `echo "$(id -u) $(id -g) $(id -G)"`), RunAs: "nobody"}
-	out, err := p.Serve(context.Background(), ops.Request{User: "x"})
+	out, err := p.Serve(context.Background(), ops.Request{Caller: ops.Caller{User: "x"}})
 	require.NoError(t, err)
 	gids, err := nobody.GroupIds()
 	require.NoError(t, err)
 	want := nobody.Uid + " " + nobody.Gid + " " + strings.Join(gids, " ")
-	assert.Equal(t, want+"\n", string(out))
+	assert.Equal(t, want+"\n", string(out.Body))
 }
 
 func TestNonRootCannotSwitch(t *testing.T) {
@@ -102,7 +102,7 @@ func TestFailures(t *testing.T) {
 		p := &Program{Path: script(t, "head -c 1000 /dev/zero"), RunAs: me, MaxOutput: 1000}
 		out, err := p.Serve(context.Background(), ops.Request{})
 		require.NoError(t, err)
-		assert.Equal(t, 1000, len(out))
+		assert.Equal(t, 1000, len(out.Body))
 	})
 	t.Run("stderr bounded", func(t *testing.T) {
 		p := &Program{Path: script(t, "head -c 100000 /dev/zero | tr '\\0' x >&2; exit 1"), RunAs: me}

@@ -52,7 +52,7 @@ func TestTable(t *testing.T) {
 	var made []string
 	table, err := Table(local, builtins, func(op opsfile.Op) ops.Handler {
 		made = append(made, op.Name+" as "+op.User)
-		return ops.HandlerFunc(func(context.Context, ops.Request) ([]byte, error) { return []byte("prog"), nil })
+		return ops.HandlerFunc(func(context.Context, ops.Request) (ops.Reply, error) { return ops.Reply{Body: []byte("prog")}, nil })
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"mailman as list"}, made, "a program only for ops without a built-in")
@@ -61,7 +61,7 @@ func TestTable(t *testing.T) {
 	assert.Equal(t, "mailman", table[wire.MsgMailman].Name)
 	reply, err := table[wire.MsgMailman].Handler.Serve(context.Background(), ops.Request{})
 	require.NoError(t, err)
-	assert.Equal(t, "prog", string(reply))
+	assert.Equal(t, "prog", string(reply.Body))
 
 	assert.Equal(t, []string{"mailman=0x4(program)", "ping=0x10(builtin)"}, Describe(table, builtins))
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -213,7 +212,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 	s := c.srv
 	c.principal = principal
 	c.logger = nil // rebuild with the principal
-	user := stripRealm(principal)
+	caller := ops.CallerOf(principal)
 	if !c.transition(StateHandshake, StateIdle) {
 		return errShutdown
 	}
@@ -237,7 +236,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 			return errShutdown
 		}
 		c.nops++
-		if err := c.serveOp(sec, principal, user, t, body); err != nil {
+		if err := c.serveOp(sec, caller, t, body); err != nil {
 			return err
 		}
 		if !c.transition(StateActive, StateIdle) {
@@ -248,7 +247,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 
 // serveOp serves one op frame and audits it. Any error ends the
 // connection without a reply.
-func (c *conn) serveOp(sec secContext, principal, user string, t wire.MsgType, body []byte) (err error) {
+func (c *conn) serveOp(sec secContext, caller ops.Caller, t wire.MsgType, body []byte) (err error) {
 	s := c.srv
 	start := time.Now()
 	op, known := s.Ops[t]
@@ -256,13 +255,13 @@ func (c *conn) serveOp(sec secContext, principal, user string, t wire.MsgType, b
 	if !known {
 		name = t.String()
 	}
-	var reported func() ops.Outcome
+	var reported ops.Outcome
 	defer func() {
 		outcome := opOutcome(err)
-		if err == nil && reported != nil && reported() != "" {
-			outcome = string(reported())
+		if err == nil {
+			outcome = reported.OrOK()
 		}
-		c.auditOp(start, principal, name, outcome, err)
+		c.auditOp(start, caller.Principal, name, outcome, err)
 	}()
 
 	switch {
@@ -279,12 +278,12 @@ func (c *conn) serveOp(sec secContext, principal, user string, t wire.MsgType, b
 	if d := s.opTimeout(); d > 0 {
 		ctx, cancel = context.WithTimeout(ctx, d)
 	}
-	ctx, reported = ops.WithOutcome(ctx)
-	reply, err := c.runHandler(ctx, op.Handler, ops.Request{User: user, Principal: principal, Body: req})
+	rep, err := c.runHandler(ctx, op.Handler, ops.Request{Caller: caller, Body: req})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("op %s: %w", name, err)
 	}
+	reported, reply := rep.Outcome, rep.Body
 	tok, err := sec.Wrap(reply)
 	if err != nil {
 		return fmt.Errorf("wrapping %s reply: %w", name, err)
@@ -312,66 +311,49 @@ func (c *conn) readError(step string, err error) error {
 
 // runHandler calls h, turning a panic into an error so that the op is
 // still audited and only this connection ends.
-func (c *conn) runHandler(ctx context.Context, h ops.Handler, req ops.Request) (reply []byte, err error) {
+func (c *conn) runHandler(ctx context.Context, h ops.Handler, req ops.Request) (reply ops.Reply, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log().Error("panic in op handler", "panic", r, "stack", string(debug.Stack()))
-			reply, err = nil, fmt.Errorf("%w: %v", errHandlerPanic, r)
+			reply, err = ops.Reply{}, fmt.Errorf("%w: %v", errHandlerPanic, r)
 		}
 	}()
 	return h.Serve(ctx, req)
 }
 
-// stripRealm returns principal without its "@REALM" suffix.
-func stripRealm(principal string) string {
-	if i := strings.LastIndexByte(principal, '@'); i >= 0 {
-		return principal[:i]
-	}
-	return principal
-}
-
-// Audit outcomes: a closed vocabulary, with the handlers' own
-// ops.Outcome values ("denied", "invalid", "error") for replied ops.
-const (
-	outcomeOK      = "ok"
-	outcomeDenied  = "denied"
-	outcomeError   = "error"
-	outcomeTimeout = "timeout"
-)
-
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func authOutcome(err error) string {
+func authOutcome(err error) ops.Outcome {
 	switch {
 	case err == nil:
-		return outcomeOK
+		return ops.OutcomeOK
 	case isTimeout(err):
-		return outcomeTimeout
+		return ops.OutcomeTimeout
 	case errors.Is(err, errAuthRejected), errors.Is(err, errOpBeforeAuth), errors.Is(err, errUnknownOp):
-		return outcomeDenied
+		return ops.OutcomeDenied
 	}
-	return outcomeError
+	return ops.OutcomeError
 }
 
-func opOutcome(err error) string {
+func opOutcome(err error) ops.Outcome {
 	switch {
 	case err == nil:
-		return outcomeOK
+		return ops.OutcomeOK
 	case isTimeout(err):
-		return outcomeTimeout
+		return ops.OutcomeTimeout
 	case errors.Is(err, ops.ErrDenied), errors.Is(err, errUnknownOp):
-		return outcomeDenied
+		return ops.OutcomeDenied
 	}
-	return outcomeError
+	return ops.OutcomeError
 }
 
 // auditAuth writes the audit record of one authentication attempt.
 func (c *conn) auditAuth(start time.Time, principal string, err error) {
 	attrs := []slog.Attr{
 		slog.String("event", "auth"),
-		slog.String("outcome", authOutcome(err)),
+		slog.String("outcome", string(authOutcome(err))),
 		slog.String("remote", c.remote),
 		slog.String("principal", principal),
 		slog.Float64("duration", time.Since(start).Seconds()),
@@ -383,10 +365,10 @@ func (c *conn) auditAuth(start time.Time, principal string, err error) {
 }
 
 // auditOp writes the audit record of one op.
-func (c *conn) auditOp(start time.Time, principal, op, outcome string, err error) {
+func (c *conn) auditOp(start time.Time, principal, op string, outcome ops.Outcome, err error) {
 	attrs := []slog.Attr{
 		slog.String("event", "op"),
-		slog.String("outcome", outcome),
+		slog.String("outcome", string(outcome)),
 		slog.String("remote", c.remote),
 		slog.String("principal", principal),
 		slog.String("op", op),

@@ -27,8 +27,8 @@ func ExampleServer_audit() {
 		// A real server sets Keytab and Principal instead.
 		acceptor: fakeAcceptor{},
 		Ops: map[wire.MsgType]Op{
-			0x10: {Name: "ping", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-				return []byte("pong for " + r.User), nil
+			0x10: {Name: "ping", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+				return ops.Reply{Body: []byte("pong for " + r.Caller.User)}, nil
 			})},
 		},
 		Audit: log,

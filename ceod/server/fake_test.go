@@ -69,32 +69,32 @@ func newSlowGate() *slowGate {
 // testOps returns the op table used by the state-machine tests.
 func testOps(g *slowGate) map[wire.MsgType]Op {
 	return map[wire.MsgType]Op{
-		opEcho: {Name: "echo", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-			return []byte(r.User + "|" + r.Principal + "|" + string(r.Body)), nil
+		opEcho: {Name: "echo", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+			return ops.Reply{Body: []byte(r.Caller.User + "|" + r.Caller.Principal + "|" + string(r.Body))}, nil
 		})},
-		opFail: {Name: "fail", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-			return nil, errors.New("exit status 3")
+		opFail: {Name: "fail", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+			return ops.Reply{}, errors.New("exit status 3")
 		})},
-		opDeny: {Name: "deny", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-			return nil, ops.ErrDenied
+		opDeny: {Name: "deny", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+			return ops.Reply{}, ops.ErrDenied
 		})},
-		opPanic: {Name: "panic", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
+		opPanic: {Name: "panic", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
 			panic("boom")
 		})},
-		opBig: {Name: "big", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-			return make([]byte, wire.DefaultMaxFrame), nil
+		opBig: {Name: "big", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+			return ops.Reply{Body: make([]byte, wire.DefaultMaxFrame)}, nil
 		})},
-		opSlow: {Name: "slow", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
+		opSlow: {Name: "slow", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
 			if g == nil {
 				<-ctx.Done()
-				return nil, ctx.Err()
+				return ops.Reply{}, ctx.Err()
 			}
 			g.started <- struct{}{}
 			select {
 			case <-g.release:
-				return []byte("slow done"), nil
+				return ops.Reply{Body: []byte("slow done")}, nil
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return ops.Reply{}, ctx.Err()
 			}
 		})},
 	}

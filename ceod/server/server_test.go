@@ -650,17 +650,6 @@ func TestFaultInjection(t *testing.T) {
 	}
 }
 
-func TestStripRealm(t *testing.T) {
-	for in, want := range map[string]string{
-		"alice@CSCLUB":       "alice",
-		"alice/admin@CSCLUB": "alice/admin",
-		"noreal":             "noreal",
-		"a@b@C":              "a@b",
-	} {
-		assert.Equal(t, want, stripRealm(in), in)
-	}
-}
-
 func TestIPKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"127.0.0.1:5":              "127.0.0.1",
@@ -692,9 +681,8 @@ func TestConfigErrors(t *testing.T) {
 func TestReportedOutcomeAudited(t *testing.T) {
 	const opRefuse wire.MsgType = 0x7e
 	s := &Server{Ops: testOps(nil)}
-	s.Ops[opRefuse] = Op{Name: "refuse", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) ([]byte, error) {
-		ops.ReportOutcome(ctx, ops.OutcomeDenied)
-		return []byte("permission denied"), nil
+	s.Ops[opRefuse] = Op{Name: "refuse", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
+		return ops.Reply{Body: []byte("permission denied"), Outcome: ops.OutcomeDenied}, nil
 	})}
 	addr, rec := startTCP(t, s)
 	c := dialTCP(t, addr)

@@ -24,8 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
@@ -41,10 +39,10 @@ const (
 	StatusEPERM  int32 = int32(syscall.EPERM)  // 1
 	StatusEEXIST int32 = int32(syscall.EEXIST) // 17
 	StatusEINVAL int32 = int32(syscall.EINVAL) // 22
-	StatusEKERB  int32 = -2
-	StatusELDAP  int32 = -3
-	StatusEHOME  int32 = -4
-	StatusEQUOTA int32 = -5
+	StatusEKERB  int32 = ops.EKERB
+	StatusELDAP  int32 = ops.ELDAP
+	StatusEHOME  int32 = ops.EHOME
+	StatusEQUOTA int32 = ops.EQUOTA
 
 	// statusEIO reports a failed name service lookup.
 	statusEIO = int32(syscall.EIO)
@@ -166,66 +164,76 @@ func (h *Handler) Close() error {
 // Serve handles one AddUser request. Refusals (EPERM, EINVAL, EEXIST)
 // and failed steps are reported in the AddUserResponse, never as an
 // error; the error is only for a reply that cannot be encoded.
-func (h *Handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
-	t0 := h.now()
-	msgs, rec := h.serve(ctx, req)
-	rec = append(rec, slog.String("caller", req.User), slog.Duration("duration", h.now().Sub(t0)))
-	h.log.LogAttrs(ctx, slog.LevelInfo, "adduser", rec...)
-	for _, a := range rec {
-		if a.Key == "outcome" {
-			ops.ReportLogOutcome(ctx, a.Value.String())
-		}
-	}
-	b, err := proto.Marshal(&ceopb.AddUserResponse{Messages: msgs})
-	if err != nil {
-		return nil, fmt.Errorf("adduser: encoding reply: %w", err)
-	}
-	return b, nil
+func (h *Handler) Serve(ctx context.Context, req ops.Request) (ops.Reply, error) {
+	p := ops.Proto[*ceopb.AddUser, *ceopb.AddUserResponse]{Op: "adduser", Event: "adduser", Log: h.log,
+		Do: h.serve, Malformed: h.malformed}
+	return p.Serve(ctx, req)
 }
 
 // status is ops.Status, short for the many messages here.
 var status = ops.Status
 
-// serve returns the reply's messages and the attributes of the log record.
-func (h *Handler) serve(ctx context.Context, req ops.Request) ([]*ceopb.StatusMessage, []slog.Attr) {
-	refuse := func(outcome string, code int32, format string, args ...any) ([]*ceopb.StatusMessage, []slog.Attr) {
-		m := status(code, format, args...)
-		return []*ceopb.StatusMessage{m}, []slog.Attr{slog.String("outcome", outcome), slog.String("reason", m.GetMessage())}
-	}
+// refuse is a one-message reply and its log attributes.
+func refuse(outcome ops.Outcome, code int32, format string, args ...any) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
+	m := status(code, format, args...)
+	return &ceopb.AddUserResponse{Messages: []*ceopb.StatusMessage{m}}, outcome, []slog.Attr{slog.String("reason", m.GetMessage())}
+}
 
-	// Authorization comes first: an outsider learns nothing about
-	// names or the request format.
-	allowed, err := h.authorized(ctx, req)
+// admit checks the caller; a refusal is returned as a reply. Authorization
+// comes first: an outsider learns nothing about names or the request
+// format.
+func (h *Handler) admit(ctx context.Context, c ops.Caller) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
+	allowed, err := h.authorized(ctx, c)
 	if err != nil {
-		h.log.Error("adduser: authorization check failed", "caller", req.User, "err", err)
-		return refuse("error", StatusELDAP, "cannot check your authorization: the directory is unavailable")
+		h.log.Error("adduser: authorization check failed", "caller", c.User, "err", err)
+		return refuse(ops.OutcomeError, ops.ELDAP, "cannot check your authorization: the directory is unavailable")
 	}
 	if !allowed {
-		return refuse("denied", StatusEPERM, "permission denied: %s is not in group office or syscom", req.User)
+		return refuse(ops.OutcomeDenied, StatusEPERM, "permission denied: %s is not in group office or syscom", c.User)
 	}
+	return nil, "", nil
+}
 
-	var m ceopb.AddUser
-	if err := proto.Unmarshal(req.Body, &m); err != nil {
-		return refuse("invalid", StatusEINVAL, "malformed AddUser request")
+// malformed answers a request that does not decode.
+func (h *Handler) malformed(ctx context.Context, c ops.Caller, _ error) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr, error) {
+	t0 := h.now()
+	out, outcome, rec := h.admit(ctx, c)
+	if out == nil {
+		out, outcome, rec = refuse(ops.OutcomeInvalid, StatusEINVAL, "malformed AddUser request")
 	}
-	r, problems := validate(&m, h.cfg)
+	return out, outcome, append(rec, slog.String("caller", c.User), slog.Duration("duration", h.now().Sub(t0))), nil
+}
+
+// serve answers a decoded request.
+func (h *Handler) serve(ctx context.Context, c ops.Caller, m *ceopb.AddUser) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr, error) {
+	t0 := h.now()
+	out, outcome, rec := h.create(ctx, c, m)
+	return out, outcome, append(rec, slog.String("caller", c.User), slog.Duration("duration", h.now().Sub(t0))), nil
+}
+
+// create returns the reply, its outcome and the attributes of the log record.
+func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUser) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
+	if out, outcome, rec := h.admit(ctx, caller); out != nil {
+		return out, outcome, rec
+	}
+	r, problems := validate(m, h.cfg)
 	if len(problems) > 0 {
-		return refuse("invalid", StatusEINVAL, "%s", strings.Join(problems, "; "))
+		return refuse(ops.OutcomeInvalid, StatusEINVAL, "%s", strings.Join(problems, "; "))
 	}
 	rec := []slog.Attr{slog.String("user", r.name), slog.String("type", r.typ.String())}
 
 	if code, why, err := h.checkFree(ctx, r); err != nil {
 		h.log.Error("adduser: existence check failed", "user", r.name, "err", err)
-		msgs, attrs := refuse("error", code, "cannot check whether %s is free: %s", r.name, why)
-		return msgs, append(rec, attrs...)
+		out, outcome, attrs := refuse(ops.OutcomeError, code, "cannot check whether %s is free: %s", r.name, why)
+		return out, outcome, append(rec, attrs...)
 	} else if why != "" {
-		msgs, attrs := refuse("exists", StatusEEXIST, "%s", why)
-		return msgs, append(rec, attrs...)
+		out, outcome, attrs := refuse(ops.OutcomeInvalid, StatusEEXIST, "%s", why)
+		return out, outcome, append(rec, slog.String("result", "exists"), attrs[0])
 	}
 
-	c := &creation{h: h, r: r, caller: req.User}
+	c := &creation{h: h, r: r, caller: caller.User}
 	ok := c.run(ctx)
-	rec = append(rec, slog.Int("uid", c.uid), slog.String("outcome", c.outcome))
+	rec = append(rec, slog.Int("uid", c.uid), slog.String("result", c.outcome))
 	if c.failure != nil {
 		rec = append(rec, slog.String("err", c.failure.Error()))
 	}
@@ -237,20 +245,27 @@ func (h *Handler) serve(ctx context.Context, req ops.Request) ([]*ceopb.StatusMe
 	// is gone) either way, and the membership list must hear of it.
 	hookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.progTimeout)
 	defer cancel()
-	h.notify(hookCtx, r, req.User, ok, lines)
-	return c.msgs, rec
+	h.notify(hookCtx, r, caller.User, ok, lines)
+	outcome := ops.OutcomeOK
+	switch {
+	case c.outcome == "exists": // taken while we were at it
+		outcome = ops.OutcomeInvalid
+	case !ok:
+		outcome = ops.OutcomeError
+	}
+	return &ceopb.AddUserResponse{Messages: c.msgs}, outcome, rec
 }
 
 // authorized reports whether the caller may add accounts: a principal of
 // our realm without instance whose name is in office or syscom. The
 // realm check keeps a principal of a trusted foreign realm from passing
 // as a local user of the same name.
-func (h *Handler) authorized(ctx context.Context, req ops.Request) (bool, error) {
-	if req.User == "" || strings.Contains(req.User, "/") || req.Principal != req.User+"@"+h.cfg.KRB5Realm {
+func (h *Handler) authorized(ctx context.Context, c ops.Caller) (bool, error) {
+	if c.User == "" || strings.Contains(c.User, "/") || c.Principal != c.User+"@"+h.cfg.KRB5Realm {
 		return false, nil
 	}
 	for _, g := range allowedGroups {
-		ok, err := h.dir.InGroup(ctx, req.User, g)
+		ok, err := h.dir.InGroup(ctx, c.User, g)
 		if err != nil {
 			return false, err
 		}

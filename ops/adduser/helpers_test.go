@@ -142,7 +142,9 @@ func (e *env) tryCall(t *testing.T, caller string, m *ceopb.AddUser) ([]*ceopb.S
 	if e.port != 0 {
 		reply, err = e.ceocClient(t, caller).Call(t.Context(), "adduser", body)
 	} else {
-		reply, err = e.h.Serve(t.Context(), ops.Request{User: caller, Principal: caller + "@" + e.r.Name, Body: body})
+		var rep ops.Reply
+		rep, err = e.h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@" + e.r.Name}, Body: body})
+		reply = rep.Body
 	}
 	if err != nil {
 		return nil, err
@@ -167,7 +169,7 @@ func (e *env) callCtx(t *testing.T, ctx context.Context, req ops.Request) []*ceo
 	reply, err := e.h.Serve(ctx, req)
 	require.NoError(t, err)
 	var resp ceopb.AddUserResponse
-	require.NoError(t, proto.Unmarshal(reply, &resp))
+	require.NoError(t, proto.Unmarshal(reply.Body, &resp))
 	require.NotEmpty(t, resp.Messages, "a reply always has messages")
 	return resp.Messages
 }

@@ -12,7 +12,7 @@ type adduserMsg = ceopb.AddUser
 func protoMarshal(m *ceopb.AddUser) ([]byte, error) { return proto.Marshal(m) }
 
 func opsRequest(user, principal string, body []byte) ops.Request {
-	return ops.Request{User: user, Principal: principal, Body: body}
+	return ops.Request{Caller: ops.Caller{User: user, Principal: principal}, Body: body}
 }
 
 func withPassword(m *ceopb.AddUser, pw string) *ceopb.AddUser {

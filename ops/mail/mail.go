@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"unicode"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -43,16 +41,17 @@ type handler struct {
 	log   *slog.Logger
 }
 
-// New returns the mail op's handler. It panics if d.Dir is nil.
-func New(d Deps) ops.Handler {
+// New returns the mail op's handler.
+func New(d Deps) (ops.Handler, error) {
 	if d.Dir == nil {
-		panic("mail: Deps.Dir is nil")
+		return nil, errors.New("mail: Deps.Dir is nil")
 	}
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{dir: d.Dir, realm: d.Realm, log: log.With("op", "mail")}
+	h := &handler{dir: d.Dir, realm: d.Realm, log: log.With("op", "mail")}
+	return &ops.Proto[*ceopb.UpdateMail, *ceopb.UpdateMailResponse]{Op: "mail", Event: "update mail", Log: h.log, Do: h.serve}, nil
 }
 
 // reply collects the legacy status messages.
@@ -63,66 +62,42 @@ func (r *reply) add(status int32, format string, args ...any) int32 {
 	return status
 }
 
-// Serve implements ops.Handler. A malformed request is an error (the
-// legacy program died on it); every other outcome is a reply.
-func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
-	var in ceopb.UpdateMail
-	// AllowPartial: a missing username gets the legacy EINVAL reply
-	// rather than a dropped connection.
-	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(req.Body, &in); err != nil {
-		return nil, fmt.Errorf("mail: malformed UpdateMail request: %w", err)
-	}
+// serve answers one decoded request. A malformed request is an error
+// (the legacy program died on it); every other outcome is a reply.
+func (h *handler) serve(ctx context.Context, c ops.Caller, in *ceopb.UpdateMail) (*ceopb.UpdateMailResponse, ops.Outcome, []slog.Attr, error) {
 	var out reply
-	caller := authz.Caller(req.User, req.Principal, h.realm)
-	outcome, err := h.update(ctx, caller, &in, &out)
-	if err != nil {
-		return nil, err
-	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "update mail",
-		slog.String("caller", caller), slog.String("target", in.GetUsername()),
+	caller := authz.Caller(c.User, c.Principal, h.realm)
+	outcome, err := h.update(ctx, caller, in, &out)
+	attrs := []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername()),
 		slog.Bool("set", in.Forward != nil && in.GetForward() != ""),
-		slog.Bool("clear", in.Forward != nil && in.GetForward() == ""),
-		slog.String("outcome", outcome))
-	ops.ReportLogOutcome(ctx, outcome)
-	b, err := proto.Marshal(&out.UpdateMailResponse)
-	if err != nil {
-		return nil, fmt.Errorf("mail: encoding reply: %w", err)
-	}
-	return b, nil
+		slog.Bool("clear", in.Forward != nil && in.GetForward() == "")}
+	return &out.UpdateMailResponse, outcome, attrs, err
 }
 
-// Outcomes for the log.
-const (
-	outcomeOK      = "ok"
-	outcomeDenied  = "denied"
-	outcomeInvalid = "invalid"
-	outcomeError   = "error"
-)
-
-func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMail, out *reply) (string, error) {
+func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMail, out *reply) (ops.Outcome, error) {
 	if in.Username == nil || in.GetUsername() == "" {
 		out.add(int32(syscall.EINVAL), "missing required argument: username")
-		return outcomeInvalid, nil
+		return ops.OutcomeInvalid, nil
 	}
 	target := in.GetUsername()
 	d, err := authz.UpdateMail(ctx, h.dir, caller, target)
 	if err != nil {
-		h.log.Error("authorization failed", "caller", caller, "target", target, "error", err)
-		out.add(ELDAP, "unable to check authorization for %s: directory error", caller)
-		return outcomeError, nil
+		h.log.Error("authorization failed", "caller", caller, "target", target, "err", err)
+		out.add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		return ops.OutcomeError, nil
 	}
 	if !d.Allowed {
 		out.add(d.Status, "%s", d.Message)
-		return outcomeDenied, nil
+		return ops.OutcomeDenied, nil
 	}
 	if in.Forward != nil {
 		if bad, ok := invalidChar(in.GetForward()); ok {
 			out.add(int32(syscall.EINVAL), "invalid character in forward: %c", bad)
-			return outcomeInvalid, nil
+			return ops.OutcomeInvalid, nil
 		}
 		if len(in.GetForward()) > MaxForward {
 			out.add(int32(syscall.EINVAL), "forward is longer than %d bytes", MaxForward)
-			return outcomeInvalid, nil
+			return ops.OutcomeInvalid, nil
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -134,34 +109,31 @@ func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMai
 		switch {
 		case errors.Is(err, authz.ErrNoSuchUser):
 			out.add(int32(syscall.ENOENT), "getpwnam: %s: no such user", target)
-			return outcomeInvalid, nil
+			return ops.OutcomeInvalid, nil
 		case err != nil:
-			h.log.Error("user lookup failed", "target", target, "error", err)
-			out.add(ELDAP, "unable to look up %s: directory error", target)
-			return outcomeError, nil
+			h.log.Error("user lookup failed", "target", target, "err", err)
+			out.add(ops.ELDAP, "unable to look up %s: directory error", target)
+			return ops.OutcomeError, nil
 		}
 		if fwd := in.GetForward(); fwd != "" {
 			if err := setForward(u.Home, u.UID, u.GID, []byte(fwd+"\n")); err != nil {
-				h.log.Warn("writing forward failed", "target", target, "error", err)
+				h.log.Warn("writing forward failed", "target", target, "err", err)
 				out.add(errno(err), "%v", err)
-				return outcomeError, nil
+				return ops.OutcomeError, nil
 			}
 			out.add(0, "successfully updated forward for %s", target)
 		} else {
 			if err := clearForward(u.Home, u.UID); err != nil {
-				h.log.Warn("clearing forward failed", "target", target, "error", err)
+				h.log.Warn("clearing forward failed", "target", target, "err", err)
 				out.add(errno(err), "%v", err)
-				return outcomeError, nil
+				return ops.OutcomeError, nil
 			}
 			out.add(0, "successfully cleared forward for %s", target)
 		}
 	}
 	out.add(0, "finished updating mail for %s", target)
-	return outcomeOK, nil
+	return ops.OutcomeOK, nil
 }
-
-// ELDAP is the legacy status for a directory failure.
-const ELDAP = -3
 
 // invalidChar returns the first character of fwd that the legacy rules
 // forbid: " ' , | $ / # : and white space (a pipe or a path in a

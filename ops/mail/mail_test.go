@@ -82,7 +82,7 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddUser(authz.User{Name: "office1", UID: 20001, GID: 20001, Home: filepath.Join(base, "home", "office1")})
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
-	f.h = New(Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL"})
+	f.h = mustNew(t, Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL"})
 	return f
 }
 
@@ -101,12 +101,12 @@ type msg struct {
 
 func call(t *testing.T, h ops.Handler, caller string, body []byte) []msg {
 	t.Helper()
-	out, err := h.Serve(t.Context(), ops.Request{User: caller, Principal: caller + "@CSCLUB.INTERNAL", Body: body})
+	out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@CSCLUB.INTERNAL"}, Body: body})
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	var resp ceopb.UpdateMailResponse
-	if err := proto.Unmarshal(out, &resp); err != nil {
+	if err := proto.Unmarshal(out.Body, &resp); err != nil {
 		t.Fatalf("reply does not decode: %v", err)
 	}
 	var msgs []msg
@@ -348,7 +348,7 @@ func TestDirectoryOutage(t *testing.T) {
 	f.dir.Err = errors.New("ldap: connection refused")
 	before := snapshot(t, f.base)
 	got := call(t, f.h, "regular1", request("regular1", proto.String("a@example.com")))
-	if len(got) != 1 || got[0].status != ELDAP || strings.Contains(got[0].message, "refused") {
+	if len(got) != 1 || got[0].status != ops.ELDAP || strings.Contains(got[0].message, "refused") {
 		t.Errorf("reply %v, want one ELDAP message without the internal error", got)
 	}
 	if after := snapshot(t, f.base); after != before {
@@ -358,7 +358,7 @@ func TestDirectoryOutage(t *testing.T) {
 
 func TestMalformedRequest(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.h.Serve(t.Context(), ops.Request{User: "regular1", Body: []byte{0xff, 0xff, 0xff}})
+	_, err := f.h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "regular1"}, Body: []byte{0xff, 0xff, 0xff}})
 	if err == nil {
 		t.Fatal("malformed request accepted")
 	}
@@ -618,12 +618,12 @@ func TestForeignRealmRefused(t *testing.T) {
 	before := snapshot(t, f.base)
 	for _, p := range []string{"regular1@EVIL.ORG", "office1@EVIL.ORG"} {
 		user, _, _ := strings.Cut(p, "@")
-		out, err := f.h.Serve(t.Context(), ops.Request{User: user, Principal: p, Body: request("regular1", proto.String("evil@example.com"))})
+		out, err := f.h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: request("regular1", proto.String("evil@example.com"))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var resp ceopb.UpdateMailResponse
-		proto.Unmarshal(out, &resp)
+		proto.Unmarshal(out.Body, &resp)
 		var got []msg
 		for _, m := range resp.GetMessages() {
 			got = append(got, msg{m.GetStatus(), m.GetMessage()})
@@ -632,5 +632,21 @@ func TestForeignRealmRefused(t *testing.T) {
 	}
 	if after := snapshot(t, f.base); after != before {
 		t.Errorf("changed:\n%s\n---\n%s", before, after)
+	}
+}
+
+// mustNew is New for a test.
+func mustNew(t testing.TB, d Deps) ops.Handler {
+	t.Helper()
+	h, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestNewRefusesMissingDeps(t *testing.T) {
+	if _, err := New(Deps{}); err == nil {
+		t.Error("New without dependencies: no error")
 	}
 }

@@ -36,7 +36,7 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h := New(Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name})
+	h := mustNew(t, Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name})
 	c := authztest.StartCeod(t, r, map[wire.MsgType]server.Op{0x02: authztest.Op("mail", h)})
 	return &realmEnv{r: r, ceod: c}
 }

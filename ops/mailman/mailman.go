@@ -105,57 +105,59 @@ func ListID(membersList, domain string) string {
 // Serve implements ops.Handler. The request is the username on one line;
 // the reply is the text the legacy op printed. Only a failure of the list
 // server itself is an error (the legacy program died then too).
-func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
+func (h *handler) Serve(ctx context.Context, req ops.Request) (ops.Reply, error) {
 	// Like Python's raw_input: the first line, without its newline.
 	user, _, _ := bytes.Cut(req.Body, []byte("\n"))
 	name := string(user)
-	caller := authz.Caller(req.User, req.Principal, h.d.Realm)
+	caller := authz.Caller(req.Caller.User, req.Caller.Principal, h.d.Realm)
 	reply, outcome, err := h.subscribe(ctx, caller, name)
+	if err != nil {
+		outcome = ops.OutcomeError
+	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "subscribe",
 		slog.String("caller", caller), slog.String("target", name),
-		slog.String("list", h.listID), slog.String("outcome", outcome))
-	ops.ReportLogOutcome(ctx, outcome)
+		slog.String("list", h.listID), slog.String("outcome", string(outcome)))
 	if err != nil {
-		return nil, err
+		return ops.Reply{}, err
 	}
-	return []byte(reply), nil
+	return ops.Reply{Body: []byte(reply), Outcome: outcome}, nil
 }
 
-func (h *handler) subscribe(ctx context.Context, caller, name string) (reply, outcome string, err error) {
+func (h *handler) subscribe(ctx context.Context, caller, name string) (reply string, outcome ops.Outcome, err error) {
 	if h.d.MembersList == Disabled {
-		return fmt.Sprintf("Disabled: %s\n", name), "disabled", nil
+		return fmt.Sprintf("Disabled: %s\n", ops.Sanitize(name)), ops.OutcomeOK, nil
 	}
 	d, err := authz.Subscribe(ctx, h.d.Dir, caller, name, h.d.MembersList)
 	if err != nil {
-		return "", "error", fmt.Errorf("mailman: %w", err)
+		return "", ops.OutcomeError, fmt.Errorf("mailman: %w", err)
 	}
 	if !d.Allowed {
-		return d.Message + "\n", "denied", nil
+		return ops.Sanitize(d.Message) + "\n", ops.OutcomeDenied, nil
 	}
 	if !h.rule.MatchString(name) {
-		return fmt.Sprintf("Invalid username: %q\n", name), "invalid", nil
+		return fmt.Sprintf("Invalid username: %q\n", name), ops.OutcomeInvalid, nil
 	}
 	addr := name + "@" + h.d.ListDomain
 	res, err := h.d.Lists.Subscribe(ctx, h.listID, addr)
 	if err != nil {
-		return "", "error", fmt.Errorf("mailman: subscribing %s to %s: %w", addr, h.listID, err)
+		return "", ops.OutcomeError, fmt.Errorf("mailman: subscribing %s to %s: %w", addr, h.listID, err)
 	}
 	// The lines Mailman 2's add_members printed, then the op's own
 	// newline (Python's print).
 	var line string
 	switch res {
 	case Subscribed:
-		line, outcome = "Subscribed: "+addr, "ok"
+		line, outcome = "Subscribed: "+addr, ops.OutcomeOK
 	case AlreadyMember:
-		line, outcome = "Already a member: "+addr, "ok"
+		line, outcome = "Already a member: "+addr, ops.OutcomeOK
 	case Pending:
-		line, outcome = "Subscription pending: "+addr, "ok"
+		line, outcome = "Subscription pending: "+addr, ops.OutcomeOK
 	case BadAddress:
-		line, outcome = "Bad/Invalid email address: "+addr, "invalid"
+		line, outcome = "Bad/Invalid email address: "+addr, ops.OutcomeInvalid
 	case NoSuchList:
-		line, outcome = "No such list: "+h.d.MembersList, "error"
+		line, outcome = "No such list: "+h.d.MembersList, ops.OutcomeError
 	default:
-		return "", "error", fmt.Errorf("mailman: unknown result %d", res)
+		return "", ops.OutcomeError, fmt.Errorf("mailman: unknown result %d", res)
 	}
 	return line + "\n\n", outcome, nil
 }

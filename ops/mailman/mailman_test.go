@@ -121,11 +121,11 @@ func newHandler(t *testing.T, b backend, dir authz.Directory) ops.Handler {
 
 func serve(t *testing.T, h ops.Handler, caller, body string) string {
 	t.Helper()
-	out, err := h.Serve(t.Context(), ops.Request{User: caller, Principal: caller + "@CSCLUB.INTERNAL", Body: []byte(body)})
+	out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@CSCLUB.INTERNAL"}, Body: []byte(body)})
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	return string(out)
+	return string(out.Body)
 }
 
 func TestSubscribe(t *testing.T) {
@@ -194,7 +194,7 @@ func TestWrongCredentials(t *testing.T) {
 		bad := b
 		bad.password = "wrong"
 		h := newHandler(t, bad, directory())
-		_, err := h.Serve(t.Context(), ops.Request{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL", Body: []byte("regular1\n")})
+		_, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL"}, Body: []byte("regular1\n")})
 		if !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("err %v, want ErrUnauthorized", err)
 		}
@@ -243,19 +243,19 @@ func TestServerFailures(t *testing.T) {
 	s := mailmantest.NewStandIn(t, "restadmin", "rest-pw", listID)
 	s.Fail = 500
 	h := newHandler(t, backend{url: s.URL, user: "restadmin", password: "rest-pw", list: "members"}, directory())
-	if _, err := h.Serve(t.Context(), ops.Request{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL", Body: []byte("regular1\n")}); err == nil || !strings.Contains(err.Error(), "500") {
+	if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL"}, Body: []byte("regular1\n")}); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("server error: err %v", err)
 	}
 
 	dead := httptest.NewServer(nil)
 	dead.Close()
 	h = newHandler(t, backend{url: dead.URL, user: "restadmin", password: "rest-pw", list: "members"}, directory())
-	if _, err := h.Serve(t.Context(), ops.Request{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL", Body: []byte("regular1\n")}); err == nil {
+	if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "regular1", Principal: "regular1@CSCLUB.INTERNAL"}, Body: []byte("regular1\n")}); err == nil {
 		t.Error("unreachable server: no error")
 	}
 
 	h = newHandler(t, backend{url: s.URL, user: "restadmin", password: "rest-pw", list: "members"}, &authztest.Fake{Err: errors.New("ldap down")})
-	if _, err := h.Serve(t.Context(), ops.Request{User: "office1", Principal: "office1@CSCLUB.INTERNAL", Body: []byte("regular1\n")}); err == nil {
+	if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "office1", Principal: "office1@CSCLUB.INTERNAL"}, Body: []byte("regular1\n")}); err == nil {
 		t.Error("directory outage: no error")
 	}
 }
@@ -316,12 +316,12 @@ func TestForeignRealmRefused(t *testing.T) {
 	h := newHandler(t, b, directory())
 	for _, p := range []string{"regular1@EVIL.ORG", "office1@EVIL.ORG"} {
 		user, _, _ := strings.Cut(p, "@")
-		out, err := h.Serve(t.Context(), ops.Request{User: user, Principal: p, Body: []byte("regular1\n")})
+		out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: []byte("regular1\n")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "Access denied: user '" + p + "' cannot subscribe users to members\n"; string(out) != want {
-			t.Errorf("reply %q, want %q", out, want)
+		if want := "Access denied: user '" + p + "' cannot subscribe users to members\n"; string(out.Body) != want {
+			t.Errorf("reply %q, want %q", out.Body, want)
 		}
 	}
 	if m := b.members(t); len(m) != 0 {

@@ -118,16 +118,17 @@ type handler struct {
 	mu  sync.Mutex // one create at a time: the statements are not atomic
 }
 
-// New returns the mysql op's handler. It panics if d.DB or d.Dir is nil.
-func New(d Deps) ops.Handler {
+// New returns the mysql op's handler.
+func New(d Deps) (ops.Handler, error) {
 	if d.DB == nil || d.Dir == nil {
-		panic("mysqldb: Deps.DB and Deps.Dir are required")
+		return nil, errors.New("mysqldb: Deps.DB and Deps.Dir are required")
 	}
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{d: d, log: log.With("op", "mysql")}
+	h := &handler{d: d, log: log.With("op", "mysql")}
+	return &ops.Proto[*ceopb.AddMySQLUser, *ceopb.AddMySQLUserResponse]{Op: "mysql", Event: "add mysql user", Log: h.log, Do: h.serve}, nil
 }
 
 type reply struct{ ceopb.AddMySQLUserResponse }
@@ -137,65 +138,43 @@ func (r *reply) add(status int32, format string, args ...any) int32 {
 	return status
 }
 
-// Serve implements ops.Handler.
-func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
-	var in ceopb.AddMySQLUser
-	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(req.Body, &in); err != nil {
-		return nil, fmt.Errorf("mysql: malformed AddMySQLUser request: %w", err)
-	}
+func (h *handler) serve(ctx context.Context, c ops.Caller, in *ceopb.AddMySQLUser) (*ceopb.AddMySQLUserResponse, ops.Outcome, []slog.Attr, error) {
 	var out reply
-	caller := authz.Caller(req.User, req.Principal, h.d.Realm)
+	caller := authz.Caller(c.User, c.Principal, h.d.Realm)
 	outcome := h.create(ctx, caller, in.Username, &out)
-	h.log.LogAttrs(ctx, slog.LevelInfo, "add mysql user",
-		slog.String("caller", caller), slog.String("target", in.GetUsername()), slog.String("outcome", outcome))
-	ops.ReportLogOutcome(ctx, outcome)
-	b, err := proto.Marshal(&out.AddMySQLUserResponse)
-	if err != nil {
-		return nil, fmt.Errorf("mysql: encoding reply: %w", err)
-	}
-	return b, nil
+	return &out.AddMySQLUserResponse, outcome, []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername())}, nil
 }
 
-const (
-	outcomeOK      = "ok"
-	outcomeDenied  = "denied"
-	outcomeInvalid = "invalid"
-	outcomeError   = "error"
-)
-
-// ELDAP is the legacy status for a directory failure.
-const ELDAP = -3
-
-func (h *handler) create(ctx context.Context, caller string, username *string, out *reply) string {
+func (h *handler) create(ctx context.Context, caller string, username *string, out *reply) ops.Outcome {
 	if username == nil || *username == "" {
 		out.add(int32(syscall.EINVAL), "missing required argument: username")
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	name := *username
 	out.add(0, "mysql create db=%s by %s", name, caller)
 	d, err := authz.CreateDatabase(ctx, h.d.Dir, caller, name)
 	if err != nil {
-		h.log.Error("authorization failed", "caller", caller, "target", name, "error", err)
-		out.add(ELDAP, "unable to check authorization for %s: directory error", caller)
-		return outcomeError
+		h.log.Error("authorization failed", "caller", caller, "target", name, "err", err)
+		out.add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		return ops.OutcomeError
 	}
 	out.add(d.Status, "%s", d.Message)
 	if !d.Allowed {
-		return outcomeDenied
+		return ops.OutcomeDenied
 	}
 	if !ValidName(name, MaxNameLength) {
 		out.add(int32(syscall.EINVAL), "invalid characters in username %s", name)
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	if h.reserved(name) {
 		out.add(int32(syscall.EINVAL), "username %s is reserved", name)
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	pw, err := RandomPassword(h.d.Rand)
 	if err != nil {
-		h.log.Error("password generation failed", "error", err)
+		h.log.Error("password generation failed", "err", err)
 		out.add(int32(syscall.EIO), "exception occured creating database: no entropy")
-		return outcomeError
+		return ops.OutcomeError
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -203,15 +182,15 @@ func (h *handler) create(ctx context.Context, caller string, username *string, o
 		var priv *privilegedError
 		if errors.As(err, &priv) {
 			out.add(int32(syscall.EPERM), "denied, %s is a privileged MariaDB account", name)
-			return outcomeDenied
+			return ops.OutcomeDenied
 		}
-		h.log.Error("creating database failed", "target", name, "error", err)
+		h.log.Error("creating database failed", "target", name, "err", err)
 		out.add(1, "exception occured creating database: %s", describe(err))
-		return outcomeError
+		return ops.OutcomeError
 	}
 	out.Password = proto.String(pw)
 	out.add(0, "successfully created database %s", name)
-	return outcomeOK
+	return ops.OutcomeOK
 }
 
 func (h *handler) reserved(name string) bool {
@@ -307,7 +286,7 @@ func (h *handler) apply(ctx context.Context, name, pw string) error {
 					continue
 				}
 				if _, uerr := conn.ExecContext(cleanup, steps[j].undo); uerr != nil {
-					h.log.Error("cleanup failed", "step", steps[j].what, "target", name, "error", uerr)
+					h.log.Error("cleanup failed", "step", steps[j].what, "target", name, "err", uerr)
 				}
 			}
 			return &ops.StepError{Step: s.what, Err: redact(err, hash)}

@@ -37,12 +37,12 @@ func call(t *testing.T, h ops.Handler, caller string, username *string) ([]msg, 
 	if username == nil {
 		body = nil // a request without its required field
 	}
-	out, err := h.Serve(t.Context(), ops.Request{User: caller, Principal: caller + "@CSCLUB.INTERNAL", Body: body})
+	out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@CSCLUB.INTERNAL"}, Body: body})
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	var resp ceopb.AddMySQLUserResponse
-	if err := proto.Unmarshal(out, &resp); err != nil {
+	if err := proto.Unmarshal(out.Body, &resp); err != nil {
 		t.Fatalf("reply does not decode: %v", err)
 	}
 	var msgs []msg
@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { admin.Close() })
 	logs := &bytes.Buffer{}
-	h := New(Deps{
+	h := mustNew(t, Deps{
 		DB:        admin,
 		Dir:       authztest.RealmDirectory(t, r),
 		AdminUser: r.MySQLAdminUser,
@@ -379,7 +379,7 @@ func TestServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h := New(Deps{DB: db, Dir: &authztest.Fake{}})
+	h := mustNew(t, Deps{DB: db, Dir: &authztest.Fake{}})
 	got, pw := call(t, h, "alice", proto.String("alice"))
 	wantMsgs(t, got,
 		msg{0, "mysql create db=alice by alice"},
@@ -396,11 +396,11 @@ func TestDirectoryOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h := New(Deps{DB: db, Dir: &authztest.Fake{Err: errors.New("ldap down")}})
+	h := mustNew(t, Deps{DB: db, Dir: &authztest.Fake{Err: errors.New("ldap down")}})
 	got, pw := call(t, h, "syscom1", proto.String("alice"))
 	wantMsgs(t, got,
 		msg{0, "mysql create db=alice by syscom1"},
-		msg{ELDAP, "unable to check authorization for syscom1: directory error"})
+		msg{ops.ELDAP, "unable to check authorization for syscom1: directory error"})
 	if pw != nil {
 		t.Error("failure carries a password")
 	}
@@ -409,8 +409,8 @@ func TestDirectoryOutage(t *testing.T) {
 func TestMalformedRequest(t *testing.T) {
 	db, _ := Open(Config{AdminUser: "x"})
 	defer db.Close()
-	h := New(Deps{DB: db, Dir: &authztest.Fake{}})
-	if _, err := h.Serve(t.Context(), ops.Request{User: "a", Body: []byte{0x0a, 0x05, 'a'}}); err == nil {
+	h := mustNew(t, Deps{DB: db, Dir: &authztest.Fake{}})
+	if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "a"}, Body: []byte{0x0a, 0x05, 'a'}}); err == nil {
 		t.Error("truncated request accepted")
 	}
 }
@@ -420,16 +420,16 @@ func TestForeignRealmRefused(t *testing.T) {
 	defer db.Close()
 	dir := &authztest.Fake{}
 	dir.AddToGroup("syscom", "syscom1")
-	h := New(Deps{DB: db, Dir: dir, Realm: "CSCLUB.INTERNAL"})
+	h := mustNew(t, Deps{DB: db, Dir: dir, Realm: "CSCLUB.INTERNAL"})
 	for _, p := range []string{"alice@EVIL.ORG", "syscom1@EVIL.ORG"} {
 		user, _, _ := strings.Cut(p, "@")
 		body, _ := proto.Marshal(&ceopb.AddMySQLUser{Username: proto.String("alice")})
-		out, err := h.Serve(t.Context(), ops.Request{User: user, Principal: p, Body: body})
+		out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: body})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var resp ceopb.AddMySQLUserResponse
-		proto.Unmarshal(out, &resp)
+		proto.Unmarshal(out.Body, &resp)
 		ms := resp.GetMessages()
 		if len(ms) != 2 || ms[1].GetStatus() != int32(syscall.EPERM) || resp.Password != nil {
 			t.Errorf("%s: reply %v, want a refusal", p, ms)
@@ -458,7 +458,7 @@ func TestFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h := New(Deps{DB: db, Dir: &authztest.Fake{}})
+	h := mustNew(t, Deps{DB: db, Dir: &authztest.Fake{}})
 	name := authztest.UniqueName("m")
 	before := e.state(t)
 	got, pw := call(t, h, name, proto.String(name))
@@ -470,5 +470,21 @@ func TestFailureRollsBack(t *testing.T) {
 	}
 	if after := e.state(t); after != before {
 		t.Errorf("failure left changes:\n%s\n---\n%s", before, after)
+	}
+}
+
+// mustNew is New for a test.
+func mustNew(t testing.TB, d Deps) ops.Handler {
+	t.Helper()
+	h, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestNewRefusesMissingDeps(t *testing.T) {
+	if _, err := New(Deps{}); err == nil {
+		t.Error("New without dependencies: no error")
 	}
 }

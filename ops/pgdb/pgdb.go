@@ -88,17 +88,17 @@ type handler struct {
 	mu  sync.Mutex // one create at a time: DDL here is not transactional
 }
 
-// New returns the postgresql op's handler. It panics if d.Pool or d.Dir
-// is nil.
-func New(d Deps) ops.Handler {
+// New returns the postgresql op's handler.
+func New(d Deps) (ops.Handler, error) {
 	if d.Pool == nil || d.Dir == nil {
-		panic("pgdb: Deps.Pool and Deps.Dir are required")
+		return nil, errors.New("pgdb: Deps.Pool and Deps.Dir are required")
 	}
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{d: d, log: log.With("op", "postgresql")}
+	h := &handler{d: d, log: log.With("op", "postgresql")}
+	return &ops.Proto[*ceopb.AddPostgreSQLUser, *ceopb.AddPostgreSQLUserResponse]{Op: "postgresql", Event: "add postgresql user", Log: h.log, Do: h.serve}, nil
 }
 
 type reply struct {
@@ -109,59 +109,37 @@ func (r *reply) add(status int32, format string, args ...any) {
 	r.Messages = append(r.Messages, ops.Status(status, format, args...))
 }
 
-// ELDAP is the legacy status for a directory failure.
-const ELDAP = -3
-
-const (
-	outcomeOK      = "ok"
-	outcomeDenied  = "denied"
-	outcomeInvalid = "invalid"
-	outcomeError   = "error"
-)
-
-// Serve implements ops.Handler.
-func (h *handler) Serve(ctx context.Context, req ops.Request) ([]byte, error) {
-	var in ceopb.AddPostgreSQLUser
-	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(req.Body, &in); err != nil {
-		return nil, fmt.Errorf("postgresql: malformed AddPostgreSQLUser request: %w", err)
-	}
+func (h *handler) serve(ctx context.Context, c ops.Caller, in *ceopb.AddPostgreSQLUser) (*ceopb.AddPostgreSQLUserResponse, ops.Outcome, []slog.Attr, error) {
 	var out reply
-	caller := authz.Caller(req.User, req.Principal, h.d.Realm)
+	caller := authz.Caller(c.User, c.Principal, h.d.Realm)
 	outcome := h.create(ctx, caller, in.Username, &out)
-	h.log.LogAttrs(ctx, slog.LevelInfo, "add postgresql user",
-		slog.String("caller", caller), slog.String("target", in.GetUsername()), slog.String("outcome", outcome))
-	ops.ReportLogOutcome(ctx, outcome)
-	b, err := proto.Marshal(&out.AddPostgreSQLUserResponse)
-	if err != nil {
-		return nil, fmt.Errorf("postgresql: encoding reply: %w", err)
-	}
-	return b, nil
+	return &out.AddPostgreSQLUserResponse, outcome, []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername())}, nil
 }
 
-func (h *handler) create(ctx context.Context, caller string, username *string, out *reply) string {
+func (h *handler) create(ctx context.Context, caller string, username *string, out *reply) ops.Outcome {
 	if username == nil || *username == "" {
 		out.add(int32(syscall.EINVAL), "missing required argument: username")
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	name := *username
 	out.add(0, "postgresql create db=%s by %s", name, caller)
 	d, err := authz.CreateDatabase(ctx, h.d.Dir, caller, name)
 	if err != nil {
-		h.log.Error("authorization failed", "caller", caller, "target", name, "error", err)
-		out.add(ELDAP, "unable to check authorization for %s: directory error", caller)
-		return outcomeError
+		h.log.Error("authorization failed", "caller", caller, "target", name, "err", err)
+		out.add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		return ops.OutcomeError
 	}
 	out.add(d.Status, "%s", d.Message)
 	if !d.Allowed {
-		return outcomeDenied
+		return ops.OutcomeDenied
 	}
 	if !mysqldb.ValidName(name, MaxNameLength) {
 		out.add(int32(syscall.EINVAL), "invalid characters in username %s", name)
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	if h.reserved(name) {
 		out.add(int32(syscall.EINVAL), "username %s is reserved", name)
-		return outcomeInvalid
+		return ops.OutcomeInvalid
 	}
 	pw, err := mysqldb.RandomPassword(h.d.Rand)
 	var verifier string
@@ -169,9 +147,9 @@ func (h *handler) create(ctx context.Context, caller string, username *string, o
 		verifier, err = scramVerifier(pw, h.d.Rand)
 	}
 	if err != nil || !verifierRule.MatchString(verifier) {
-		h.log.Error("password generation failed", "error", err)
+		h.log.Error("password generation failed", "err", err)
 		out.add(int32(syscall.EIO), "exception occured creating database: no entropy")
-		return outcomeError
+		return ops.OutcomeError
 	}
 
 	h.mu.Lock()
@@ -181,11 +159,11 @@ func (h *handler) create(ctx context.Context, caller string, username *string, o
 	switch {
 	case errors.As(err, &refused):
 		out.add(int32(refused.status), "%s", refused.msg)
-		return outcomeDenied
+		return ops.OutcomeDenied
 	case err != nil:
-		h.log.Error("creating database failed", "target", name, "error", err)
+		h.log.Error("creating database failed", "target", name, "err", err)
 		out.add(1, "exception occured creating database: %s", describe(err))
-		return outcomeError
+		return ops.OutcomeError
 	}
 	for _, db := range res.reachable {
 		h.log.Warn("new role can connect to another database; revoke CONNECT from PUBLIC there or restrict pg_hba.conf",
@@ -197,7 +175,7 @@ func (h *handler) create(ctx context.Context, caller string, username *string, o
 	} else {
 		out.add(0, "successfully reset password for %s", name)
 	}
-	return outcomeOK
+	return ops.OutcomeOK
 }
 
 func (h *handler) reserved(name string) bool {
@@ -299,13 +277,13 @@ func (h *handler) apply(ctx context.Context, name, verifier string) (res result,
 		cleanup := context.WithoutCancel(ctx)
 		if res.createdDB {
 			if _, e := conn.Exec(cleanup, "DROP DATABASE IF EXISTS "+ident); e != nil {
-				h.log.Error("cleanup failed", "step", "drop database", "target", name, "error", e)
+				h.log.Error("cleanup failed", "step", "drop database", "target", name, "err", e)
 			}
 			res.createdDB = false
 		}
 		if createdRole {
 			if _, e := conn.Exec(cleanup, "DROP ROLE IF EXISTS "+ident); e != nil {
-				h.log.Error("cleanup failed", "step", "drop role", "target", name, "error", e)
+				h.log.Error("cleanup failed", "step", "drop role", "target", name, "err", e)
 			}
 		}
 	}()
@@ -342,7 +320,7 @@ func (h *handler) apply(ctx context.Context, name, verifier string) (res result,
 		res.reachable, qerr = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if qerr != nil {
-		h.log.Warn("checking the new role's access failed", "role", name, "error", qerr)
+		h.log.Warn("checking the new role's access failed", "role", name, "err", qerr)
 	}
 	return res, nil
 }

@@ -41,12 +41,12 @@ func call(t *testing.T, h ops.Handler, caller string, username *string) ([]msg, 
 			t.Fatal(err)
 		}
 	}
-	out, err := h.Serve(t.Context(), ops.Request{User: caller, Principal: caller + "@CSCLUB.INTERNAL", Body: body})
+	out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@CSCLUB.INTERNAL"}, Body: body})
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	var resp ceopb.AddPostgreSQLUserResponse
-	if err := proto.Unmarshal(out, &resp); err != nil {
+	if err := proto.Unmarshal(out.Body, &resp); err != nil {
 		t.Fatalf("reply does not decode: %v", err)
 	}
 	var msgs []msg
@@ -103,7 +103,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) handler(t *testing.T, lock ...string) ops.Handler {
-	return New(Deps{
+	return mustNew(t, Deps{
 		Pool:          e.pool,
 		Dir:           authztest.RealmDirectory(t, e.r),
 		AdminRole:     e.r.PGAdminUser,
@@ -417,7 +417,7 @@ func TestFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	h := New(Deps{Pool: pool, Dir: &authztest.Fake{}})
+	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{}})
 	name := authztest.UniqueName("p")
 	before := e.state(t)
 	got, pw := call(t, h, name, proto.String(name))
@@ -438,7 +438,7 @@ func TestServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	h := New(Deps{Pool: pool, Dir: &authztest.Fake{}})
+	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{}})
 	got, pw := call(t, h, "alice", proto.String("alice"))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=alice by alice"},
@@ -462,11 +462,11 @@ func TestDirectoryOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	h := New(Deps{Pool: pool, Dir: &authztest.Fake{Err: errors.New("ldap down")}})
+	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{Err: errors.New("ldap down")}})
 	got, pw := call(t, h, "syscom1", proto.String("alice"))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=alice by syscom1"},
-		msg{ELDAP, "unable to check authorization for syscom1: directory error"})
+		msg{ops.ELDAP, "unable to check authorization for syscom1: directory error"})
 	if pw != nil {
 		t.Error("failure carries a password")
 	}
@@ -480,19 +480,35 @@ func TestForeignRealmRefused(t *testing.T) {
 	defer pool.Close()
 	dir := &authztest.Fake{}
 	dir.AddToGroup("syscom", "syscom1")
-	h := New(Deps{Pool: pool, Dir: dir, Realm: "CSCLUB.INTERNAL"})
+	h := mustNew(t, Deps{Pool: pool, Dir: dir, Realm: "CSCLUB.INTERNAL"})
 	for _, p := range []string{"alice@EVIL.ORG", "syscom1@EVIL.ORG"} {
 		user, _, _ := strings.Cut(p, "@")
 		body, _ := proto.Marshal(&ceopb.AddPostgreSQLUser{Username: proto.String("alice")})
-		out, err := h.Serve(t.Context(), ops.Request{User: user, Principal: p, Body: body})
+		out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: body})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var resp ceopb.AddPostgreSQLUserResponse
-		proto.Unmarshal(out, &resp)
+		proto.Unmarshal(out.Body, &resp)
 		ms := resp.GetMessages()
 		if len(ms) != 2 || ms[1].GetStatus() != int32(syscall.EPERM) || resp.Password != nil {
 			t.Errorf("%s: reply %v, want a refusal", p, ms)
 		}
+	}
+}
+
+// mustNew is New for a test.
+func mustNew(t testing.TB, d Deps) ops.Handler {
+	t.Helper()
+	h, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestNewRefusesMissingDeps(t *testing.T) {
+	if _, err := New(Deps{}); err == nil {
+		t.Error("New without dependencies: no error")
 	}
 }
