@@ -32,17 +32,13 @@ import (
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
-// Status codes of the reply's StatusMessages: 0, errno values, and the
-// legacy ceo codes.
+// Status codes of the reply's StatusMessages: 0 and errno values; the
+// legacy ceo codes (ops.ELDAP, ...) are package ops's.
 const (
 	StatusOK     int32 = 0
 	StatusEPERM  int32 = int32(syscall.EPERM)  // 1
 	StatusEEXIST int32 = int32(syscall.EEXIST) // 17
 	StatusEINVAL int32 = int32(syscall.EINVAL) // 22
-	StatusEKERB  int32 = ops.EKERB
-	StatusELDAP  int32 = ops.ELDAP
-	StatusEHOME  int32 = ops.EHOME
-	StatusEQUOTA int32 = ops.EQUOTA
 
 	// statusEIO reports a failed name service lookup.
 	statusEIO = int32(syscall.EIO)
@@ -297,7 +293,7 @@ func (h *Handler) checkFree(ctx context.Context, r *request) (int32, string, err
 	for _, c := range ldapChecks {
 		taken, err := c.fn(ctx, c.arg)
 		if err != nil {
-			return StatusELDAP, "the directory is unavailable", err
+			return ops.ELDAP, "the directory is unavailable", err
 		}
 		if taken {
 			return 0, fmt.Sprintf(c.what, r.name), nil
@@ -315,7 +311,7 @@ func (h *Handler) checkFree(ctx context.Context, r *request) (int32, string, err
 	}
 	root, _, _ := h.cfg.Home(r.kind)
 	if taken, err := home.Exists(root, r.name); err != nil {
-		return StatusEHOME, "cannot check the home directory", err
+		return ops.EHOME, "cannot check the home directory", err
 	} else if taken {
 		return 0, fmt.Sprintf("home directory %s already exists", filepath.Join(root, r.name)), nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
 )
@@ -328,7 +329,7 @@ func TestQuota(t *testing.T) {
 		msgs := e.call(t, "office1", member(name, "password1", "Quo Ta", "", ""))
 		t.Log(text(msgs))
 		last := msgs[len(msgs)-1]
-		assert.Equal(t, adduser.StatusEQUOTA, last.GetStatus())
+		assert.Equal(t, ops.EQUOTA, last.GetStatus())
 		assert.Contains(t, text(msgs), "quota_prototype empty")
 		assert.Contains(t, text(msgs), "rollback: removed home directory")
 		e.assertAbsent(t, name)

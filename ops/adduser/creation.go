@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/home"
@@ -92,16 +93,16 @@ func (c *creation) run(ctx context.Context) bool {
 
 	// 1. A uid (and the same gid), never handed out before.
 	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, StatusELDAP, err, "cancelled before allocating a uid")
+		return c.fail(ctx, ops.ELDAP, err, "cancelled before allocating a uid")
 	}
 	id, err := h.dir.AllocateID(ctx, r.kind.String(), lo, hi, func(_ context.Context, id int) (bool, error) {
 		return h.nss.IDInUse(id)
 	})
 	if err != nil {
 		if errors.Is(err, directory.ErrRangeExhausted) {
-			return c.fail(ctx, StatusELDAP, err, "no free %s uid left in %d-%d", r.kind, lo, hi)
+			return c.fail(ctx, ops.ELDAP, err, "no free %s uid left in %d-%d", r.kind, lo, hi)
 		}
-		return c.fail(ctx, StatusELDAP, err, "failed to allocate a uid: %s", short(err))
+		return c.fail(ctx, ops.ELDAP, err, "failed to allocate a uid: %s", short(err))
 	}
 	c.uid = id
 	c.mark("allocate_id")
@@ -110,7 +111,7 @@ func (c *creation) run(ctx context.Context) bool {
 	// concurrent requests for one name exactly one gets here, so the
 	// steps below never act on another request's account.
 	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, StatusELDAP, err, "cancelled before creating the ldap account")
+		return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the ldap account")
 	}
 	delUser := func(ctx context.Context) error { return h.dir.DeleteUserWithID(ctx, r.name, id) }
 	u := &directory.User{Name: r.name, RealName: r.realname, UID: id, GID: id, Home: homeDir, Shell: shell, Program: r.program, Club: club}
@@ -122,73 +123,73 @@ func (c *creation) run(ctx context.Context) bool {
 			return false
 		}
 		if ambiguous(err) {
-			c.pushUndo("ldap account uid="+r.name, StatusELDAP, delUser)
+			c.pushUndo("ldap account uid="+r.name, ops.ELDAP, delUser)
 		}
-		return c.fail(ctx, StatusELDAP, err, "failed to create ldap account: %s", short(err))
+		return c.fail(ctx, ops.ELDAP, err, "failed to create ldap account: %s", short(err))
 	}
-	c.pushUndo("ldap account uid="+r.name, StatusELDAP, delUser)
+	c.pushUndo("ldap account uid="+r.name, ops.ELDAP, delUser)
 	c.add(StatusOK, "successfully created ldap account (uid %d)", id)
 	c.mark("ldap_user")
 
 	// 3. A leftover principal of that name (from an account deleted
 	// without its principal) would let its old password in: delete it.
 	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, StatusEKERB, err, "cancelled before checking for a leftover principal")
+		return c.fail(ctx, ops.EKERB, err, "cancelled before checking for a leftover principal")
 	}
 	if err := h.kadm.DeletePrincipal(ctx, r.name); err == nil {
 		h.log.Warn("adduser: deleted leftover principal", "principal", full)
 		c.add(StatusOK, "deleted leftover principal %s", full)
 	} else if !errors.Is(err, kadmin.ErrNotFound) {
-		return c.fail(ctx, StatusEKERB, err, "failed to delete leftover principal %s: %s", full, short(err))
+		return c.fail(ctx, ops.EKERB, err, "failed to delete leftover principal %s: %s", full, short(err))
 	}
 	c.mark("leftover_principal")
 
 	// 4. The principal (members and club reps).
 	if !club {
 		if err := ctx.Err(); err != nil {
-			return c.fail(ctx, StatusEKERB, err, "cancelled before creating the principal")
+			return c.fail(ctx, ops.EKERB, err, "cancelled before creating the principal")
 		}
 		delPrinc := func(ctx context.Context) error { return h.kadm.DeletePrincipal(ctx, r.name) }
 		if err := h.kadm.AddPrincipal(ctx, r.name, r.password); err != nil {
 			if ambiguous(err) {
-				c.pushUndo("principal "+full, StatusEKERB, delPrinc)
+				c.pushUndo("principal "+full, ops.EKERB, delPrinc)
 			}
-			return c.fail(ctx, StatusEKERB, err, "failed to create principal %s: %s", full, short(err))
+			return c.fail(ctx, ops.EKERB, err, "failed to create principal %s: %s", full, short(err))
 		}
-		c.pushUndo("principal "+full, StatusEKERB, delPrinc)
+		c.pushUndo("principal "+full, ops.EKERB, delPrinc)
 		c.add(StatusOK, "successfully created principal %s", full)
 		c.mark("principal")
 	}
 
 	// 5. The group.
 	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, StatusELDAP, err, "cancelled before creating the group")
+		return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the group")
 	}
 	delGroup := func(ctx context.Context) error { return h.dir.DeleteGroupWithID(ctx, r.name, id) }
 	if err := h.dir.AddGroup(ctx, &directory.Group{Name: r.name, GID: id}); err != nil {
 		if ambiguous(err) {
-			c.pushUndo("group cn="+r.name, StatusELDAP, delGroup)
+			c.pushUndo("group cn="+r.name, ops.ELDAP, delGroup)
 		}
-		return c.fail(ctx, StatusELDAP, err, "failed to create group %s: %s", r.name, short(err))
+		return c.fail(ctx, ops.ELDAP, err, "failed to create group %s: %s", r.name, short(err))
 	}
-	c.pushUndo("group cn="+r.name, StatusELDAP, delGroup)
+	c.pushUndo("group cn="+r.name, ops.ELDAP, delGroup)
 	c.add(StatusOK, "successfully created group %s (gid %d)", r.name, id)
 	c.mark("group")
 
 	// 6. The club's sudo role.
 	if club {
 		if err := ctx.Err(); err != nil {
-			return c.fail(ctx, StatusELDAP, err, "cancelled before creating the sudo role")
+			return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the sudo role")
 		}
 		role := directory.ClubSudoRole(r.name)
 		delRole := func(ctx context.Context) error { return h.dir.DeleteSudoRole(ctx, role.CN) }
 		if err := h.dir.AddSudoRole(ctx, role); err != nil {
 			if ambiguous(err) {
-				c.pushUndo("sudo role cn="+role.CN, StatusELDAP, delRole)
+				c.pushUndo("sudo role cn="+role.CN, ops.ELDAP, delRole)
 			}
-			return c.fail(ctx, StatusELDAP, err, "failed to create sudo role %s: %s", role.CN, short(err))
+			return c.fail(ctx, ops.ELDAP, err, "failed to create sudo role %s: %s", role.CN, short(err))
 		}
-		c.pushUndo("sudo role cn="+role.CN, StatusELDAP, delRole)
+		c.pushUndo("sudo role cn="+role.CN, ops.ELDAP, delRole)
 		c.add(StatusOK, "successfully created sudo role %s", role.CN)
 		c.mark("sudo_role")
 	}
@@ -196,16 +197,16 @@ func (c *creation) run(ctx context.Context) bool {
 	// 7. The home directory, with .forward and, for clubs, the ACLs.
 	// home.Create removes what it made if it fails.
 	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, StatusEHOME, err, "cancelled before creating the home directory")
+		return c.fail(ctx, ops.EHOME, err, "cancelled before creating the home directory")
 	}
 	spec := home.Spec{Root: root, Name: r.name, Skel: skel, UID: id, GID: id, Mode: 0o755, Forward: r.email}
 	if club {
 		spec.ACL = home.ClubACL(id)
 	}
 	if err := home.Create(spec); err != nil {
-		return c.fail(ctx, StatusEHOME, err, "failed to create home directory %s: %s", homeDir, short(err))
+		return c.fail(ctx, ops.EHOME, err, "failed to create home directory %s: %s", homeDir, short(err))
 	}
-	c.pushUndo("home directory "+homeDir, StatusEHOME, func(context.Context) error { return home.Remove(root, r.name) })
+	c.pushUndo("home directory "+homeDir, ops.EHOME, func(context.Context) error { return home.Remove(root, r.name) })
 	c.add(StatusOK, "successfully created home directory %s", homeDir)
 	c.mark("home")
 	if r.email != "" {
@@ -215,10 +216,10 @@ func (c *creation) run(ctx context.Context) bool {
 	// 8. The quota, copied from the prototype user.
 	if cfg.QuotaPrototype != "" {
 		if err := ctx.Err(); err != nil {
-			return c.fail(ctx, StatusEQUOTA, err, "cancelled before setting the quota")
+			return c.fail(ctx, ops.EQUOTA, err, "cancelled before setting the quota")
 		}
 		if err := h.setQuota(ctx, id); err != nil {
-			return c.fail(ctx, StatusEQUOTA, err, "failed to set quota: %s", err)
+			return c.fail(ctx, ops.EQUOTA, err, "failed to set quota: %s", err)
 		}
 		c.add(StatusOK, "successfully set quota (copied from %s)", cfg.QuotaPrototype)
 		c.mark("quota")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/directory"
@@ -53,7 +54,7 @@ func TestKadmindUnreachable(t *testing.T) {
 		for _, m := range []*adduserMsg{member(uniqueName("k"), "password1", "Kay", "", ""), club(uniqueName("k"), "Kay Club", "")} {
 			msgs := e.call(t, "office1", m)
 			t.Log(text(msgs))
-			assert.Equal(t, adduser.StatusEKERB, lastStatus(msgs))
+			assert.Equal(t, ops.EKERB, lastStatus(msgs))
 			assert.Contains(t, text(msgs), "rollback: removed ldap account uid="+m.GetUsername())
 			assert.Contains(t, text(msgs), "was not created: everything done was undone")
 			e.assertAbsent(t, m.GetUsername())
@@ -77,7 +78,7 @@ func TestUnwritableHomeRoot(t *testing.T) {
 		m := member(name, "password1", "Wanda", "Math", name+"@example.org")
 		msgs := e.call(t, "office1", m)
 		t.Log(text(msgs))
-		assert.Equal(t, adduser.StatusEHOME, lastStatus(msgs))
+		assert.Equal(t, ops.EHOME, lastStatus(msgs))
 		for _, want := range []string{"rollback: removed group cn=" + name, "rollback: removed principal " + name, "rollback: removed ldap account uid=" + name} {
 			assert.Contains(t, text(msgs), want)
 		}
@@ -134,7 +135,7 @@ func TestGroupAddRefused(t *testing.T) {
 			name := m.GetUsername()
 			msgs := e.call(t, "office1", m)
 			t.Log(text(msgs))
-			assert.Equal(t, adduser.StatusELDAP, lastStatus(msgs))
+			assert.Equal(t, ops.ELDAP, lastStatus(msgs))
 			assert.Contains(t, text(msgs), "Entry Already Exists")
 			assert.Contains(t, text(msgs), "rollback: removed ldap account uid="+name)
 			// The other writer's group is left alone: it is not ours.
@@ -168,7 +169,7 @@ func TestCancelledMidway(t *testing.T) {
 	require.NoError(t, err)
 	msgs := e.callCtx(t, ctx, opsRequest("office1", "office1@"+e.r.Name, body))
 	t.Log(text(msgs))
-	assert.Equal(t, adduser.StatusEKERB, lastStatus(msgs))
+	assert.Equal(t, ops.EKERB, lastStatus(msgs))
 	assert.Contains(t, text(msgs), "everything done was undone")
 	e.assertAbsent(t, name)
 	e.assertNoHomes(t)
