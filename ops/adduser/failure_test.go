@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/kadmin"
