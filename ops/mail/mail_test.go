@@ -321,8 +321,8 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"double quote", "regular1", request("regular1", proto.String(`"a b"@c`)), syscall.EINVAL, `invalid character in forward: "`},
 		{"single quote", "regular1", request("regular1", proto.String(`a'b`)), syscall.EINVAL, "invalid character in forward: '"},
 		{"space", "regular1", request("regular1", proto.String("a b")), syscall.EINVAL, "invalid character in forward:  "},
-		{"tab", "regular1", request("regular1", proto.String("a\tb")), syscall.EINVAL, "invalid character in forward: \t"},
-		{"newline", "regular1", request("regular1", proto.String("a@b.c\n|cmd")), syscall.EINVAL, "invalid character in forward: \n"},
+		{"tab", "regular1", request("regular1", proto.String("a\tb")), syscall.EINVAL, `invalid character in forward: \t`}, // escaped, never echoed raw
+		{"newline", "regular1", request("regular1", proto.String("a@b.c\n|cmd")), syscall.EINVAL, `invalid character in forward: \n`},
 		{"nul", "regular1", request("regular1", proto.String("a\x00b")), syscall.EINVAL, "invalid character in forward"},
 		{"too long", "regular1", request("regular1", proto.String(strings.Repeat("a", MaxForward+1))), syscall.EINVAL, "longer than"},
 		{"no such user", "office1", request("nosuchuser", proto.String("a@example.com")), syscall.ENOENT, "no such user"},

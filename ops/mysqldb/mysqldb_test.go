@@ -310,9 +310,10 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			{0, "user syscom1 is on systems committee"},
 			{int32(syscall.EINVAL), "invalid characters in username a_b"}}},
 		{"trailing newline", "syscom1", proto.String("regular1\n"), []msg{
-			{0, "mysql create db=regular1\n by syscom1"},
+			// The name is echoed escaped, never with its line break.
+			{0, `mysql create db=regular1\n by syscom1`},
 			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "invalid characters in username regular1\n"}}},
+			{int32(syscall.EINVAL), `invalid characters in username regular1\n`}}},
 		{"too long", long, proto.String(long), []msg{
 			{0, "mysql create db=" + long + " by " + long},
 			{0, "user " + long + " creating database for self"},
