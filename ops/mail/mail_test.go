@@ -82,7 +82,10 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddUser(authz.User{Name: "office1", UID: 20001, GID: 20001, Home: filepath.Join(base, "home", "office1")})
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
-	f.h = mustNew(t, Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL"})
+	var err error
+	if f.h, err = New(Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL"}); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -635,18 +638,8 @@ func TestForeignRealmRefused(t *testing.T) {
 	}
 }
 
-// mustNew is New for a test.
-func mustNew(t testing.TB, d Deps) ops.Handler {
-	t.Helper()
-	h, err := New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 func TestNewRefusesMissingDeps(t *testing.T) {
-	if _, err := New(Deps{}); err == nil {
-		t.Error("New without dependencies: no error")
+	if h, err := New(Deps{Realm: "CSCLUB.INTERNAL"}); err == nil || h != nil {
+		t.Errorf("New without a directory: %v, %v; want an error", h, err)
 	}
 }

@@ -36,7 +36,10 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h := mustNew(t, Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name})
+	h, err := New(Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := authztest.StartCeod(t, r, map[wire.MsgType]server.Op{0x02: authztest.Op("mail", h)})
 	return &realmEnv{r: r, ceod: c}
 }
