@@ -159,6 +159,8 @@ type Client struct {
 	// GSS configures the GSS-API initiator (clock, entropy).
 	GSS gss.Config
 
+	stamps gss.Stamps // authenticator times of this Client's handshakes
+
 	mu     sync.Mutex
 	loaded bool
 	ops    []opsfile.Op
@@ -296,5 +298,11 @@ func (c *Client) initiate(spn string) (*gss.Initiator, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return gss.NewInitiatorWithTicket(st.Client, st.ClientRealm, st.Ticket, st.Key, c.GSS)
+	cfg := c.GSS
+	if cfg.Stamps == nil {
+		// Distinct authenticator times within the process, for acceptors
+		// whose replay cache keys on them (gokrb5's).
+		cfg.Stamps = &c.stamps
+	}
+	return gss.NewInitiatorWithTicket(st.Client, st.ClientRealm, st.Ticket, st.Key, cfg)
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/session"
 )
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts pending
@@ -29,7 +29,7 @@ type Conn struct {
 
 	mu     sync.Mutex
 	nc     net.Conn
-	sec    *gss.Context
+	sess   *session.Session
 	broken error
 }
 
@@ -73,33 +73,27 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	defer stop()
 
 	spn := "ceod/" + host
-	// gss keeps authenticator timestamps distinct within the process,
-	// so concurrent handshakes pass the acceptor's replay cache.
 	init, tok, err := c.initiate(spn)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
 			Hint: "run kinit if your ticket expired; the KDC must know " + spn}
 	}
-	if err := wire.WriteFrame(nc, wire.MsgAuth, tok); err != nil {
-		return nil, ioError(ctx, ErrAuth, addr, "sending the authentication token", err)
-	}
-	t, body, err := wire.ReadFrame(nc, wire.DefaultMaxFrame)
-	if err != nil {
-		if closedByPeer(err) {
-			return nil, &Error{Kind: ErrAuth, Addr: addr, Err: errors.New("ceod closed the connection during authentication"),
-				Hint: "ceod's keytab must hold " + spn + " and the clocks must agree; see ceod's log"}
-		}
-		return nil, ioError(ctx, ErrAuth, addr, "reading the authentication reply", err)
-	}
-	if t != wire.MsgAuth {
-		return nil, &Error{Kind: ErrProtocol, Addr: addr, Err: fmt.Errorf("got a %v frame during authentication", t)}
-	}
-	sec, err := init.Step(body)
-	if err != nil {
+	sess, err := session.Initiate(nc, tok, func(reply []byte) (session.Sealer, error) { return init.Step(reply) })
+	var unexpected *session.UnexpectedFrameError
+	switch {
+	case err == nil:
+	case errors.As(err, &unexpected):
+		return nil, &Error{Kind: ErrProtocol, Addr: addr, Err: fmt.Errorf("got a %v frame during authentication", unexpected.Got)}
+	case errors.Is(err, session.ErrRejected):
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: err}
+	case closedByPeer(err):
+		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: errors.New("ceod closed the connection during authentication"),
+			Hint: "ceod's keytab must hold " + spn + " and the clocks must agree; see ceod's log"}
+	default:
+		return nil, ioError(ctx, ErrAuth, addr, "authenticating", err)
 	}
 	nc.SetDeadline(time.Time{})
-	return &Conn{c: c, host: host, addr: addr, nc: nc, sec: sec}, nil
+	return &Conn{c: c, host: host, addr: addr, nc: nc, sess: sess}, nil
 }
 
 // Call sends one op on the connection and returns the unwrapped reply.
@@ -127,38 +121,30 @@ func (cn *Conn) Call(ctx context.Context, op string, request []byte) ([]byte, er
 }
 
 func (cn *Conn) call(ctx context.Context, op string, t wire.MsgType, request []byte) ([]byte, error) {
-	tok, err := cn.sec.Wrap(request)
-	if err != nil {
-		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("wrapping the request: %w", err)}
-	}
 	deadline, _ := ctx.Deadline()
 	cn.nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
 	defer stop()
 
-	if err := wire.WriteFrame(cn.nc, t, tok); err != nil {
-		if errors.Is(err, wire.ErrFrameTooLarge) {
-			return nil, &Error{Kind: ErrRefused, Op: op, Err: fmt.Errorf("request of %d bytes is too large", len(request))}
-		}
-		return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "sending the request", err), op)
+	reply, err := cn.sess.Call(t, request)
+	var unexpected *session.UnexpectedFrameError
+	switch {
+	case err == nil:
+		return reply, nil
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		return nil, &Error{Kind: ErrRefused, Op: op, Err: fmt.Errorf("request of %d bytes is too large", len(request))}
+	case errors.Is(err, session.ErrSeal), errors.Is(err, session.ErrOpen):
+		// An unsealed reply lands here too: like the legacy ceoc, we
+		// require confidentiality both ways.
+		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: err}
+	case errors.As(err, &unexpected):
+		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("reply has msgtype %v, want %v", unexpected.Got, t)}
+	case closedByPeer(err):
+		return nil, &Error{Kind: ErrRefused, Op: op, Addr: cn.addr,
+			Err:  errors.New("ceod closed the connection without a reply"),
+			Hint: "the op failed or is not allowed; see ceod's log on " + cn.host}
 	}
-	rt, body, err := wire.ReadFrame(cn.nc, wire.DefaultMaxFrame)
-	if err != nil {
-		if closedByPeer(err) {
-			return nil, &Error{Kind: ErrRefused, Op: op, Addr: cn.addr,
-				Err:  errors.New("ceod closed the connection without a reply"),
-				Hint: "the op failed or is not allowed; see ceod's log on " + cn.host}
-		}
-		return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "reading the reply", err), op)
-	}
-	if rt != t {
-		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("reply has msgtype %v, want %v", rt, t)}
-	}
-	reply, err := cn.sec.Unwrap(body)
-	if err != nil {
-		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("unwrapping the reply: %w", err)}
-	}
-	return reply, nil
+	return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "exchanging the op", err), op)
 }
 
 // Close closes the connection.

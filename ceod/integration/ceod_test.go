@@ -208,7 +208,7 @@ func clone(c *ceoc.Client) *ceoc.Client {
 // protocol (mitpeer, the wire package's C test peer) against Go ceod.
 func TestMITClient(t *testing.T) {
 	r := realm.Get(t)
-	src := filepath.Join("..", "..", "wire", "gss", "testdata", "mitpeer.c")
+	src := filepath.Join("..", "..", "wire", "krb5", "gss", "testdata", "mitpeer.c")
 	if _, err := os.Stat(src); err != nil {
 		t.Fatalf("mitpeer source: %v", err)
 	}
@@ -352,7 +352,7 @@ func TestBadInput(t *testing.T) {
 		{"unsealed request", func(c *rawClient) {
 			c.auth(cl)
 			c.write(append(header(5, idPing), "plain"...))
-		}, map[string]string{"event": "op", "outcome": "error", "op": "ping"}, "unwrapping ping request"},
+		}, map[string]string{"event": "op", "outcome": "invalid", "op": "ping"}, "ping request: session: peer's message could not be opened"},
 		{"second MSG_AUTH", func(c *rawClient) {
 			c.auth(cl)
 			_, tok := apReq(c.t, cl)
@@ -367,7 +367,7 @@ func TestBadInput(t *testing.T) {
 			_, _, err = wire.ReadFrame(c.nc, 0)
 			require.NoError(c.t, err)
 			c.write(frame)
-		}, map[string]string{"event": "op", "outcome": "error", "op": "ping"}, "out of sequence"},
+		}, map[string]string{"event": "op", "outcome": "invalid", "op": "ping"}, "out of sequence"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/session"
 )
 
 // ConnState is the state of a client connection. Every connection goes
@@ -62,7 +63,6 @@ var (
 	errHandlerPanic  = errors.New("op handler panicked")
 	errReplyTooLarge = errors.New("reply too large for a frame")
 	errConnPanic     = errors.New("connection goroutine panicked")
-	errNoContext     = errors.New("acceptor returned no context")
 )
 
 // conn is one client connection. Everything but state is owned by the
@@ -170,45 +170,36 @@ func (c *conn) serve() {
 // an unknown op if it is one, else as an op before authentication.
 // Every outcome except a connection closed before sending anything is
 // audited as an authentication attempt.
-func (c *conn) handshake() (sec secContext, principal string, err error) {
+func (c *conn) handshake() (sess *session.Session, principal string, err error) {
 	s := c.srv
 	start := time.Now()
 	if d := s.handshakeTimeout(); d > 0 {
 		c.rwc.SetDeadline(start.Add(d))
 	}
-	t, body, err := wire.ReadFrame(c.rwc, s.maxFrame())
+	sess, err = session.Accept(c.rwc, s.maxFrame(), s.acc.accept)
 	if err == io.EOF {
 		return nil, "", errPeerClosed // a port probe, not an attempt
 	}
 	defer func() { c.auditAuth(start, principal, err) }()
-	if err != nil {
-		return nil, "", c.readError("reading auth token", err)
-	}
-	if t != wire.MsgAuth {
+	var unexpected *session.UnexpectedFrameError
+	switch {
+	case errors.As(err, &unexpected):
+		t := unexpected.Got
 		if _, ok := s.Ops[t]; !ok {
 			return nil, "", fmt.Errorf("%w %v before authentication", errUnknownOp, t)
 		}
 		return nil, "", fmt.Errorf("%w (%v)", errOpBeforeAuth, t)
-	}
-	sec, out, err := s.acc.accept(body)
-	if err != nil {
+	case errors.Is(err, session.ErrRejected):
 		return nil, "", fmt.Errorf("%w: %w", errAuthRejected, err)
+	case err != nil:
+		return nil, "", c.readError("authenticating", err)
 	}
-	if sec == nil {
-		return nil, "", errNoContext
-	}
-	// An empty final token is not sent (legacy).
-	if len(out) > 0 {
-		if err := wire.WriteFrame(c.rwc, wire.MsgAuth, out); err != nil {
-			return nil, "", fmt.Errorf("sending auth token: %w", err)
-		}
-	}
-	return sec, sec.Peer(), nil
+	return sess, sess.Peer(), nil
 }
 
 // serveOps serves op frames until the peer closes the connection, an op
 // fails, a limit is hit or the server shuts down.
-func (c *conn) serveOps(sec secContext, principal string) error {
+func (c *conn) serveOps(sess *session.Session, principal string) error {
 	s := c.srv
 	c.principal = principal
 	c.logger = nil // rebuild with the principal
@@ -225,7 +216,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 		} else {
 			c.rwc.SetDeadline(time.Time{})
 		}
-		t, body, err := wire.ReadFrame(c.rwc, s.maxFrame())
+		t, body, err := sess.ReadFrame()
 		if err == io.EOF {
 			return errPeerClosed
 		}
@@ -236,7 +227,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 			return errShutdown
 		}
 		c.nops++
-		if err := c.serveOp(sec, caller, t, body); err != nil {
+		if err := c.serveOp(sess, caller, t, body); err != nil {
 			return err
 		}
 		if !c.transition(StateActive, StateIdle) {
@@ -247,7 +238,7 @@ func (c *conn) serveOps(sec secContext, principal string) error {
 
 // serveOp serves one op frame and audits it. Any error ends the
 // connection without a reply.
-func (c *conn) serveOp(sec secContext, caller ops.Caller, t wire.MsgType, body []byte) (err error) {
+func (c *conn) serveOp(sess *session.Session, caller ops.Caller, t wire.MsgType, body []byte) (err error) {
 	s := c.srv
 	start := time.Now()
 	op, known := s.Ops[t]
@@ -270,9 +261,9 @@ func (c *conn) serveOp(sec secContext, caller ops.Caller, t wire.MsgType, body [
 	case !known:
 		return fmt.Errorf("%w %v", errUnknownOp, t)
 	}
-	req, err := sec.Unwrap(body)
+	req, err := sess.Open(t, body)
 	if err != nil {
-		return fmt.Errorf("unwrapping %s request: %w", name, err)
+		return fmt.Errorf("%s request: %w", name, err)
 	}
 	ctx, cancel := s.baseCtx, context.CancelFunc(func() {})
 	if d := s.opTimeout(); d > 0 {
@@ -284,17 +275,13 @@ func (c *conn) serveOp(sec secContext, caller ops.Caller, t wire.MsgType, body [
 		return fmt.Errorf("op %s: %w", name, err)
 	}
 	reported, reply := rep.Outcome, rep.Body
-	tok, err := sec.Wrap(reply)
-	if err != nil {
-		return fmt.Errorf("wrapping %s reply: %w", name, err)
-	}
-	if len(tok) > wire.DefaultMaxFrame {
-		return fmt.Errorf("%w: %s reply of %d bytes wraps to %d", errReplyTooLarge, name, len(reply), len(tok))
-	}
 	if d := s.idleTimeout(); d > 0 {
 		c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
-	if err := wire.WriteFrame(c.rwc, t, tok); err != nil {
+	if err := sess.Send(t, reply); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			return fmt.Errorf("%w: %s: %w", errReplyTooLarge, name, err)
+		}
 		return fmt.Errorf("sending %s reply: %w", name, err)
 	}
 	return nil
@@ -345,6 +332,10 @@ func opOutcome(err error) ops.Outcome {
 		return ops.OutcomeTimeout
 	case errors.Is(err, ops.ErrDenied), errors.Is(err, errUnknownOp):
 		return ops.OutcomeDenied
+	case errors.Is(err, session.ErrOpen):
+		// A request that is not sealed, or not authentic: the
+		// client's fault, not ours.
+		return ops.OutcomeInvalid
 	}
 	return ops.OutcomeError
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/session"
 )
 
 // The fake security mechanism: the initial token is "AUTH:<principal>",
@@ -33,7 +34,7 @@ const (
 
 type fakeAcceptor struct{}
 
-func (fakeAcceptor) accept(tok []byte) (secContext, []byte, error) {
+func (fakeAcceptor) accept(tok []byte) (session.Sealer, []byte, error) {
 	p, ok := bytes.CutPrefix(tok, []byte("AUTH:"))
 	if !ok || len(p) == 0 {
 		return nil, nil, errors.New("fake: defective token")
@@ -47,7 +48,7 @@ func (fakeAcceptor) accept(tok []byte) (secContext, []byte, error) {
 type fakeContext struct{ peer string }
 
 func (f fakeContext) Wrap(msg []byte) ([]byte, error) { return append([]byte("W:"), msg...), nil }
-func (f fakeContext) Unwrap(tok []byte) ([]byte, error) {
+func (f fakeContext) UnwrapSealed(tok []byte) ([]byte, error) {
 	m, ok := bytes.CutPrefix(tok, []byte("W:"))
 	if !ok {
 		return nil, errors.New("fake: not sealed")

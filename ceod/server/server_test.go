@@ -163,7 +163,7 @@ func TestBadInput(t *testing.T) {
 		{"unsealed request", func(c *client) {
 			c.auth("u5" + fakeRealm)
 			c.send(opEcho, []byte("plain"))
-		}, map[string]string{"event": "op", "outcome": "error", "op": "echo", "principal": "u5" + fakeRealm}, "not sealed"},
+		}, map[string]string{"event": "op", "outcome": "invalid", "op": "echo", "principal": "u5" + fakeRealm}, "not sealed"},
 		{"op fails", func(c *client) {
 			c.auth("u6" + fakeRealm)
 			c.send(opFail, []byte("W:"))

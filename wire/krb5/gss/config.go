@@ -20,11 +20,13 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock used for authenticator timestamps and the
 	// acceptor's own time checks; nil means time.Now. gokrb5's AP-REQ
-	// verification additionally checks against time.Now. An initiator
-	// never reuses an authenticator time within the process: a time at
-	// or up to a second before the last one it used is bumped to a
-	// microsecond after it.
+	// verification additionally checks against time.Now.
 	Now func() time.Time
+	// Stamps, if not nil, keeps the authenticator times of the
+	// initiators sharing it distinct: a time at or up to a second
+	// before the last one handed out is bumped to a microsecond after
+	// it. Nil uses the clock's time as is.
+	Stamps *Stamps
 	// MaxSkew is the clock skew tolerated between the peers and around
 	// ticket lifetimes; zero or negative means DefaultMaxSkew.
 	MaxSkew time.Duration
@@ -49,4 +51,13 @@ func (c *Config) maxSkew() time.Duration {
 		return DefaultMaxSkew
 	}
 	return c.MaxSkew
+}
+
+// authenticatorTime returns the time for a new authenticator, in UTC and
+// whole microseconds.
+func (c *Config) authenticatorTime() time.Time {
+	if c.Stamps == nil {
+		return c.now().Truncate(time.Microsecond).UTC()
+	}
+	return c.Stamps.next(c.now())
 }

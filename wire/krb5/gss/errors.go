@@ -21,6 +21,9 @@ var (
 	// or arrives out of order; the protocol is strictly sequential. It is
 	// wrapped with the sequence numbers.
 	ErrSequence = errors.New("gss: token out of sequence")
+	// ErrNotSealed reports an integrity-only wrap token (conf=0) where
+	// UnwrapSealed requires confidentiality.
+	ErrNotSealed = errors.New("gss: confidentiality service required: wrap token is integrity-only")
 	// ErrContextFlags reports an initiator that did not request mutual
 	// authentication, confidentiality and integrity.
 	ErrContextFlags = errors.New("gss: initiator did not request mutual authentication, confidentiality and integrity")

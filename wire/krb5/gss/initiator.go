@@ -70,7 +70,7 @@ func newInitiatorFromTicket(cname types.PrincipalName, crealm string, tkt messag
 	if err != nil {
 		return nil, nil, err
 	}
-	now := authenticatorTime(cfg.now())
+	now := cfg.authenticatorTime()
 	ctime := now.Truncate(time.Second) // KerberosTime has whole seconds
 	cusec := now.Nanosecond() / 1000
 	auth := types.Authenticator{
@@ -168,9 +168,14 @@ func (i *Initiator) Step(token []byte) (ctx *Context, err error) {
 	return newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq), nil
 }
 
-// lastStamp is the last authenticator time authenticatorTime handed out,
-// in microseconds since the Unix epoch.
-var lastStamp atomic.Int64
+// Stamps hands out authenticator times for the initiators that share
+// it. The zero value is ready to use; share one per process (ceoc's
+// Client holds one), as MIT keeps one per krb5 context.
+type Stamps struct {
+	// last is the last time handed out, in microseconds since the Unix
+	// epoch.
+	last atomic.Int64
+}
 
 // stampSlack is how far the clock may read behind the last authenticator
 // time and still be bumped past it. A clock further behind was stepped
@@ -179,22 +184,22 @@ var lastStamp atomic.Int64
 // far ahead of the clock.
 const stampSlack = time.Second
 
-// authenticatorTime returns now, in UTC and whole microseconds, but
-// strictly later than every earlier result within stampSlack of it: two
-// initiators started in the same microsecond, or from a coarse or fixed
-// clock, get distinct authenticator times (ctime, cusec), so an
-// acceptor's replay cache (gokrb5's and MIT's key on client, server and
-// that time) does not refuse the second as a replay. Like MIT's
-// krb5_us_timeofday it bumps a repeated time by one microsecond.
-func authenticatorTime(now time.Time) time.Time {
+// next returns now, in UTC and whole microseconds, but strictly later
+// than every earlier result within stampSlack of it: two initiators
+// started in the same microsecond, or from a coarse or fixed clock, get
+// distinct authenticator times (ctime, cusec), so an acceptor whose
+// replay cache keys on the client and that time (gokrb5's does) does not
+// refuse the second as a replay. Like MIT's krb5_us_timeofday it bumps a
+// repeated time by one microsecond.
+func (st *Stamps) next(now time.Time) time.Time {
 	t := now.UnixMicro()
 	for {
-		last := lastStamp.Load()
+		last := st.last.Load()
 		s := t
 		if s <= last && last-s <= stampSlack.Microseconds() {
 			s = last + 1
 		}
-		if lastStamp.CompareAndSwap(last, s) {
+		if st.last.CompareAndSwap(last, s) {
 			return time.UnixMicro(s).UTC()
 		}
 	}

@@ -10,11 +10,12 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// TestAuthenticatorTimeBumps checks authenticatorTime on a clock that
-// repeats, lags a little and is stepped back.
+// TestAuthenticatorTimeBumps checks Stamps on a clock that repeats, lags
+// a little and is stepped back.
 func TestAuthenticatorTimeBumps(t *testing.T) {
-	// An hour ahead of any stamp earlier tests made.
-	fixed := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	var st Stamps
+	authenticatorTime := st.next
+	fixed := time.Now().Truncate(time.Microsecond)
 	for i := range 5 {
 		got := authenticatorTime(fixed.Add(300 * time.Nanosecond))
 		if want := fixed.Add(time.Duration(i) * time.Microsecond); !got.Equal(want) {
@@ -39,16 +40,16 @@ func TestAuthenticatorTimeBumps(t *testing.T) {
 
 // TestAuthenticatorTimesDistinct starts many initiators for one client
 // principal at once, on a clock that only moves every 10ms, and checks
-// that the authenticators in their AP-REQs carry distinct (ctime, cusec),
-// that each Initiator remembers its own, and that an acceptor, with
-// gokrb5's replay cache, accepts every one of them.
+// that the authenticators in their AP-REQs carry distinct (ctime, cusec)
+// when they share a Stamps, that each Initiator remembers its own, and
+// that an acceptor accepts every one of them.
 func TestAuthenticatorTimesDistinct(t *testing.T) {
 	const (
 		goroutines = 4
 		each       = 100
 		client     = "stamp-test" // a replay-cache entry of its own
 	)
-	cfg := Config{Now: func() time.Time { return time.Now().Truncate(10 * time.Millisecond) }}
+	cfg := Config{Now: func() time.Time { return time.Now().Truncate(10 * time.Millisecond) }, Stamps: new(Stamps)}
 	cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, client)
 
 	type attempt struct {

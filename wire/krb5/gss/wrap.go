@@ -156,6 +156,18 @@ func (c *Context) Unwrap(tok []byte) ([]byte, error) {
 	return msg, nil
 }
 
+// UnwrapSealed is Unwrap for peers that must seal every message, like
+// the legacy ceod and ceoc (gss_unwrap and then "confidentiality service
+// required" unless conf_state is 1): an integrity-only token gives an
+// error wrapping ErrNotSealed, checked before any cryptography, and
+// changes nothing.
+func (c *Context) UnwrapSealed(tok []byte) ([]byte, error) {
+	if len(tok) >= wrapHeaderLen && tok[0] == wrapTokID0 && tok[1] == wrapTokID1 && tok[2]&flagSealed == 0 {
+		return nil, ErrNotSealed
+	}
+	return c.Unwrap(tok)
+}
+
 // openSealed decrypts an unrotated sealed body: E(msg || EC filler ||
 // header copy).
 func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {

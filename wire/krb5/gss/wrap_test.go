@@ -210,3 +210,36 @@ func TestRotateLeft(t *testing.T) {
 		t.Error("rotateLeft(nil)")
 	}
 }
+
+// TestUnwrapSealedRefusesIntegrityOnly: UnwrapSealed opens sealed tokens,
+// refuses a valid integrity-only one without consuming its sequence
+// number, in both directions.
+func TestUnwrapSealedRefusesIntegrityOnly(t *testing.T) {
+	ini, acc := establish(t, 18)
+	for _, dir := range []struct {
+		name     string
+		from, to *Context
+	}{{"initiator to acceptor", ini, acc}, {"acceptor to initiator", acc, ini}} {
+		t.Run(dir.name, func(t *testing.T) {
+			tok, err := dir.from.WrapIntegrity([]byte("password: hunter2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dir.to.UnwrapSealed(tok); !errors.Is(err, ErrNotSealed) {
+				t.Fatalf("UnwrapSealed(conf=0) = %v, want ErrNotSealed", err)
+			}
+			// The refused token's sequence number is still expected: Unwrap
+			// (which allows conf=0) takes it.
+			if got, err := dir.to.Unwrap(tok); err != nil || string(got) != "password: hunter2" {
+				t.Fatalf("Unwrap after the refusal = %q, %v", got, err)
+			}
+			sealed, err := dir.from.Wrap([]byte("sealed"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := dir.to.UnwrapSealed(sealed); err != nil || string(got) != "sealed" {
+				t.Fatalf("UnwrapSealed(conf=1) = %q, %v", got, err)
+			}
+		})
+	}
+}

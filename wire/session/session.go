@@ -1,0 +1,184 @@
+// Package session is the ceod protocol on an open connection, for both
+// ends: authenticate with GSS-API context tokens in MsgAuth frames, then
+// exchange op frames whose bodies are sealed wrap tokens, each reply in a
+// frame of its request's msgtype.
+//
+// ceod (package ceod/server) runs the acceptor's side with Accept, ceoc
+// the initiator's side with Initiate. Both require confidentiality on
+// every op message, in both directions, like the legacy programs: an
+// integrity-only token is refused (ErrOpen, wrapping
+// gss.ErrNotSealed when the mechanism is package wire/krb5/gss).
+//
+// Deadlines, like in package wire, are the caller's business: set them
+// on the net.Conn.
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/csclub/ceo/wire"
+)
+
+// Sealer protects the op messages of an established security context.
+// *gss.Context implements it.
+type Sealer interface {
+	// Wrap seals a message (conf=1).
+	Wrap(msg []byte) ([]byte, error)
+	// UnwrapSealed opens a sealed message from the peer and refuses
+	// anything else, integrity-only tokens included.
+	UnwrapSealed(tok []byte) ([]byte, error)
+	// Peer returns the other side's principal, with realm.
+	Peer() string
+}
+
+var (
+	// ErrRejected wraps the error of the mechanism's accept or step
+	// function: the peer's context token was refused.
+	ErrRejected = errors.New("session: authentication rejected")
+	// ErrSeal wraps a failure to seal our own message.
+	ErrSeal = errors.New("session: sealing failed")
+	// ErrOpen wraps a failure to open the peer's message: defective,
+	// forged, replayed, reordered or not sealed.
+	ErrOpen = errors.New("session: peer's message could not be opened")
+)
+
+// UnexpectedFrameError reports a frame of the wrong msgtype: anything but
+// MsgAuth during authentication, or a reply whose msgtype is not its
+// request's.
+type UnexpectedFrameError struct {
+	Got, Want wire.MsgType
+}
+
+func (e *UnexpectedFrameError) Error() string {
+	return fmt.Sprintf("session: got a %v frame, want %v", e.Got, e.Want)
+}
+
+// Session is an authenticated connection. Its methods must be called
+// from one goroutine at a time: the protocol is strictly
+// request-then-reply.
+type Session struct {
+	rw       io.ReadWriter
+	sec      Sealer
+	maxFrame int
+}
+
+// Accept runs the acceptor's side of the handshake on rw: it reads one
+// frame of at most maxFrame bytes (<= 0: wire.DefaultMaxFrame), which
+// must be MsgAuth, passes its body to accept, and sends accept's output
+// token in a MsgAuth frame, unless it is empty (the legacy daemon sends
+// no empty final token).
+//
+// Errors: io.EOF itself if rw ends before the first byte (a port probe,
+// not an attempt); an *UnexpectedFrameError, whose Got says which op came
+// before authentication; an error wrapping ErrRejected with accept's
+// error; otherwise an I/O or framing error from package wire.
+func Accept(rw io.ReadWriter, maxFrame int, accept func(token []byte) (Sealer, []byte, error)) (*Session, error) {
+	t, body, err := wire.ReadFrame(rw, maxFrame)
+	if err == io.EOF {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the auth token: %w", err)
+	}
+	if t != wire.MsgAuth {
+		return nil, &UnexpectedFrameError{Got: t, Want: wire.MsgAuth}
+	}
+	sec, out, err := accept(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if sec == nil {
+		return nil, fmt.Errorf("%w: the mechanism returned no context", ErrRejected)
+	}
+	if len(out) > 0 {
+		if err := wire.WriteFrame(rw, wire.MsgAuth, out); err != nil {
+			return nil, fmt.Errorf("sending the auth token: %w", err)
+		}
+	}
+	return &Session{rw: rw, sec: sec, maxFrame: maxFrame}, nil
+}
+
+// Initiate runs the initiator's side of the handshake on rw: it sends
+// token (the mechanism's first context token) in a MsgAuth frame, reads
+// the acceptor's MsgAuth answer and passes it to step, which returns the
+// established context.
+//
+// Errors: an *UnexpectedFrameError for a frame other than MsgAuth; an
+// error wrapping ErrRejected with step's error; otherwise an I/O or
+// framing error from package wire (io.EOF or io.ErrUnexpectedEOF, wrapped,
+// if the acceptor closed the connection instead of answering).
+func Initiate(rw io.ReadWriter, token []byte, step func(reply []byte) (Sealer, error)) (*Session, error) {
+	if err := wire.WriteFrame(rw, wire.MsgAuth, token); err != nil {
+		return nil, fmt.Errorf("sending the auth token: %w", err)
+	}
+	t, body, err := wire.ReadFrame(rw, wire.DefaultMaxFrame)
+	if err != nil {
+		return nil, fmt.Errorf("reading the auth reply: %w", err)
+	}
+	if t != wire.MsgAuth {
+		return nil, &UnexpectedFrameError{Got: t, Want: wire.MsgAuth}
+	}
+	sec, err := step(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return &Session{rw: rw, sec: sec, maxFrame: wire.DefaultMaxFrame}, nil
+}
+
+// Peer returns the other side's authenticated principal, with realm.
+func (s *Session) Peer() string { return s.sec.Peer() }
+
+// ReadFrame reads the next frame as it is: its msgtype and its body,
+// still sealed. io.EOF itself means the peer closed the connection
+// between frames.
+func (s *Session) ReadFrame() (wire.MsgType, []byte, error) {
+	return wire.ReadFrame(s.rw, s.maxFrame)
+}
+
+// Open opens the sealed body of an op frame from the peer. Errors wrap
+// ErrOpen.
+func (s *Session) Open(t wire.MsgType, tok []byte) ([]byte, error) {
+	msg, err := s.sec.UnwrapSealed(tok)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v message: %w", ErrOpen, t, err)
+	}
+	return msg, nil
+}
+
+// Send seals msg and sends it in one frame of msgtype t. A failure to
+// seal wraps ErrSeal; a sealed message too large for a frame wraps
+// wire.ErrFrameTooLarge, and nothing is sent.
+func (s *Session) Send(t wire.MsgType, msg []byte) error {
+	tok, err := s.sec.Wrap(msg)
+	if err != nil {
+		return fmt.Errorf("%w: %v message: %w", ErrSeal, t, err)
+	}
+	if err := wire.WriteFrame(s.rw, t, tok); err != nil {
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			return fmt.Errorf("%v message of %d bytes seals to %d: %w", t, len(msg), len(tok), err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Call sends request sealed in a frame of msgtype t and returns the
+// opened reply, which must come in a frame of the same msgtype. Errors:
+// those of Send; a read error (io.EOF wrapped if the peer closed the
+// connection instead of replying); an *UnexpectedFrameError; an error
+// wrapping ErrOpen.
+func (s *Session) Call(t wire.MsgType, request []byte) ([]byte, error) {
+	if err := s.Send(t, request); err != nil {
+		return nil, err
+	}
+	rt, body, err := s.ReadFrame()
+	if err != nil {
+		return nil, fmt.Errorf("reading the %v reply: %w", t, err)
+	}
+	if rt != t {
+		return nil, &UnexpectedFrameError{Got: rt, Want: t}
+	}
+	return s.Open(t, body)
+}
