@@ -14,6 +14,8 @@
 //
 // Sub-packages:
 //
+//   - session: the handshake, then sealed op frames, for both ceod and
+//     ceoc.
 //   - ceopb: the legacy proto2 messages (package ceo).
 //   - krb5: Kerberos, in one home: loading krb5.conf, ccaches, keytabs
 //     and passwords into gokrb5 clients.
