@@ -15,11 +15,10 @@ import (
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/database"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/mail"
 	"github.com/csclub/ceo/ops/mailman"
-	"github.com/csclub/ceo/ops/mysqldb"
-	"github.com/csclub/ceo/ops/pgdb"
 )
 
 // makers build the built-in handlers, by legacy op name, from
@@ -190,7 +189,7 @@ func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handle
 	if err != nil {
 		return nil, err
 	}
-	db, err := mysqldb.Open(mysqldb.Config{AdminUser: cf.AdminUsername, AdminPassword: cf.AdminPassword,
+	db, err := database.OpenMariaDB(database.MariaDBConfig{AdminUser: cf.AdminUsername, AdminPassword: cf.AdminPassword,
 		Host: cf.Host, Port: cf.Port, Socket: cf.Socket})
 	if err != nil {
 		return nil, err
@@ -201,7 +200,7 @@ func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handle
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
 	}
-	return mysqldb.New(mysqldb.Deps{DB: db, Dir: dir, Realm: acc.KRB5Realm, AdminUser: cf.AdminUsername, Log: b.env.Log})
+	return database.New(database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}, &database.MariaDB{DB: db, AdminUser: cf.AdminUsername})
 }
 
 func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
@@ -209,7 +208,7 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 	if err != nil {
 		return nil, err
 	}
-	pool, err := pgdb.Open(b.ctx, cf.AdminURL)
+	pool, err := database.OpenPostgreSQL(b.ctx, cf.AdminURL)
 	if err != nil {
 		return nil, err
 	}
@@ -220,8 +219,8 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 		return nil, fmt.Errorf("connecting to PostgreSQL (postgresql_admin_url): %w", err)
 	}
 	admin := pool.Config().ConnConfig.User
-	return pgdb.New(pgdb.Deps{Pool: pool, Dir: dir, Realm: acc.KRB5Realm, AdminRole: admin,
-		LockDatabases: cf.LockDatabases, Log: b.env.Log})
+	return database.New(database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log},
+		&database.PostgreSQL{Pool: pool, AdminRole: admin, LockDatabases: cf.LockDatabases})
 }
 
 func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {

@@ -1,4 +1,4 @@
-package pgdb
+package database
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,4 @@
-package mysqldb
+package database
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package pgdb
+package database
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,50 +20,9 @@ import (
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz/authztest"
-	"github.com/csclub/ceo/wire/ceopb"
 )
 
-func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
-
-type msg struct {
-	status  int32
-	message string
-}
-
-func call(t *testing.T, h ops.Handler, caller string, username *string) ([]msg, *string) {
-	t.Helper()
-	var body []byte
-	if username != nil {
-		var err error
-		if body, err = proto.Marshal(&ceopb.AddPostgreSQLUser{Username: username}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@CSCLUB.INTERNAL"}, Body: body})
-	if err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-	var resp ceopb.AddPostgreSQLUserResponse
-	if err := proto.Unmarshal(out.Body, &resp); err != nil {
-		t.Fatalf("reply does not decode: %v", err)
-	}
-	var msgs []msg
-	for _, m := range resp.GetMessages() {
-		msgs = append(msgs, msg{m.GetStatus(), m.GetMessage()})
-	}
-	return msgs, resp.Password
-}
-
-func wantMsgs(t *testing.T, got []msg, want ...msg) {
-	t.Helper()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("reply messages:\n got %v\nwant %v", got, want)
-	}
-}
-
-var passwordShape = regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
-
-type env struct {
+type pgEnv struct {
 	r    *realm.Realm
 	pool *pgxpool.Pool
 	logs *bytes.Buffer
@@ -90,32 +47,29 @@ func waitPG(t *testing.T, r *realm.Realm) {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+func newPGEnv(t *testing.T) *pgEnv {
 	t.Helper()
 	r := realm.Get(t)
 	waitPG(t, r)
-	pool, err := Open(t.Context(), r.PGURL(""))
+	pool, err := OpenPostgreSQL(t.Context(), r.PGURL(""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &env{r: r, pool: pool, logs: &bytes.Buffer{}}
+	return &pgEnv{r: r, pool: pool, logs: &bytes.Buffer{}}
 }
 
-func (e *env) handler(t *testing.T, lock ...string) ops.Handler {
+func (e *pgEnv) handler(t *testing.T, lock ...string) ops.Handler {
 	return mustNew(t, Deps{
-		Pool:          e.pool,
-		Dir:           authztest.RealmDirectory(t, e.r),
-		AdminRole:     e.r.PGAdminUser,
-		Realm:         e.r.Name,
-		LockDatabases: lock,
-		Log:           slog.New(slog.NewTextHandler(e.logs, nil)),
-	})
+		Dir:   authztest.RealmDirectory(t, e.r),
+		Realm: e.r.Name,
+		Log:   slog.New(slog.NewTextHandler(e.logs, nil)),
+	}, &PostgreSQL{Pool: e.pool, AdminRole: e.r.PGAdminUser, LockDatabases: lock})
 }
 
 // connect logs in as role over TCP 127.0.0.1 (scram-sha-256 in the
 // realm's pg_hba.conf).
-func (e *env) connect(t *testing.T, role, pw, db string) (*pgx.Conn, error) {
+func (e *pgEnv) connect(t *testing.T, role, pw, db string) (*pgx.Conn, error) {
 	t.Helper()
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(role, pw),
 		Host: fmt.Sprintf("127.0.0.1:%d", e.r.PGPort), Path: "/" + db, RawQuery: "sslmode=disable"}
@@ -136,7 +90,7 @@ func sqlstate(err error) string {
 
 // state is every role (with its verifier and attributes) and database
 // (with owner and ACL): what a refusal must leave alone.
-func (e *env) state(t *testing.T) string {
+func (e *pgEnv) state(t *testing.T) string {
 	t.Helper()
 	rows, err := e.pool.Query(t.Context(), `
 		SELECT format('role %s %s super=%s createdb=%s createrole=%s login=%s', rolname, coalesce(rolpassword, '-'),
@@ -154,7 +108,7 @@ func (e *env) state(t *testing.T) string {
 	return strings.Join(lines, "\n")
 }
 
-func useDatabase(t *testing.T, c *pgx.Conn) {
+func usePostgreSQL(t *testing.T, c *pgx.Conn) {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS keep (id int PRIMARY KEY, v text)"); err != nil {
@@ -169,8 +123,8 @@ func useDatabase(t *testing.T, c *pgx.Conn) {
 	}
 }
 
-func TestCreateSelfLoginAndIsolation(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLCreateSelfLoginAndIsolation(t *testing.T) {
+	e := newPGEnv(t)
 	// First without locking, on a cluster as initdb made it (other tests
 	// lock "postgres"): the role can still reach "postgres", and the op
 	// says so in the log.
@@ -180,7 +134,7 @@ func TestCreateSelfLoginAndIsolation(t *testing.T) {
 		}
 	}
 	other := authztest.UniqueName("p")
-	_, otherPW := call(t, e.handler(t), other, proto.String(other))
+	_, otherPW := call(t, pgMsgs, e.handler(t), other, proto.String(other))
 	if otherPW == nil {
 		t.Fatal("no password")
 	}
@@ -191,7 +145,7 @@ func TestCreateSelfLoginAndIsolation(t *testing.T) {
 	// With the deployment's lock on the shared databases.
 	h := e.handler(t, "postgres", "template1")
 	name := authztest.UniqueName("p")
-	got, pw := call(t, h, name, proto.String(name))
+	got, pw := call(t, pgMsgs, h, name, proto.String(name))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + name + " by " + name},
 		msg{0, "user " + name + " creating database for self"},
@@ -207,7 +161,7 @@ func TestCreateSelfLoginAndIsolation(t *testing.T) {
 	if err := c.QueryRow(t.Context(), "SELECT current_user, current_database()").Scan(&user, &db); err != nil || user != name || db != name {
 		t.Fatalf("session %s@%s: %v", user, db, err)
 	}
-	useDatabase(t, c)
+	usePostgreSQL(t, c)
 
 	// The role is plain.
 	var super, createdb, createrole, bypass bool
@@ -238,11 +192,11 @@ func TestCreateSelfLoginAndIsolation(t *testing.T) {
 	}
 }
 
-func TestRerunResetsPassword(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLRerunResetsPassword(t *testing.T) {
+	e := newPGEnv(t)
 	h := e.handler(t)
 	name := authztest.UniqueName("p")
-	_, pw1 := call(t, h, name, proto.String(name))
+	_, pw1 := call(t, pgMsgs, h, name, proto.String(name))
 	if pw1 == nil {
 		t.Fatal("no password")
 	}
@@ -250,10 +204,10 @@ func TestRerunResetsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	useDatabase(t, c)
+	usePostgreSQL(t, c)
 	c.Close(t.Context())
 
-	got, pw2 := call(t, h, name, proto.String(name))
+	got, pw2 := call(t, pgMsgs, h, name, proto.String(name))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + name + " by " + name},
 		msg{0, "user " + name + " creating database for self"},
@@ -274,15 +228,15 @@ func TestRerunResetsPassword(t *testing.T) {
 	}
 }
 
-func TestSyscomAndClubs(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLSyscomAndClubs(t *testing.T) {
+	e := newPGEnv(t)
 	h := e.handler(t)
 	member := authztest.UniqueName("mem")
 	club := authztest.UniqueName("club")
 	authztest.AddAccount(t, e.r, authztest.Account{Name: member, UID: authztest.UniqueUID()})
 	authztest.AddAccount(t, e.r, authztest.Account{Name: club, UID: authztest.UniqueUID(), Club: true, Members: []string{"regular1"}})
 
-	got, pw := call(t, h, "syscom1", proto.String(member))
+	got, pw := call(t, pgMsgs, h, "syscom1", proto.String(member))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + member + " by syscom1"},
 		msg{0, "user syscom1 is on systems committee"},
@@ -295,7 +249,7 @@ func TestSyscomAndClubs(t *testing.T) {
 	}
 
 	before := e.state(t)
-	got, pw = call(t, h, "office1", proto.String(club))
+	got, pw = call(t, pgMsgs, h, "office1", proto.String(club))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + club + " by office1"},
 		msg{int32(syscall.EPERM), "denied, user office1 is not in club group " + club})
@@ -306,7 +260,7 @@ func TestSyscomAndClubs(t *testing.T) {
 		t.Errorf("refusal changed the server:\n%s\n---\n%s", before, after)
 	}
 
-	got, pw = call(t, h, "regular1", proto.String(club))
+	got, pw = call(t, pgMsgs, h, "regular1", proto.String(club))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + club + " by regular1"},
 		msg{0, "user regular1 is in club group " + club},
@@ -319,10 +273,9 @@ func TestSyscomAndClubs(t *testing.T) {
 	}
 }
 
-func TestRefusalsChangeNothing(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLRefusalsChangeNothing(t *testing.T) {
+	e := newPGEnv(t)
 	h := e.handler(t, "postgres")
-	long := strings.Repeat("a", MaxNameLength+1)
 	// A database that exists and belongs to someone else.
 	taken := authztest.UniqueName("taken")
 	if _, err := e.pool.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{taken}.Sanitize()); err != nil {
@@ -337,25 +290,11 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+member+" LOGIN IN ROLE pg_read_all_data PASSWORD 'old-member-pw'"); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name, caller string
-		target       *string
-		want         []msg
-	}{
-		{"other member", "regular1", proto.String("office1"), []msg{
-			{0, "postgresql create db=office1 by regular1"},
-			{int32(syscall.EPERM), "denied, you may not create databases for other members"}}},
-		{"office is not enough", "office1", proto.String("regular1"), []msg{
-			{0, "postgresql create db=regular1 by office1"},
-			{int32(syscall.EPERM), "denied, you may not create databases for other members"}}},
+	cases := append(commonRefusals("postgresql", PostgreSQLMaxName), []refusalCase{
 		{"quote", "syscom1", proto.String(`x"; DROP DATABASE postgres; --`), []msg{
 			{0, `postgresql create db=x"; DROP DATABASE postgres; -- by syscom1`},
 			{0, "user syscom1 is on systems committee"},
 			{int32(syscall.EINVAL), `invalid characters in username x"; DROP DATABASE postgres; --`}}},
-		{"too long", long, proto.String(long), []msg{
-			{0, "postgresql create db=" + long + " by " + long},
-			{0, "user " + long + " creating database for self"},
-			{int32(syscall.EINVAL), "invalid characters in username " + long}}},
 		{"reserved postgres", "syscom1", proto.String("postgres"), []msg{
 			{0, "postgresql create db=postgres by syscom1"},
 			{0, "user syscom1 is on systems committee"},
@@ -376,13 +315,11 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			{0, "postgresql create db=" + taken + " by " + taken},
 			{0, "user " + taken + " creating database for self"},
 			{int32(syscall.EEXIST), "database " + taken + " exists and belongs to another role"}}},
-		{"missing username", "regular1", nil, []msg{
-			{int32(syscall.EINVAL), "missing required argument: username"}}},
-	}
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.state(t)
-			got, pw := call(t, h, tc.caller, tc.target)
+			got, pw := call(t, pgMsgs, h, tc.caller, tc.target)
 			wantMsgs(t, got, tc.want...)
 			if pw != nil {
 				t.Error("refusal carries a password")
@@ -400,8 +337,8 @@ func TestRefusalsChangeNothing(t *testing.T) {
 // A failure half-way leaves nothing behind: here the database cannot be
 // created (a name the template copy rejects is hard to provoke, so the
 // admin lacks the right: a CREATEROLE-only admin).
-func TestFailureRollsBack(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLFailureRollsBack(t *testing.T) {
+	e := newPGEnv(t)
 	limited := authztest.UniqueName("lim")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+limited+" LOGIN CREATEROLE PASSWORD 'limited-pw'"); err != nil {
 		t.Fatal(err)
@@ -412,15 +349,15 @@ func TestFailureRollsBack(t *testing.T) {
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(limited, "limited-pw"),
 		Host: fmt.Sprintf("127.0.0.1:%d", e.r.PGPort), Path: "/postgres", RawQuery: "sslmode=disable"}
-	pool, err := Open(t.Context(), u.String())
+	pool, err := OpenPostgreSQL(t.Context(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{}})
+	h := mustNew(t, Deps{Dir: &authztest.Fake{}}, &PostgreSQL{Pool: pool})
 	name := authztest.UniqueName("p")
 	before := e.state(t)
-	got, pw := call(t, h, name, proto.String(name))
+	got, pw := call(t, pgMsgs, h, name, proto.String(name))
 	if len(got) != 3 || got[2].status != 1 || !strings.Contains(got[2].message, "creating database: permission denied") {
 		t.Errorf("reply %v, want a status-1 failure creating the database", got)
 	}
@@ -432,83 +369,9 @@ func TestFailureRollsBack(t *testing.T) {
 	}
 }
 
-func TestServerDown(t *testing.T) {
-	pool, err := Open(t.Context(), "postgres://ceod:sekrit-admin@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{}})
-	got, pw := call(t, h, "alice", proto.String("alice"))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=alice by alice"},
-		msg{0, "user alice creating database for self"},
-		msg{1, "exception occured creating database: connecting: server unavailable"})
-	if pw != nil {
-		t.Error("failure carries a password")
-	}
-}
-
-func TestOpenHidesPassword(t *testing.T) {
-	_, err := Open(t.Context(), "postgres://ceod:sekrit-admin@127.0.0.1:notaport/postgres")
+func TestPostgreSQLOpenHidesPassword(t *testing.T) {
+	_, err := OpenPostgreSQL(t.Context(), "postgres://ceod:sekrit-admin@127.0.0.1:notaport/postgres")
 	if err == nil || strings.Contains(err.Error(), "sekrit") {
 		t.Errorf("Open error %v: want an error without the password", err)
-	}
-}
-
-func TestDirectoryOutage(t *testing.T) {
-	pool, err := Open(t.Context(), "postgres://x@127.0.0.1:1/postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	h := mustNew(t, Deps{Pool: pool, Dir: &authztest.Fake{Err: errors.New("ldap down")}})
-	got, pw := call(t, h, "syscom1", proto.String("alice"))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=alice by syscom1"},
-		msg{ops.ELDAP, "unable to check authorization for syscom1: directory error"})
-	if pw != nil {
-		t.Error("failure carries a password")
-	}
-}
-
-func TestForeignRealmRefused(t *testing.T) {
-	pool, err := Open(t.Context(), "postgres://x@127.0.0.1:1/postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	dir := &authztest.Fake{}
-	dir.AddToGroup("syscom", "syscom1")
-	h := mustNew(t, Deps{Pool: pool, Dir: dir, Realm: "CSCLUB.INTERNAL"})
-	for _, p := range []string{"alice@EVIL.ORG", "syscom1@EVIL.ORG"} {
-		user, _, _ := strings.Cut(p, "@")
-		body, _ := proto.Marshal(&ceopb.AddPostgreSQLUser{Username: proto.String("alice")})
-		out, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var resp ceopb.AddPostgreSQLUserResponse
-		proto.Unmarshal(out.Body, &resp)
-		ms := resp.GetMessages()
-		if len(ms) != 2 || ms[1].GetStatus() != int32(syscall.EPERM) || resp.Password != nil {
-			t.Errorf("%s: reply %v, want a refusal", p, ms)
-		}
-	}
-}
-
-// mustNew is New for a test.
-func mustNew(t testing.TB, d Deps) ops.Handler {
-	t.Helper()
-	h, err := New(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func TestNewRefusesMissingDeps(t *testing.T) {
-	if _, err := New(Deps{}); err == nil {
-		t.Error("New without dependencies: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package mysqldb
+package database
 
 import (
 	"errors"
@@ -17,8 +17,8 @@ import (
 // TestThroughCeod: ceoc (library, kinit ticket) -> in-process ceod
 // (GSS-API, sealed frames) -> mysql handler -> ops/directory (slapd) and
 // MariaDB; then a login with the returned password.
-func TestThroughCeod(t *testing.T) {
-	e := newEnv(t)
+func TestMariaDBThroughCeod(t *testing.T) {
+	e := newMariaEnv(t)
 	c := authztest.StartCeod(t, e.r, map[wire.MsgType]server.Op{0x03: authztest.Op("mysql", e.h)})
 	call := func(t *testing.T, caller, name string) ([]msg, *string) {
 		t.Helper()
@@ -53,8 +53,8 @@ func TestThroughCeod(t *testing.T) {
 		if pw == nil || !passwordShape.MatchString(*pw) {
 			t.Fatalf("password %v", pw)
 		}
-		useDatabase(t, e.login(t, "tcp", "regular1", *pw, "regular1"), "e2e_tcp")
-		useDatabase(t, e.login(t, "unix", "regular1", *pw, "regular1"), "e2e_unix")
+		useMariaDB(t, e.login(t, "tcp", "regular1", *pw, "regular1"), "e2e_tcp")
+		useMariaDB(t, e.login(t, "unix", "regular1", *pw, "regular1"), "e2e_unix")
 		if !c.WaitAudit("event=op outcome=ok", "principal=regular1@"+e.r.Name+" op=mysql") {
 			t.Errorf("no audit record:\n%s", c.Audit)
 		}
@@ -86,7 +86,7 @@ func TestThroughCeod(t *testing.T) {
 		if pw == nil {
 			t.Fatal("no password")
 		}
-		useDatabase(t, e.login(t, "tcp", "office1", *pw, "office1"), "e2e")
+		useMariaDB(t, e.login(t, "tcp", "office1", *pw, "office1"), "e2e")
 	})
 	t.Run("malformed request ends the connection", func(t *testing.T) {
 		if _, err := c.Call(t, "regular1", "mysql", []byte{0xff}); !errors.Is(err, ceoc.ErrRefused) {

@@ -1,4 +1,4 @@
-package pgdb
+package database
 
 import (
 	"errors"
@@ -18,8 +18,8 @@ import (
 // (GSS-API, sealed frames) -> postgresql handler (op 0x05) ->
 // ops/directory (slapd) and PostgreSQL; then a scram login with the
 // returned password.
-func TestThroughCeod(t *testing.T) {
-	e := newEnv(t)
+func TestPostgreSQLThroughCeod(t *testing.T) {
+	e := newPGEnv(t)
 	c := authztest.StartCeod(t, e.r, map[wire.MsgType]server.Op{0x05: authztest.Op("postgresql", e.handler(t, "postgres", "template1"))})
 	call := func(t *testing.T, caller, name string) ([]msg, *string) {
 		t.Helper()
@@ -57,7 +57,7 @@ func TestThroughCeod(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login: %v", err)
 		}
-		useDatabase(t, conn)
+		usePostgreSQL(t, conn)
 		if _, err := e.connect(t, "regular1", *pw, "postgres"); sqlstate(err) != "42501" {
 			t.Errorf("connect to postgres: %v, want permission denied 42501", err)
 		}

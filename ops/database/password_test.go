@@ -1,4 +1,4 @@
-package mysqldb
+package database
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func TestValidName(t *testing.T) {
 		"%":                     false,
 		"--":                    true,
 	} {
-		if got := ValidName(name, MaxNameLength); got != want {
+		if got := ValidName(name, MariaDBMaxName); got != want {
 			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
 		}
 	}

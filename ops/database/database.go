@@ -1,0 +1,222 @@
+// Package database implements the database ops: "mysql" (id 0x03)
+// creates a MariaDB database NAME and account NAME@localhost, and
+// "postgresql" (id 0x05, not in the legacy system) a PostgreSQL role
+// NAME and a database NAME owned by it; both with a fresh random
+// password, or reset that password on a re-run (see README.md).
+//
+// The admission steps (required name, authorization, the name rule,
+// reserved names) and the reply texts are the legacy op-mysql's and are
+// shared; an Engine (MariaDB or PostgreSQL) does the server's part.
+package database
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/authz"
+	"github.com/csclub/ceo/wire/ceopb"
+)
+
+// Engine is a database server the op creates accounts on: *MariaDB or
+// *PostgreSQL.
+type Engine interface {
+	// check reports a configuration that cannot work.
+	check() error
+	// rules are the engine's names and limits.
+	rules() rules
+	// secret turns a new password into what the server stores (a hash or
+	// a verifier), so that the password itself never reaches the server.
+	secret(pw string, rand io.Reader) (string, error)
+	// apply creates or resets the account and database name with
+	// secret, all or nothing. reset reports that only a password was
+	// reset. A *refusal is a decision made from the server's state.
+	apply(ctx context.Context, log *slog.Logger, name, secret string) (reset bool, err error)
+	// serverError is the client's view of the server's own error, if err
+	// holds one.
+	serverError(err error) (string, bool)
+	// handler wraps the op in the engine's request and reply messages.
+	handler(o *op) ops.Handler
+}
+
+// rules are what distinguishes one engine's admission.
+type rules struct {
+	op       string   // the op name: reply prefix and log
+	maxName  int      // the server's identifier limit in bytes
+	reserved []string // names refused whoever asks (lower case)
+	prefix   string   // a reserved name prefix, "" for none
+	admin    string   // the admin account, also refused
+}
+
+// Deps are the inputs both database ops share.
+type Deps struct {
+	// Dir answers the authorization questions. Required.
+	Dir authz.Directory
+	// Realm, if set, is the Kerberos realm (krb5_realm) whose principals
+	// are known by their user name; a principal of another realm is known
+	// by its whole name and so matches no account or group. Empty trusts
+	// every realm the KDC does, as the legacy daemon did.
+	Realm string
+	// Rand is the entropy for passwords and salts; nil means crypto/rand.
+	Rand io.Reader
+	// Log receives one record per request; never a password. Nil means
+	// no logging.
+	Log *slog.Logger
+}
+
+// op is the engine-independent part of a database op.
+type op struct {
+	d   Deps
+	e   Engine
+	r   rules
+	log *slog.Logger
+	mu  sync.Mutex // one create at a time: the statements are not atomic
+}
+
+// New returns the op's handler for engine e.
+func New(d Deps, e Engine) (ops.Handler, error) {
+	if d.Dir == nil || e == nil {
+		return nil, errors.New("database: Deps.Dir and an engine are required")
+	}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	o := &op{d: d, e: e, r: e.rules(), log: d.Log}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	o.log = o.log.With("op", o.r.op)
+	return e.handler(o), nil
+}
+
+// request is what the engines' request messages have in common.
+type request interface {
+	proto.Message
+	GetUsername() string
+}
+
+// protoHandler is the op in the messages Req and Resp; reply builds Resp.
+func protoHandler[Req request, Resp proto.Message](o *op, reply func([]*ceopb.StatusMessage, *string) Resp) ops.Handler {
+	return &ops.Proto[Req, Resp]{Op: o.r.op, Event: "add " + o.r.op + " user", Log: o.log,
+		Do: func(ctx context.Context, c ops.Caller, in Req) (Resp, ops.Outcome, []slog.Attr, error) {
+			caller := authz.Caller(c.User, c.Principal, o.d.Realm)
+			msgs, pw, outcome := o.create(ctx, caller, in.GetUsername())
+			return reply(msgs, pw), outcome, []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername())}, nil
+		}}
+}
+
+// create runs the admission steps and the engine, and returns the reply's
+// messages, the password (nil unless created) and the outcome.
+func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMessage, *string, ops.Outcome) {
+	var msgs []*ceopb.StatusMessage
+	add := func(status int32, format string, args ...any) {
+		msgs = append(msgs, ops.Status(status, format, args...))
+	}
+	if name == "" {
+		add(int32(syscall.EINVAL), "missing required argument: username")
+		return msgs, nil, ops.OutcomeInvalid
+	}
+	add(0, "%s create db=%s by %s", o.r.op, name, caller)
+	d, err := authz.CreateDatabase(ctx, o.d.Dir, caller, name)
+	if err != nil {
+		o.log.Error("authorization failed", "caller", caller, "target", name, "err", err)
+		add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		return msgs, nil, ops.OutcomeError
+	}
+	add(d.Status, "%s", d.Message)
+	if !d.Allowed {
+		return msgs, nil, ops.OutcomeDenied
+	}
+	if !ValidName(name, o.r.maxName) {
+		add(int32(syscall.EINVAL), "invalid characters in username %s", name)
+		return msgs, nil, ops.OutcomeInvalid
+	}
+	if o.reserved(name) {
+		add(int32(syscall.EINVAL), "username %s is reserved", name)
+		return msgs, nil, ops.OutcomeInvalid
+	}
+	pw, err := RandomPassword(o.d.Rand)
+	var secret string
+	if err == nil {
+		secret, err = o.e.secret(pw, o.d.Rand)
+	}
+	if err != nil {
+		o.log.Error("password generation failed", "err", err)
+		add(int32(syscall.EIO), "exception occured creating database: no entropy")
+		return msgs, nil, ops.OutcomeError
+	}
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	reset, err := o.e.apply(ctx, o.log, name, secret)
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		add(int32(refused.status), "%s", refused.msg)
+		return msgs, nil, ops.OutcomeDenied
+	case err != nil:
+		o.log.Error("creating database failed", "target", name, "err", err)
+		add(1, "exception occured creating database: %s", o.describe(err))
+		return msgs, nil, ops.OutcomeError
+	}
+	if reset {
+		add(0, "successfully reset password for %s", name)
+	} else {
+		add(0, "successfully created database %s", name)
+	}
+	return msgs, proto.String(pw), ops.OutcomeOK
+}
+
+func (o *op) reserved(name string) bool {
+	lower := strings.ToLower(name)
+	if o.r.prefix != "" && strings.HasPrefix(lower, o.r.prefix) {
+		return true
+	}
+	for _, r := range o.r.reserved {
+		if lower == r {
+			return true
+		}
+	}
+	return o.r.admin != "" && strings.EqualFold(name, o.r.admin)
+}
+
+// refusal is a decision made from the server's state.
+type refusal struct {
+	status syscall.Errno
+	msg    string
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+// describe is the client's view of a failure: the step and the server's
+// error, never a statement.
+func (o *op) describe(err error) string {
+	var se *ops.StepError
+	step := "database error"
+	if errors.As(err, &se) {
+		step = se.Step
+	}
+	if s, ok := o.e.serverError(err); ok {
+		return step + ": " + s
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return step + ": timed out"
+	}
+	return step + ": server unavailable"
+}
+
+// redactText hides secret in an error's text should a server message
+// quote a statement.
+func redactText(err error, secret string) error {
+	if strings.Contains(err.Error(), secret) {
+		return errors.New(strings.ReplaceAll(err.Error(), secret, "REDACTED"))
+	}
+	return err
+}
