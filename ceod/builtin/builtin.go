@@ -138,7 +138,11 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 }
 
 func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	return mail.New(mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log})
+	d := mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}
+	if acc.ForwardDNSServer != "" {
+		d.Resolver = mail.ResolverAt(acc.ForwardDNSServer)
+	}
+	return mail.New(d)
 }
 
 // accounts loads accounts.cf and applies ceod.cf's account settings.

@@ -29,6 +29,7 @@ const (
 	offMySQL
 	offPG
 	offCeod
+	offDNS
 	portsPerRealm
 )
 
@@ -50,6 +51,7 @@ type Realm struct {
 	KDCProfile string // kdc.conf
 
 	KDCPort, KadminPort, KpasswdPort, LDAPPort, MySQLPort, PGPort, CeodPort int
+	DNSPort                                                                 int // UDP: the test DNS server (see DNSZones)
 
 	AdminPrincipal string // "ceod/admin", allowed to add/delete/modify/get principals and write LDAP
 	AdminKeytab    string
@@ -70,6 +72,7 @@ type Realm struct {
 	LibDir    string          // CEO_LIB_DIR for legacy-style op programs
 
 	daemons []*daemon
+	dns     *dnsServer
 	stopMu  sync.Mutex
 	stopped bool
 }
@@ -181,6 +184,7 @@ func start(opts Options, base int) (r *Realm, err error) {
 		name string
 		fn   func() error
 	}{
+		{"dns", r.startDNS},
 		{"kerberos", r.startKerberos},
 		{"ldap", r.startLDAP},
 		{"mariadb", r.startMariaDB},
@@ -216,6 +220,7 @@ func newRealm(name, dir string, base int) *Realm {
 		MySQLPort:   base + offMySQL,
 		PGPort:      base + offPG,
 		CeodPort:    base + offCeod,
+		DNSPort:     base + offDNS,
 
 		AdminPrincipal: "ceod/admin",
 		AdminKeytab:    p("keytabs/ceod-admin.keytab"),
@@ -276,6 +281,9 @@ func (r *Realm) Stop() error {
 		if err := r.daemons[i].stop(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if r.dns != nil {
+		r.dns.stop()
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,10 @@ type Accounts struct {
 	// SetquotaPath is setquota (ceod.cf key setquota_path), default
 	// "setquota".
 	SetquotaPath string
+	// ForwardDNSServer, if set, is the DNS server (host:port) the mail op
+	// asks whether a forward's mail host exists (ceod.cf key
+	// forward_dns_server); empty means the system's resolver.
+	ForwardDNSServer string
 	// LDAPBase is the subtree searched when checking that a uid/gid
 	// number is unused and under which the id counters live (ceod.cf
 	// key ldap_base). Default: the longest common suffix of the users and
@@ -250,13 +255,14 @@ func (p *parser) ranges(a *Accounts) {
 }
 
 // ExtensionKeys are the ceod.cf keys SetExtension accepts.
-var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base"}
+var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server"}
 
 // IsExtension reports whether key is one of ExtensionKeys.
 func IsExtension(key string) bool { return slices.Contains(ExtensionKeys, key) }
 
 // SetExtension sets one of the extension fields by its ceod.cf key:
-// admin_keytab, quota_prototype, kadmin_path, setquota_path, ldap_base.
+// admin_keytab, quota_prototype, kadmin_path, setquota_path, ldap_base,
+// forward_dns_server.
 // It reports whether key is one of them, and an error for a bad value.
 // ceod's ceod.cf parser can hand it the keys it does not know itself.
 func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
@@ -281,6 +287,11 @@ func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
 			return true, errors.New("setquota_path: empty")
 		}
 		a.SetquotaPath = value
+	case "forward_dns_server":
+		if _, port, err := net.SplitHostPort(value); err != nil || port == "" {
+			return true, fmt.Errorf("forward_dns_server: want host:port, got %q", value)
+		}
+		a.ForwardDNSServer = value
 	case "ldap_base":
 		if _, err := ldap.ParseDN(value); err != nil || value == "" {
 			return true, fmt.Errorf("ldap_base: invalid DN %q", value)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"syscall"
 	"unicode"
 
@@ -30,6 +31,9 @@ type Deps struct {
 	// by its whole name and so matches no account or group. Empty trusts
 	// every realm the KDC does, as the legacy daemon did.
 	Realm string
+	// Resolver checks that a forward's mail host exists (legacy: "Invalid
+	// host"). Nil means the system's resolver.
+	Resolver Resolver
 	// Log receives one record per request (never the forward itself).
 	// Nil means no logging.
 	Log *slog.Logger
@@ -38,6 +42,7 @@ type Deps struct {
 type handler struct {
 	dir   authz.Directory
 	realm string
+	res   Resolver
 	log   *slog.Logger
 }
 
@@ -50,7 +55,11 @@ func New(d Deps) (ops.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{dir: d.Dir, realm: d.Realm, log: log.With("op", "mail")}
+	res := d.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
+	h := &handler{dir: d.Dir, realm: d.Realm, res: res, log: log.With("op", "mail")}
 	return &ops.Proto[*ceopb.UpdateMail, *ceopb.UpdateMailResponse]{Op: "mail", Event: "update mail", Log: h.log, Do: h.serve}, nil
 }
 
@@ -98,6 +107,13 @@ func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMai
 		if len(in.GetForward()) > MaxForward {
 			out.add(int32(syscall.EINVAL), "forward is longer than %d bytes", MaxForward)
 			return ops.OutcomeInvalid, nil
+		}
+		if status, msg := checkHost(ctx, h.res, in.GetForward()); status != 0 {
+			out.add(status, "%s", msg)
+			if status == int32(syscall.EINVAL) {
+				return ops.OutcomeInvalid, nil
+			}
+			return ops.OutcomeError, nil
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -2,9 +2,11 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -83,10 +85,24 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
 	var err error
-	if f.h, err = New(Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL"}); err != nil {
+	if f.h, err = New(Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL", Resolver: testHosts{}}); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// testHosts is a stand-in DNS for the unit tests: the example domains
+// resolve, flaky.example times out, everything else does not exist.
+type testHosts struct{}
+
+func (testHosts) LookupHost(_ context.Context, host string) ([]string, error) {
+	switch host {
+	case "example.com", "example.org", "b.c":
+		return []string{"192.0.2.1"}, nil
+	case "flaky.example":
+		return nil, &net.DNSError{Err: "i/o timeout", Name: host, IsTimeout: true}
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 func request(user string, forward *string) []byte {
@@ -329,6 +345,10 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		{"nul", "regular1", request("regular1", proto.String("a\x00b")), syscall.EINVAL, "invalid character in forward"},
 		{"too long", "regular1", request("regular1", proto.String(strings.Repeat("a", MaxForward+1))), syscall.EINVAL, "longer than"},
 		{"no such user", "office1", request("nosuchuser", proto.String("a@example.com")), syscall.ENOENT, "no such user"},
+		// Legacy refused a forward to a host that does not resolve.
+		{"unresolvable host", "regular1", request("regular1", proto.String("alice@nonexistent-host.invalid")), syscall.EINVAL, "Invalid host: nonexistent-host.invalid"},
+		{"empty host", "regular1", request("regular1", proto.String("alice@")), syscall.EINVAL, "Invalid host"},
+		{"name server down", "regular1", request("regular1", proto.String("alice@flaky.example")), syscall.EAGAIN, "unable to check host flaky.example"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

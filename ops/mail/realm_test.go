@@ -2,6 +2,7 @@ package mail
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -36,7 +37,7 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h, err := New(Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name})
+	h, err := New(Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name, Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +112,9 @@ func TestThroughCeod(t *testing.T) {
 			syscall.EINVAL, "invalid character in forward: |")
 		wantFailure(t, e.callCeod(t, "syscom1", "nosuchuser", proto.String("a@example.com")),
 			syscall.ENOENT, "no such user")
+		// The realm's DNS answers NXDOMAIN for it: legacy's "Invalid host".
+		wantFailure(t, e.callCeod(t, "regular1", "regular1", proto.String("alice@nonexistent-host.invalid")),
+			syscall.EINVAL, "Invalid host: nonexistent-host.invalid")
 		if after := snapshot(t, r.HomeRoot); after != before {
 			t.Errorf("refusals changed homes:\n%s\n---\n%s", before, after)
 		}
