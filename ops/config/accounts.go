@@ -3,8 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
