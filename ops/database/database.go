@@ -142,6 +142,16 @@ func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMe
 		add(int32(syscall.EINVAL), "username %s is reserved", name)
 		return msgs, nil, ops.OutcomeInvalid
 	}
+	// Legacy looked the name up (getpwnam) and made nothing for nobody.
+	switch _, err := o.d.Dir.LookupUser(ctx, name); {
+	case errors.Is(err, authz.ErrNoSuchUser):
+		add(int32(syscall.ENOENT), "user %s does not exist", name)
+		return msgs, nil, ops.OutcomeInvalid
+	case err != nil:
+		o.log.Error("user lookup failed", "target", name, "err", err)
+		add(ops.ELDAP, "unable to look up %s: directory error", name)
+		return msgs, nil, ops.OutcomeError
+	}
 	pw, err := RandomPassword(o.d.Rand)
 	var secret string
 	if err == nil {

@@ -153,7 +153,7 @@ func downEngines(t *testing.T) []downEngine {
 func TestServerDown(t *testing.T) {
 	for _, x := range downEngines(t) {
 		t.Run(x.d.op, func(t *testing.T) {
-			h := mustNew(t, Deps{Dir: &authztest.Fake{}}, x.e)
+			h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: "alice"})}, x.e)
 			got, pw := call(t, x.d, h, "alice", proto.String("alice"))
 			wantMsgs(t, got,
 				msg{0, x.d.op + " create db=alice by alice"},
@@ -176,6 +176,34 @@ func TestDirectoryOutage(t *testing.T) {
 				msg{ops.ELDAP, "unable to check authorization for syscom1: directory error"})
 			if pw != nil {
 				t.Error("failure carries a password")
+			}
+		})
+	}
+}
+
+// account adds an LDAP account with a fresh name: the op makes databases
+// only for names that exist.
+func account(t *testing.T, r *realm.Realm, prefix string) string {
+	t.Helper()
+	name := authztest.UniqueName(prefix)
+	authztest.AddAccount(t, r, authztest.Account{Name: name, UID: authztest.UniqueUID()})
+	return name
+}
+
+// Legacy made nothing for a name with no account: "user X does not
+// exist", even for syscom.
+func TestNoSuchUser(t *testing.T) {
+	dir := (&authztest.Fake{}).AddToGroup("syscom", "syscom1")
+	for _, x := range downEngines(t) {
+		t.Run(x.d.op, func(t *testing.T) {
+			h := mustNew(t, Deps{Dir: dir}, x.e)
+			got, pw := call(t, x.d, h, "syscom1", proto.String("nobody"))
+			wantMsgs(t, got,
+				msg{0, x.d.op + " create db=nobody by syscom1"},
+				msg{0, "user syscom1 is on systems committee"},
+				msg{int32(syscall.ENOENT), "user nobody does not exist"})
+			if pw != nil {
+				t.Error("refusal carries a password")
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
@@ -124,7 +125,7 @@ func useMariaDB(t *testing.T, db *sql.DB, table string) {
 
 func TestMariaDBCreateSelfAndLogin(t *testing.T) {
 	e := newMariaEnv(t)
-	name := authztest.UniqueName("m")
+	name := account(t, e.r, "m")
 	got, pw := call(t, mysqlMsgs, e.h, name, proto.String(name))
 	wantMsgs(t, got,
 		msg{0, "mysql create db=" + name + " by " + name},
@@ -167,7 +168,7 @@ func TestMariaDBCreateSelfAndLogin(t *testing.T) {
 
 func TestMariaDBRerunResetsPassword(t *testing.T) {
 	e := newMariaEnv(t)
-	name := authztest.UniqueName("m")
+	name := account(t, e.r, "m")
 	_, pw1 := call(t, mysqlMsgs, e.h, name, proto.String(name))
 	if pw1 == nil {
 		t.Fatal("no password")
@@ -280,7 +281,7 @@ func TestMariaDBRefusalsChangeNothing(t *testing.T) {
 // An existing administrator account is never reset, even for syscom.
 func TestMariaDBPrivilegedAccountNotReset(t *testing.T) {
 	e := newMariaEnv(t)
-	name := authztest.UniqueName("adm")
+	name := account(t, e.r, "adm")
 	const oldPW = "old-admin-pw"
 	if _, err := e.admin.Exec("CREATE USER " + quoteIdent(name) + "@`localhost` IDENTIFIED BY '" + oldPW + "'"); err != nil {
 		t.Fatal(err)
@@ -324,8 +325,8 @@ func TestMariaDBFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h := mustNew(t, Deps{Dir: &authztest.Fake{}}, &MariaDB{DB: db})
 	name := authztest.UniqueName("m")
+	h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: name})}, &MariaDB{DB: db})
 	before := e.state(t)
 	got, pw := call(t, mysqlMsgs, h, name, proto.String(name))
 	if len(got) != 3 || got[2].status != 1 || !strings.HasPrefix(got[2].message, "exception occured creating database: granting privileges: (1044,") {

@@ -73,6 +73,11 @@ func TestMariaDBThroughCeod(t *testing.T) {
 			msg{0, "mysql create db=bad;name by syscom1"},
 			msg{0, "user syscom1 is on systems committee"},
 			msg{int32(syscall.EINVAL), "invalid characters in username bad;name"})
+		got, _ = call(t, "syscom1", "nosuchuser")
+		wantMsgs(t, got,
+			msg{0, "mysql create db=nosuchuser by syscom1"},
+			msg{0, "user syscom1 is on systems committee"},
+			msg{int32(syscall.ENOENT), "user nosuchuser does not exist"})
 		if after := e.state(t); after != before {
 			t.Errorf("refusals changed the server:\n%s\n---\n%s", before, after)
 		}

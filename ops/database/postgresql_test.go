@@ -19,6 +19,7 @@ import (
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
@@ -133,7 +134,7 @@ func TestPostgreSQLCreateSelfLoginAndIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other := authztest.UniqueName("p")
+	other := account(t, e.r, "p")
 	_, otherPW := call(t, pgMsgs, e.handler(t), other, proto.String(other))
 	if otherPW == nil {
 		t.Fatal("no password")
@@ -144,7 +145,7 @@ func TestPostgreSQLCreateSelfLoginAndIsolation(t *testing.T) {
 
 	// With the deployment's lock on the shared databases.
 	h := e.handler(t, "postgres", "template1")
-	name := authztest.UniqueName("p")
+	name := account(t, e.r, "p")
 	got, pw := call(t, pgMsgs, h, name, proto.String(name))
 	wantMsgs(t, got,
 		msg{0, "postgresql create db=" + name + " by " + name},
@@ -195,7 +196,7 @@ func TestPostgreSQLCreateSelfLoginAndIsolation(t *testing.T) {
 func TestPostgreSQLRerunResetsPassword(t *testing.T) {
 	e := newPGEnv(t)
 	h := e.handler(t)
-	name := authztest.UniqueName("p")
+	name := account(t, e.r, "p")
 	_, pw1 := call(t, pgMsgs, h, name, proto.String(name))
 	if pw1 == nil {
 		t.Fatal("no password")
@@ -277,16 +278,16 @@ func TestPostgreSQLRefusalsChangeNothing(t *testing.T) {
 	e := newPGEnv(t)
 	h := e.handler(t, "postgres")
 	// A database that exists and belongs to someone else.
-	taken := authztest.UniqueName("taken")
+	taken := account(t, e.r, "taken")
 	if _, err := e.pool.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{taken}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	// An administrator role.
-	adm := authztest.UniqueName("adm")
+	adm := account(t, e.r, "adm")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+adm+" LOGIN CREATEDB PASSWORD 'old-admin-pw'"); err != nil {
 		t.Fatal(err)
 	}
-	member := authztest.UniqueName("memb")
+	member := account(t, e.r, "memb")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+member+" LOGIN IN ROLE pg_read_all_data PASSWORD 'old-member-pw'"); err != nil {
 		t.Fatal(err)
 	}
@@ -354,8 +355,8 @@ func TestPostgreSQLFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	h := mustNew(t, Deps{Dir: &authztest.Fake{}}, &PostgreSQL{Pool: pool})
 	name := authztest.UniqueName("p")
+	h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: name})}, &PostgreSQL{Pool: pool})
 	before := e.state(t)
 	got, pw := call(t, pgMsgs, h, name, proto.String(name))
 	if len(got) != 3 || got[2].status != 1 || !strings.Contains(got[2].message, "creating database: permission denied") {
