@@ -69,8 +69,10 @@ min_password_length = 4
 shells_file = %[10]s
 members_list = members
 list_domain = csclub.internal
+uwldap_server_url = "%[4]s"
+uwldap_base = "%[11]s"
 `, r.Name, r.HomeRoot, skel, r.LDAPURL, r.UsersBase, r.GroupsBase, r.SudoBase,
-			r.AdminPrincipal, r.path("hooks/notify"), r.path("hooks/shells")),
+			r.AdminPrincipal, r.path("hooks/notify"), r.path("hooks/shells"), r.UWBase),
 		"ceod.cf": fmt.Sprintf(`# ceod.cf: ceod's own settings (not a legacy file)
 listen = 127.0.0.1:%[1]d
 port = %[1]d

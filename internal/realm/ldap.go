@@ -78,7 +78,49 @@ access to *
 	by dn.exact="%[8]s" write
 	by %[9]s write
 	by * read
-`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office)
+
+# The university directory (legacy uwldap), a second tree: anyone may
+# read it, anonymously too; the first tree's rootdn adds test entries.
+database mdb
+suffix "%[11]s"
+directory %[2]s/ldap/uwdata
+maxsize 16777216
+index objectClass eq
+index uid eq,sub
+access to *
+	by dn.exact="%[6]s" write
+	by * read
+`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office, r.UWBase)
+}
+
+// UWPerson is an entry of the realm's university directory.
+type UWPerson struct{ UID, Name, Program string }
+
+// uwPeople seeds the university directory: people who are not members
+// yet, and the seeded users with a program different from their "Testing".
+func uwPeople() []UWPerson {
+	return []UWPerson{
+		{"nnewton", "Nadia Newton", "Computer Science"},
+		{"nnguyen", "Ngoc Nguyen", "Mathematics"},
+		{"regular1", "Regular One", "Mathematics"},
+		{"syscom1", "Syscom One", "Engineering"},
+	}
+}
+
+// UWPersonDN is the DN of a person in the university directory.
+func (r *Realm) UWPersonDN(uid string) string { return "uid=" + uid + ",ou=People," + r.UWBase }
+
+func (r *Realm) uwSeedLDIF() string {
+	var b strings.Builder
+	dc := strings.SplitN(strings.TrimPrefix(r.UWBase, "dc="), ",", 2)[0]
+	fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: University\ndc: %s\n\n", r.UWBase, dc)
+	fmt.Fprintf(&b, "dn: ou=People,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: People\n\n", r.UWBase)
+	for _, p := range r.UWPeople {
+		sn := p.Name[strings.LastIndex(p.Name, " ")+1:]
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nou: %s\n\n",
+			r.UWPersonDN(p.UID), p.UID, p.Name, sn, p.Program)
+	}
+	return b.String()
 }
 
 func (r *Realm) seedLDIF() string {
@@ -145,8 +187,15 @@ func (r *Realm) startLDAP() error {
 	if err := os.WriteFile(r.path("ldap/ldap.conf"), []byte(ldapConf), 0o644); err != nil {
 		return err
 	}
+	uwSeed := r.path("ldap/uwseed.ldif")
+	if err := os.WriteFile(uwSeed, []byte(r.uwSeedLDIF()), 0o644); err != nil {
+		return err
+	}
 	env := r.krbEnv()
-	if _, err := run(env, r.Dir, "", nil, slapadd, "-q", "-f", conf, "-l", seed); err != nil {
+	if _, err := run(env, r.Dir, "", nil, slapadd, "-q", "-f", conf, "-b", r.LDAPBase, "-l", seed); err != nil {
+		return err
+	}
+	if _, err := run(env, r.Dir, "", nil, slapadd, "-q", "-f", conf, "-b", r.UWBase, "-l", uwSeed); err != nil {
 		return err
 	}
 	env = append(env, "KRB5_KTNAME=FILE:"+r.LDAPKeytab)

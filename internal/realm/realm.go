@@ -63,6 +63,12 @@ type Realm struct {
 	LDAPURL, LDAPBase, UsersBase, GroupsBase, SudoBase string
 	LDAPRootDN, LDAPRootPassword                       string
 
+	// UWBase is the suffix of the second tree in the same slapd, standing
+	// in for the university directory (legacy uwldap): readable
+	// anonymously, seeded with UWPeople.
+	UWBase   string
+	UWPeople []UWPerson
+
 	MySQLSocket, MySQLAdminUser, MySQLAdminPassword string
 	PGSocketDir, PGAdminUser, PGAdminPassword       string
 
@@ -175,7 +181,7 @@ func start(opts Options, base int) (r *Realm, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	for _, sub := range []string{"kdc", "keytabs", "ldap/data", "ldap/schema", "run", "log", "mysql/data", "mysql/tmp", "pg", "config/ops", "home", "skel", "lib", "hooks"} {
+	for _, sub := range []string{"kdc", "keytabs", "ldap/data", "ldap/uwdata", "ldap/schema", "run", "log", "mysql/data", "mysql/tmp", "pg", "config/ops", "home", "skel", "lib", "hooks"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return r, fmt.Errorf("realm: %w", err)
 		}
@@ -236,6 +242,8 @@ func newRealm(name, dir string, base int) *Realm {
 		SudoBase:         "ou=SUDOers," + ldapBase,
 		LDAPRootDN:       "cn=root," + ldapBase,
 		LDAPRootPassword: randomSecret(),
+		UWBase:           "dc=uwaterloo,dc=ca",
+		UWPeople:         uwPeople(),
 
 		MySQLSocket:        p("mysql/mysqld.sock"),
 		MySQLAdminUser:     "ceod_admin",

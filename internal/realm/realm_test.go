@@ -106,6 +106,22 @@ func TestLDAPSeededDirectory(t *testing.T) {
 	assert.Contains(t, out, "objectClass: member")
 }
 
+// TestUniversityDirectory: the second tree answers anonymous reads with
+// the seeded people, and refuses anonymous writes.
+func TestUniversityDirectory(t *testing.T) {
+	r := Get(t)
+	p := r.UWPeople[0]
+	out := ldapsearch(t, r, r.UWPersonDN(p.UID), "cn", "ou")
+	assert.Contains(t, out, "cn: "+p.Name)
+	assert.Contains(t, out, "ou: "+p.Program)
+	cmd := exec.Command("ldapmodify", "-x", "-H", r.LDAPURL)
+	cmd.Env = append(r.KrbEnv(), "LDAPCONF=/dev/null")
+	cmd.Stdin = strings.NewReader("dn: " + r.UWPersonDN(p.UID) + "\nchangetype: modify\nreplace: ou\nou: Nothing\n")
+	out2, err := cmd.CombinedOutput()
+	assert.Error(t, err, "an anonymous write succeeded: %s", out2)
+	assert.Contains(t, ldapsearch(t, r, r.UWPersonDN(p.UID), "ou"), "ou: "+p.Program)
+}
+
 // ldapsearch reads one entry anonymously (the directory is world-readable
 // but for passwords).
 func ldapsearch(t *testing.T, r *Realm, dn string, attrs ...string) string {
