@@ -49,13 +49,14 @@ type Config struct {
 	ClubHome       string
 	ExpireHook     string // run as HOOK NAME ADDRESS by expiredaccounts --email
 	ListDomain     string // mail domain of member addresses, for the forward check
+	SourceURL      string // uwldap_server_url: the university directory ("none": not used)
+	SourceBase     string // uwldap_base
 
 	// library.cf
 	LibraryConnect string // library_connect_string; "" if library.cf is absent
 
-	// ceo.cf (all optional)
-	SourceURL      string        // uwldap_server_url: directory updateprograms reads programs from
-	SourceBase     string        // uwldap_base
+	// ceo.cf (all optional; uwldap_server_url and uwldap_base here
+	// override accounts.cf's)
 	RequestTimeout time.Duration // request_timeout: bound on one LDAP/KDC/ceod/SQL request
 	LoanPeriod     time.Duration // loan_period: after this a signed-out book is overdue
 }
@@ -119,6 +120,12 @@ func Load(dir string) (*Config, error) {
 	c.ExpireHook = acc["expire_hook"]
 	if v := acc["list_domain"]; v != "" {
 		c.ListDomain = v
+	}
+	if v := acc["uwldap_server_url"]; v != "" {
+		c.SourceURL = v
+	}
+	if v := acc["uwldap_base"]; v != "" {
+		c.SourceBase = v
 	}
 	re := acc["username_regex"]
 	if re == "" {

@@ -97,6 +97,22 @@ func TestLoad(t *testing.T) {
 		c.RequestTimeout != 5*time.Second || c.LoanPeriod != 48*time.Hour {
 		t.Fatalf("Load with ceo.cf = %+v", c)
 	}
+
+	// accounts.cf names the university directory; ceo.cf overrides it.
+	write(t, dir, "accounts.cf", accounts+"uwldap_server_url = ldap://uw\nuwldap_base = o=uw\n")
+	if c, err = Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if c.SourceURL != "ldap://src" || c.SourceBase != "o=uw" {
+		t.Fatalf("Load with uwldap keys in both files = %+v", c)
+	}
+	os.Remove(filepath.Join(dir, "ceo.cf"))
+	if c, err = Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if c.SourceURL != "ldap://uw" {
+		t.Fatalf("uwldap_server_url of accounts.cf: %q", c.SourceURL)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

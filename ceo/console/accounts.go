@@ -5,15 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"strings"
-	"time"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/csclub/ceo/ceo/members"
 	"github.com/csclub/ceo/ceo/remote"
 	"github.com/csclub/ceo/ceo/terms"
+	"github.com/csclub/ceo/ceo/uwdir"
 )
 
 func init() {
@@ -22,7 +19,7 @@ func init() {
 		summary: "update members' programs from the university directory",
 		usage:   "[--source URL] [--source-base DN] [--yes | --dry-run]",
 		help: `For each member, looks up their user name in the source directory (the
-university's, by default uwldap_server_url and uwldap_base of ceo.cf) and,
+university's, by default uwldap_server_url and uwldap_base of accounts.cf) and,
 where its "ou" differs from the member's program, asks
   USER: 'OLD' => 'NEW'? (y/n)
 and changes the program on "y". The source is read anonymously; the
@@ -204,48 +201,6 @@ func createDatabase(ctx context.Context, e *env, kind, user string) error {
 	return nil
 }
 
-// source is the directory updateprograms reads programs from.
-type source struct {
-	conn *ldap.Conn
-	base string
-}
-
-func dialSource(ctx context.Context, url, base string, timeout time.Duration) (*source, error) {
-	d := &net.Dialer{Timeout: timeout}
-	type res struct {
-		c   *ldap.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ldap.DialURL(url, ldap.DialWithDialer(d))
-		ch <- res{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("cannot reach the source directory %s: %w", url, r.err)
-		}
-		r.c.SetTimeout(timeout)
-		return &source{conn: r.c, base: base}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// program is the source's "ou" for uid, or "" if it has no entry.
-func (s *source) program(uid string) (string, error) {
-	res, err := s.conn.Search(ldap.NewSearchRequest(s.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
-		"(uid="+ldap.EscapeFilter(uid)+")", []string{"ou"}, nil))
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-		return "", fmt.Errorf("looking up %s in the source directory: %w", uid, err)
-	}
-	if res == nil || len(res.Entries) == 0 {
-		return "", nil
-	}
-	return res.Entries[0].GetAttributeValue("ou"), nil
-}
-
 // ignoredPrograms are the university directory's placeholders for people
 // who left, which legacy updateprograms never copied.
 var ignoredPrograms = map[string]bool{"orphaned": true, "expired": true}
@@ -261,11 +216,11 @@ func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool
 	if base == "" {
 		base = a.Config.SourceBase
 	}
-	src, err := dialSource(ctx, url, base, a.Config.RequestTimeout)
+	src, err := uwdir.Dial(ctx, url, base, a.Config.RequestTimeout)
 	if err != nil {
 		return err
 	}
-	defer src.conn.Close()
+	defer src.Close()
 	ms, err := a.Dir.All(ctx)
 	if err != nil {
 		return err
@@ -277,7 +232,8 @@ func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool
 			return err
 		}
 		p.set(i + 1)
-		prog, err := src.program(m.UID)
+		person, _, err := src.Lookup(m.UID)
+		prog := person.Program
 		if err != nil {
 			p.clear()
 			return err

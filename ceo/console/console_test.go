@@ -276,7 +276,7 @@ func TestUpdatePrograms(t *testing.T) {
 	}
 	// An unreachable source is a plain error.
 	res = run(t, r, "syscom1", "", "updateprograms", "--source", "ldap://127.0.0.1:1", "--source-base", base)
-	if res.code != 1 || !strings.Contains(res.errOut, "cannot reach the source directory") {
+	if res.code != 1 || !strings.Contains(res.errOut, "cannot reach the university directory") {
 		t.Errorf("unreachable source: exit %d\n%s", res.code, res.errOut)
 	}
 }
