@@ -76,9 +76,11 @@ func (u *UI) accountWizard(kind remote.Kind) {
 	} else {
 		p := w.page("Member Information", "Notes:\n- Make sure to check ID (watcard, drivers license)\n"+
 			"- Make sure to use UW userids for current students")
-		user = p.input("Username: ", "", 20)
-		name = p.input("Full name: ", "", 40)
-		program = p.input("Program of Study: ", "", 40)
+		uf := p.userInput("Username: ", "", 20, u.university())
+		nf := p.input("Full name: ", "", 40)
+		pf := p.input("Program of Study: ", "", 40)
+		u.fillFromUniversity(uf, nf, pf)
+		user, name, program = uf, nf, pf
 		email = p.input("Email: ", "", 40)
 		p.onNext = func(proceed func()) {
 			st.acc.Username = strings.TrimSpace(user.GetText())
@@ -290,7 +292,7 @@ func (u *UI) renewWizard(clubRep bool) {
 	}
 
 	up := w.page("Member Information", "")
-	user := up.input("Username: ", "", 20)
+	user := up.userInput("Username: ", "", 20, u.members)
 	up.onNext = func(proceed func()) { u.lookupMember(user.GetText(), &st.m, proceed) }
 
 	// Mail forward, showing the current one.

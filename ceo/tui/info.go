@@ -47,7 +47,7 @@ func (u *UI) displayMember() {
 	var groups []string
 	w := u.newWizard("Display Member")
 	up := w.page("Member Information", "")
-	user := up.input("Username: ", u.a.User(), 20)
+	user := up.userInput("Username: ", u.a.User(), 20, u.members)
 	up.onNext = func(proceed func()) {
 		uid := strings.TrimSpace(user.GetText())
 		u.work("Looking up "+uid, func(ctx context.Context) error {
@@ -100,8 +100,9 @@ func (u *UI) textWindow(title, text string) {
 	form := tview.NewForm().AddButton("Close", u.pop)
 	form.SetBorderPadding(1, 0, 1, 1)
 	flex := tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(tv, wrappedHeight(text)+1, 0, false).
+		AddItem(tv, 1, 0, false).
 		AddItem(form, 0, 1, true)
+	fitText(flex, tv, func(width, height int) int { return max(min(wrappedHeight(text, width)+1, height-3), 1) })
 	u.push(title, flex, form)
 }
 
@@ -213,7 +214,7 @@ func (u *UI) changeShell() {
 	w := u.newWizard("Change Shell")
 	w.page("Changing Login Shell", "You can change your shell here. Request more shells by emailing systems-committee.")
 	up := w.page("Member Information", "")
-	user := up.input("Username: ", u.a.User(), 20)
+	user := up.userInput("Username: ", u.a.User(), 20, u.members)
 	up.onNext = func(proceed func()) {
 		var err error
 		if shells, err = members.Shells(u.cfg.ShellsFile); err != nil {
@@ -263,7 +264,7 @@ func (u *UI) createDatabase(kind string) {
 	p := w.page(title+" Database", "Creates the "+title+" database USERNAME for USERNAME (or resets its password) "+
 		"and writes the connection details, password included, to ~USERNAME/"+remote.InfoFile(kind)+
 		". You may do this for yourself, for a club whose group you are in, or (systems committee) for anyone.")
-	user := p.input("Username: ", u.a.User(), 20)
+	user := p.userInput("Username: ", u.a.User(), 20, u.members)
 	p.nextLabel = "Create"
 	p.onNext = func(proceed func()) {
 		uid := strings.TrimSpace(user.GetText())

@@ -197,7 +197,7 @@ func (u *UI) signOutBook() {
 	)
 	w := u.newWizard("Checkout")
 	up := w.page("Book Checkout", "Books are lent to members registered for the current term.")
-	userField := up.input("Username: ", "", 20)
+	userField := up.userInput("Username: ", "", 20, u.members)
 	up.onNext = func(proceed func()) {
 		user = strings.TrimSpace(userField.GetText())
 		var ok bool
@@ -250,7 +250,7 @@ func (u *UI) signInBook() {
 	)
 	w := u.newWizard("Checkin")
 	up := w.page("Book Checkin", "Enter the username the book is signed out to, or leave it blank to list every signed-out book.")
-	userField := up.input("Username: ", "", 20)
+	userField := up.userInput("Username: ", "", 20, u.members)
 	up.onNext = func(proceed func()) {
 		user := strings.TrimSpace(userField.GetText())
 		u.work("Reading signed-out books", func(ctx context.Context) error {

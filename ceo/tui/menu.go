@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 )
@@ -25,7 +27,8 @@ const selectMarker = "> "
 // item is marked with selectMarker, Enter runs it.
 func newMenu(sections []section) *tview.Table {
 	t := tview.NewTable().SetSelectable(true, false)
-	t.SetBorderPadding(1, 0, 2, 1)
+	// No blank line at the top: the main menu just fits 80x24 with Exit.
+	t.SetBorderPadding(0, 0, 2, 1)
 	t.SetSelectedStyle(tcell.StyleDefault.Background(tcell.ColorTeal).Foreground(tcell.ColorBlack))
 	var runs []func()
 	row := 0
@@ -54,6 +57,13 @@ func newMenu(sections []section) *tview.Table {
 			runs[r]()
 		}
 	})
+	t.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		if ev.Key() != tcell.KeyRune || ev.Modifiers()&tcell.ModAlt != 0 {
+			return ev
+		}
+		jumpTo(t, ev.Rune())
+		return nil // letters never reach the table (it would take j/k/g/G as moves)
+	})
 	// Select the first selectable row.
 	for r := range runs {
 		if runs[r] != nil {
@@ -65,15 +75,32 @@ func newMenu(sections []section) *tview.Table {
 	return t
 }
 
+// jumpTo selects the next entry after the selected one (wrapping
+// around) whose label starts with letter, ignoring case, as legacy menus
+// did.
+func jumpTo(t *tview.Table, letter rune) {
+	want := strings.ToLower(string(letter))
+	cur, _ := t.GetSelection()
+	n := t.GetRowCount()
+	for i := 1; i <= n; i++ {
+		r := (cur + i) % n
+		label, ok := t.GetCell(r, 0).GetReference().(string)
+		if ok && strings.HasPrefix(strings.ToLower(label), want) {
+			t.Select(r, 0)
+			return
+		}
+	}
+}
+
 // mainMenu shows the legacy top menu, ordered for the user: office staff
 // and syscom see the office entries first.
 func (u *UI) mainMenu() {
 	office := section{"Office Staff", []menuItem{
-		{"New Member", u.newMember},
-		{"New Club Rep", u.newClubRep},
-		{"Renew Membership", u.renewMember},
-		{"Renew Club Rep", u.renewClubRep},
-		{"New Club", u.newClub},
+		{"New Member", u.officeOnly("New Member", "add members", u.newMember)},
+		{"New Club Rep", u.officeOnly("New Club Rep", "add club reps", u.newClubRep)},
+		{"Renew Membership", u.officeOnly("Renew Membership", "register terms", u.renewMember)},
+		{"Renew Club Rep", u.officeOnly("Renew Club Rep", "register terms", u.renewClubRep)},
+		{"New Club", u.officeOnly("New Club", "add clubs", u.newClub)},
 		{"Library", u.libraryMenu},
 	}}
 	unrestricted := section{"Unrestricted", []menuItem{
@@ -96,7 +123,21 @@ func (u *UI) mainMenu() {
 	}
 	m := newMenu(sections)
 	u.push("Main Menu", m, m)
-	u.setStatus("[gray]Arrows choose, Enter opens, Esc goes back.[-]")
+	u.setStatus("[gray]Arrows or a letter choose, Enter opens, Esc exits.[-]")
+}
+
+// officeOnly runs a wizard that only office staff and the systems
+// committee may complete; anyone else is told so at once, not after
+// filling it in (ceod and the directory refuse them anyway).
+func (u *UI) officeOnly(title, what string, run func()) func() {
+	return func() {
+		if u.groups["office"] || u.groups["syscom"] {
+			run()
+			return
+		}
+		u.textWindow(title, "Only office staff and the systems committee may "+what+", and "+u.a.User()+
+			" is in neither the office nor the syscom group.\n\nAsk office staff to do this for you.")
+	}
 }
 
 // subMenu opens a menu window with a Back entry.

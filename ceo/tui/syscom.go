@@ -53,19 +53,27 @@ func (u *UI) groupWindow(g *members.Group) {
 	form.SetBorderPadding(1, 0, 1, 1)
 	user := tview.NewInputField().SetLabel("Username: ").SetFieldWidth(20)
 	form.AddFormItem(user)
+	u.fieldKeys(form, user, u.members)
 	flex := tview.NewFlex().SetDirection(tview.FlexRow)
+	var body string
+	fitText(flex, text, func(width, height int) int { return max(min(wrappedHeight(body, width)+1, height-5), 1) })
 	show := func() {
-		body := fmt.Sprintf("Members of %s (%d): %s", g.Name, len(g.Members), strings.Join(g.Members, ", "))
+		body = fmt.Sprintf("Members of %s (%d): %s", g.Name, len(g.Members), strings.Join(g.Members, ", "))
 		if len(g.Members) == 0 {
 			body = "The group " + g.Name + " has no members."
 		}
 		text.SetText(body)
-		flex.ResizeItem(text, wrappedHeight(body)+1, 0)
+	}
+	// The next name is typed where the last one was.
+	refocus := func() {
+		form.SetFocus(0)
+		u.tv.SetFocus(form)
 	}
 	change := func(add bool) {
 		uid := strings.TrimSpace(user.GetText())
 		if uid == "" {
-			u.errorStatus("Member not found")
+			refocus()
+			u.errorStatus("Type a user name first")
 			return
 		}
 		verb, done := "Adding "+uid+" to "+g.Name, "Added "+uid+" to "+g.Name
@@ -86,6 +94,7 @@ func (u *UI) groupWindow(g *members.Group) {
 			ng, err = u.a.Dir.GetGroup(ctx, g.Name)
 			return err
 		}, func(err error) {
+			refocus()
 			if err != nil {
 				u.errorStatus(plain(err))
 				return
@@ -128,16 +137,20 @@ func (u *UI) positionsWizard(held map[string][]string) {
 	p := w.page("Positions", "")
 	fields := map[string]*tview.InputField{}
 	for _, pos := range members.Positions {
-		fields[pos.ID] = p.input(pos.Title+": ", strings.Join(held[pos.ID], ","), 30)
+		fields[pos.ID] = p.userInput(pos.Title+": ", strings.Join(held[pos.ID], ","), 30, u.members)
 	}
 	p.nextLabel = "Save"
 	p.onNext = func(proceed func()) {
 		var all []string
+		where := map[string]string{} // a user name's first position, for the error
 		for _, pos := range members.Positions {
 			var uids []string
 			for _, x := range strings.Split(fields[pos.ID].GetText(), ",") {
 				if x = strings.TrimSpace(x); x != "" {
 					uids = append(uids, x)
+					if where[x] == "" {
+						where[x] = pos.Title
+					}
 				}
 			}
 			slices.Sort(uids)
@@ -162,7 +175,7 @@ func (u *UI) positionsWizard(held map[string][]string) {
 					continue
 				}
 				if err := u.a.Dir.SetPosition(ctx, pos.ID, want[pos.ID]); err != nil {
-					failed = append(failed, pos.Title+" ("+plain(err)+")")
+					failed = append(failed, pos.Title+": "+firstParagraph(plain(err)))
 				}
 			}
 			return nil
@@ -171,7 +184,7 @@ func (u *UI) positionsWizard(held map[string][]string) {
 			case err != nil:
 				u.errorStatus(plain(err))
 			case bad != "":
-				u.errorStatus("Invalid username: '" + bad + "'")
+				u.errorStatus(where[bad] + ": there is no member " + bad + ". Nothing was saved.")
 			default:
 				proceed()
 			}
@@ -181,8 +194,9 @@ func (u *UI) positionsWizard(held map[string][]string) {
 	ep.noBack = true
 	ep.onShow = func() {
 		if len(failed) > 0 {
-			ep.setHeading("Positions Results")
-			ep.setText("Failed to update the following positions: " + strings.Join(failed, "; ") + ".")
+			ep.setHeading("Some Positions Not Updated")
+			ep.setText("These positions were left as they were:\n\n" + strings.Join(failed, "\n") +
+				"\n\nThe other changes were saved.")
 			u.errorStatus("Some positions were not updated")
 			return
 		}
@@ -191,4 +205,10 @@ func (u *UI) positionsWizard(held map[string][]string) {
 		u.setStatus("[green]Positions updated[-]")
 	}
 	w.start()
+}
+
+// firstParagraph drops the hint plain adds after a blank line.
+func firstParagraph(s string) string {
+	first, _, _ := strings.Cut(s, "\n\n")
+	return first
 }

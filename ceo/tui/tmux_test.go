@@ -25,7 +25,13 @@ type terminal struct {
 	sock string
 }
 
-// startCeo runs the ceo binary in a 120x40 terminal with the realm's
+// The size of the terminal the tests start ceo in: the office's.
+const (
+	termCols = "80"
+	termRows = "24"
+)
+
+// startCeo runs the ceo binary in an 80x24 terminal with the realm's
 // environment and KRB5CCNAME=FILE:cc, plus extra variables and args.
 // The tmux server is killed at the end of the test.
 func startCeo(t *testing.T, r *realm.Realm, cc string, extraEnv []string, args ...string) *terminal {
@@ -41,7 +47,7 @@ func startCeo(t *testing.T, r *realm.Realm, cc string, extraEnv []string, args .
 	// The shell keeps the pane after ceo exits, with its exit status, so a
 	// failure stays on the screen.
 	script := `"$0" "$@"; echo "[ceo exited with status $?]"; sleep 600`
-	argv := append([]string{"-L", tm.sock, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
+	argv := append([]string{"-L", tm.sock, "-f", "/dev/null", "new-session", "-d", "-x", termCols, "-y", termRows,
 		"sh", "-c", script, bin}, args...)
 	cmd := exec.Command("tmux", argv...)
 	cmd.Env = append(append(os.Environ(), r.Env()...), "KRB5CCNAME=FILE:"+cc, "TERM=xterm-256color")
@@ -70,6 +76,25 @@ func (tm *terminal) tmux(args ...string) string {
 		tm.t.Fatalf("tmux %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+// resize changes the terminal's size (ceo redraws for it) and waits for
+// the screen to show texts at the new size.
+func (tm *terminal) resize(cols, rows int, texts ...string) string {
+	tm.t.Helper()
+	tm.tmux("resize-window", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows))
+	deadline := time.Now().Add(screenTimeout)
+	for {
+		// Redrawn once the window's top border fits, whole, in cols.
+		s := tm.screen()
+		if top := line(s, "╔"); strings.HasSuffix(top, "╗") && len([]rune(top)) <= cols {
+			return tm.waitFor(texts...)
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("the screen is not %dx%d with %q:\n%s", cols, rows, texts, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // screen is the visible text of the terminal.

@@ -63,14 +63,102 @@ func TestMenuOrder(t *testing.T) {
 		t.Errorf("header does not name the user:\n%s", s)
 	}
 
+	// A letter jumps to the next entry starting with it, wrapping around.
+	for _, k := range []struct{ key, want string }{
+		{"r", "> Renew Membership"}, {"R", "> Renew Club Rep"}, {"e", "> Exit"}, {"n", "> New Member"}, {"n", "> New Club Rep"},
+	} {
+		office.keys(k.key)
+		office.waitFor(k.want)
+	}
+	// Exit ends the program.
+	office.keys("e", "Enter")
+	office.waitFor("[ceo exited with status 0]")
+
 	regular := startCeo(t, r, login(t, r, "regular1"), nil)
 	s = regular.waitFor("Main Menu", "> Display Member")
 	if strings.Index(s, "Unrestricted") > strings.Index(s, "Office Staff") {
 		t.Errorf("regular1: Unrestricted is not first:\n%s", s)
 	}
-	// Exit ends the program.
-	regular.choose("Exit")
+	// Someone not in office or syscom learns at once that they may not
+	// add members, before any page of the wizard.
+	regular.choose("New Member")
+	s = regular.waitFor("Only office staff and the systems committee may add members", "regular1 is in neither")
+	capture(t, "new-member-refused", s)
+	if strings.Contains(s, "Joining the Computer Science Club") {
+		t.Errorf("the wizard opened:\n%s", s)
+	}
+	regular.escape()
+	regular.waitFor("> New Member")
+	// Esc on the main menu quits.
+	regular.escape()
 	regular.waitFor("[ceo exited with status 0]")
+}
+
+// TestFormKeysAndNarrowTerminals: Up and Down move between fields
+// (legacy); the main menu and a wizard shrink to fit 72x24 and 60x20
+// terminals instead of being cut.
+func TestFormKeysAndNarrowTerminals(t *testing.T) {
+	r := ceotest.Setup(t)
+	tm := startCeo(t, r, login(t, r, "office1"), nil)
+	tm.waitFor("Main Menu", "> New Member")
+	for _, size := range []struct{ cols, rows int }{{72, 24}, {60, 20}} {
+		s := tm.resize(size.cols, size.rows, "Main Menu", "> New Member", "Office Staff")
+		checkFits(t, s, size.cols)
+		// Exit is reachable: the menu scrolls to it.
+		tm.keys("e")
+		s = tm.waitFor("> Exit")
+		checkFits(t, s, size.cols)
+		tm.keys("n")
+		tm.waitFor("> New Member")
+	}
+	capture(t, "main-menu-60x20", tm.screen())
+	tm.keys("Enter")
+	s := tm.waitFor("Joining the Computer Science Club", "CSC membership is $2.00 per term.", "Next ", "Cancel")
+	checkFits(t, s, 60)
+	tm.keys("Enter")
+	s = tm.waitFor("Member Information", "Username:", "Email:", "Next ", "Cancel")
+	checkFits(t, s, 60)
+	capture(t, "new-member-60x20", s)
+
+	// typing aaa, Down, bbb, Up, ccc: aaaccc in the first field, bbb in
+	// the second (Up and Down used to move the cursor within the field).
+	tm.typeText("aaa")
+	tm.keys("Down")
+	tm.typeText("bbb")
+	tm.keys("Up")
+	tm.typeText("ccc")
+	s = tm.waitFor("aaaccc")
+	if got := line(s, "Username:"); got != "Username:          aaaccc" {
+		t.Errorf("first field %q", got)
+	}
+	if got := line(s, "Full name:"); got != "Full name:         bbb" {
+		t.Errorf("second field %q", got)
+	}
+	// Up in the first field stays there; Down from the last goes to the
+	// buttons.
+	tm.keys("Up")
+	tm.typeText("d")
+	tm.waitFor("aaacccd")
+	tm.keys("Down", "Down", "Down", "Down")
+	tm.typeText("x") // on a button: typed nowhere
+	tm.keys("Enter") // Next
+	tm.waitFor("Name is too short")
+}
+
+// checkFits fails if a line of the screen is wider than cols, or a
+// window's border is cut (each framed line starts and ends with it).
+func checkFits(t *testing.T, s string, cols int) {
+	t.Helper()
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimRight(l, " ")
+		if n := len([]rune(l)); n > cols {
+			t.Errorf("a line of %d columns on a %d-column screen: %q", n, cols, l)
+		}
+		if strings.Contains(l, "║") && !(strings.HasPrefix(strings.TrimSpace(l), "║") && strings.HasSuffix(l, "║")) {
+			t.Errorf("a cut window line: %q\n%s", l, s)
+			return
+		}
+	}
 }
 
 // TestPasswordPrompt: without a ticket ceo asks for the password (no
@@ -412,14 +500,21 @@ func TestSlowServer(t *testing.T) {
 }
 
 // TestNewMember: office1 adds a member end to end through the New Member
-// wizard and ceod: afterwards the LDAP entry (registered for the current
-// term), the Kerberos principal (kinit with the new password) and the
-// home directory exist.
+// wizard and ceod, the username completed and the name and program filled
+// in from the university directory: afterwards the LDAP entry (registered
+// for the current term), the Kerberos principal (kinit with the new
+// password) and the home directory exist.
 func TestNewMember(t *testing.T) {
 	r := ceotest.Setup(t)
 	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
-	const uid, password = "newtui", "correct-horse-7"
+	const uid, password = "nnewton", "correct-horse-7"
+	var person realm.UWPerson
+	for _, p := range r.UWPeople {
+		if p.UID == uid {
+			person = p
+		}
+	}
 
 	tm := startCeo(t, r, login(t, r, "office1"), nil)
 	tm.waitFor("Main Menu")
@@ -436,17 +531,20 @@ func TestNewMember(t *testing.T) {
 	tm.waitFor("Username is too short")
 	tm.keys("BTab", "BTab", "BTab", "C-u")
 	tm.typeText("office1")
-	tm.keys("Tab")
+	tm.keys("Enter")
 	tm.typeText("Office Dup")
-	tm.keys("Tab", "Tab", "Enter")
+	tm.keys("Enter", "Enter", "Enter")
 	tm.waitFor("Username office1 is already taken")
-	tm.keys("BTab", "BTab", "BTab", "C-u")
-	tm.typeText(uid)
-	tm.keys("Tab", "C-u")
-	tm.typeText("Nadia Newton")
+	// Clear the name, then back up to the username: Tab completes it from
+	// the university directory, and Tab again moves on and fills in the
+	// name and program.
+	tm.keys("Up", "Up", "C-u", "Up", "C-u")
+	tm.typeText(uid[:3])
 	tm.keys("Tab")
-	tm.typeText("Computer Science")
+	tm.waitFor("Username:          " + uid)
 	tm.keys("Tab")
+	s = tm.waitFor("Full name:         "+person.Name, "Program of Study:  "+person.Program)
+	tm.keys("Down", "Down")
 	tm.typeText("nadia@example.org")
 	s = tm.waitFor("Email:             nadia@example.org")
 	capture(t, "new-member-info", s)
@@ -476,13 +574,13 @@ func TestNewMember(t *testing.T) {
 	capture(t, "new-member-done", s)
 	tm.waitFor("User Added", "Congratulations, "+uid+" has been added successfully.", "Registered for: "+current().String())
 
-	if got := ceotest.Attr(t, admin, r.UserDN(uid), "cn"); !slices.Equal(got, []string{"Nadia Newton"}) {
+	if got := ceotest.Attr(t, admin, r.UserDN(uid), "cn"); !slices.Equal(got, []string{person.Name}) {
 		t.Errorf("cn = %v", got)
 	}
 	if got := ceotest.Attr(t, admin, r.UserDN(uid), "term"); !slices.Equal(got, []string{current().String()}) {
 		t.Errorf("term = %v", got)
 	}
-	if got := ceotest.Attr(t, admin, r.UserDN(uid), "program"); !slices.Equal(got, []string{"Computer Science"}) {
+	if got := ceotest.Attr(t, admin, r.UserDN(uid), "program"); !slices.Equal(got, []string{person.Program}) {
 		t.Errorf("program = %v", got)
 	}
 	home := ceotest.Attr(t, admin, r.UserDN(uid), "homeDirectory")
@@ -504,6 +602,7 @@ func TestSyscomScreens(t *testing.T) {
 	r := ceotest.Setup(t)
 	admin := ceotest.Admin(t, r)
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "tuiclub", Name: "TUI Club", UIDNumber: 30601, Club: true})
+	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "alice", Name: "Alice Tui", UIDNumber: 26301})
 	t.Cleanup(func() { ceotest.SetAttr(t, admin, r.UserDN("regular1"), "position") })
 
 	tm := startCeo(t, r, login(t, r, "syscom1"), nil)
@@ -515,11 +614,19 @@ func TestSyscomScreens(t *testing.T) {
 	tm.typeText("tuiclub")
 	tm.keys("Enter")
 	tm.waitFor("Manage tuiclub", "The group tuiclub has no members.")
-	tm.typeText("regular1")
+	// Tab completes the name from the directory; Tab again moves on (to
+	// Add) once it is whole.
+	tm.typeText("ali")
+	tm.keys("Tab")
+	tm.waitFor("Username:  alice")
 	tm.keys("Tab", "Enter") // Add
-	s := tm.waitFor("Members of tuiclub (1): regular1", "Added regular1 to tuiclub")
+	tm.waitFor("Members of tuiclub (1): alice", "Added alice to tuiclub")
+	// The cursor is back in the username field for the next one.
+	tm.typeText("regular1")
+	tm.keys("Tab", "Enter")
+	s := tm.waitFor("Members of tuiclub (2): alice, regular1", "Added regular1 to tuiclub")
 	capture(t, "manage-group", s)
-	if got := ceotest.Attr(t, admin, r.GroupDN("tuiclub"), "memberUid"); !slices.Equal(got, []string{"regular1"}) {
+	if got := ceotest.Attr(t, admin, r.GroupDN("tuiclub"), "memberUid"); !slices.Equal(got, []string{"alice", "regular1"}) {
 		t.Fatalf("memberUid = %v", got)
 	}
 	tm.escape()
@@ -529,11 +636,17 @@ func TestSyscomScreens(t *testing.T) {
 	tm.waitFor("Managing Positions")
 	tm.keys("Enter")
 	tm.waitFor("Positions", "President:", "Office Manager:")
-	tm.keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab") // to Librarian
-	tm.typeText("regular1")
+	tm.keys("Down", "Down", "Down", "Down", "Down", "Down") // to Librarian
+	tm.typeText("nosuchuser")
+	tm.keys("Down", "Down", "Down", "Down") // past the last field to Save
+	tm.keys("Enter")
+	tm.waitFor("Librarian: there is no member nosuchuser. Nothing was saved.")
+	tm.keys("Up", "Up", "Up", "Up", "C-u")
+	tm.typeText("regu")
+	tm.keys("Tab")
 	s = tm.waitFor("Librarian:                regular1")
 	capture(t, "positions", s)
-	tm.keys("Tab", "Tab", "Tab", "Tab") // past the last field to Save
+	tm.keys("Down", "Down", "Down", "Down")
 	tm.keys("Enter")
 	tm.waitFor("Positions Updated")
 	if got := ceotest.Attr(t, admin, r.UserDN("regular1"), "position"); !slices.Equal(got, []string{"librarian"}) {

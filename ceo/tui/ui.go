@@ -30,12 +30,12 @@ import (
 // Title is the program name in the header.
 const Title = "CSC Electronic Office"
 
-// windowWidth is the width of every window: it fits an 80-column terminal.
+// windowWidth is the widest a window gets: it fits an 80-column
+// terminal. A narrower terminal gets a narrower window.
 const windowWidth = 78
 
-// textWidth is the width available to text inside a window (borders and
-// one column of padding on each side).
-const textWidth = windowWidth - 4
+// typeaheadLimit bounds the keys kept while a completion is looked up.
+const typeaheadLimit = 256
 
 // UI is the running front end. Its fields are owned by the UI goroutine.
 type UI struct {
@@ -45,6 +45,7 @@ type UI struct {
 	a      *app.App
 	groups map[string]bool
 
+	root   *tview.Flex
 	header *tview.TextView
 	body   *tview.Pages
 	status *tview.TextView
@@ -61,6 +62,12 @@ type busy struct {
 	cancel  context.CancelFunc
 	frame   int
 	abandon func() // called if the user stops waiting; may be nil
+
+	// typeahead: keep the keys typed meanwhile and replay them after
+	// (a completion lookup: typing on must not lose keys), instead of
+	// ignoring them.
+	typeahead bool
+	keys      []*tcell.EventKey
 }
 
 // Run shows the front end until the user exits or ctx ends. s must be a
@@ -89,31 +96,54 @@ func newUI(cfg *config.Config, s *session.Session) *UI {
 	}
 	u.header.SetBackgroundColor(tcell.ColorNavy)
 	u.header.SetText(fmt.Sprintf("[::b] %s[::-]   %s@%s", Title, tview.Escape(s.User), tview.Escape(s.Realm)))
-	root := tview.NewFlex().SetDirection(tview.FlexRow).
+	u.root = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(u.header, 1, 0, false).
 		AddItem(u.body, 0, 1, true).
 		AddItem(u.status, 1, 0, false)
-	u.tv.SetRoot(root, true)
+	u.tv.SetRoot(u.root, true)
 	u.tv.SetInputCapture(u.capture)
 	return u
 }
 
 // capture sees every key first: while busy only Esc (abandon) and
-// Ctrl-C (quit) do anything.
+// Ctrl-C (quit) do anything; other keys are ignored, or kept for later
+// if the work asked for typeahead.
 func (u *UI) capture(ev *tcell.EventKey) *tcell.EventKey {
 	if u.busy != nil && ev.Key() != tcell.KeyCtrlC {
+		b := u.busy
 		if ev.Key() == tcell.KeyEscape {
-			b := u.busy
 			b.cancel()
 			u.busy = nil
 			u.setStatus("[yellow]Stopped waiting. The server may still finish the request.[-]")
 			if b.abandon != nil {
 				b.abandon()
 			}
+			u.replay(b.keys)
+			return nil
+		}
+		if b.typeahead && len(b.keys) < typeaheadLimit {
+			b.keys = append(b.keys, ev)
 		}
 		return nil
 	}
 	return ev
+}
+
+// replay hands keys kept while busy to the screen, as if typed now. If
+// one of them starts other work, the rest wait for it too (or are
+// dropped, if that work ignores keys).
+func (u *UI) replay(keys []*tcell.EventKey) {
+	for i, ev := range keys {
+		if u.busy != nil {
+			if u.busy.typeahead {
+				u.busy.keys = append(u.busy.keys, keys[i:]...)
+			}
+			return
+		}
+		if h := u.root.InputHandler(); h != nil && u.root.HasFocus() {
+			h(ev, func(p tview.Primitive) { u.tv.SetFocus(p) })
+		}
+	}
 }
 
 // connect binds to the directory and reads the user's groups, then shows
@@ -148,13 +178,16 @@ func (u *UI) connect() {
 
 // fatal shows a start-up error with Retry and Exit.
 func (u *UI) fatal(title string, err error, retry func()) {
-	text := tview.NewTextView().SetWordWrap(true).SetText(plain(err))
+	msg := plain(err)
+	text := tview.NewTextView().SetWordWrap(true).SetText(msg)
+	text.SetBorderPadding(0, 0, 1, 1)
 	form := tview.NewForm().
 		AddButton("Retry", func() { u.pop(); retry() }).
 		AddButton("Exit", u.tv.Stop)
 	flex := tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(pad(text), wrappedHeight(plain(err))+1, 0, false).
+		AddItem(text, 1, 0, false).
 		AddItem(form, 3, 0, true)
+	fitText(flex, text, func(width, _ int) int { return wrappedHeight(msg, width) + 1 })
 	u.push(title, flex, form)
 }
 
@@ -165,17 +198,17 @@ func (u *UI) push(title string, content, focus tview.Primitive) {
 	frame := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(content, 0, 1, true)
 	frame.SetBorder(true).SetTitle(" " + tview.Escape(title) + " ")
 	frame.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		if ev.Key() == tcell.KeyEscape && len(u.stack) > 1 {
-			u.pop()
-			return nil
+		if ev.Key() != tcell.KeyEscape {
+			return ev
 		}
-		return ev
+		if len(u.stack) > 1 {
+			u.pop()
+		} else {
+			u.tv.Stop() // Esc on the main menu quits, as legacy
+		}
+		return nil
 	})
-	centered := tview.NewFlex().
-		AddItem(nil, 0, 1, false).
-		AddItem(frame, windowWidth, 0, true).
-		AddItem(nil, 0, 1, false)
-	u.body.AddAndSwitchToPage(name, centered, true)
+	u.body.AddAndSwitchToPage(name, &centered{frame}, true)
 	u.stack = append(u.stack, name)
 	u.tv.SetFocus(focus)
 	u.clearStatus()
@@ -259,6 +292,7 @@ func (u *UI) work(label string, fn func(ctx context.Context) error, done func(er
 					u.busy = nil
 					u.drawStatus()
 					done(err)
+					u.replay(b.keys)
 				})
 				return
 			case <-t.C:
@@ -309,25 +343,36 @@ func plain(err error) string {
 	return msg
 }
 
-// pad gives a primitive one column of padding left and right.
-func pad(p tview.Primitive) tview.Primitive {
-	if b, ok := p.(interface {
-		SetBorderPadding(int, int, int, int) *tview.Box
-	}); ok {
-		b.SetBorderPadding(0, 0, 1, 1)
-	}
-	return p
+// centered draws a window at most windowWidth wide in the middle of the
+// space it is given: narrower terminals shrink it instead of clipping it.
+type centered struct{ tview.Primitive }
+
+func (c *centered) SetRect(x, y, width, height int) {
+	w := min(width, windowWidth)
+	c.Primitive.SetRect(x+(width-w)/2, y, w, height)
 }
 
-// wrappedHeight is the number of lines text takes at textWidth.
-func wrappedHeight(text string) int {
+// fitText keeps the row of text in flex (a column with no border) as
+// tall as rows(the width of its lines, the height of flex) each time flex
+// is drawn, so wrapped text is not cut at whatever size the terminal
+// has. Every text here has one column of padding each side.
+func fitText(flex *tview.Flex, text *tview.TextView, rows func(width, height int) int) {
+	flex.SetDrawFunc(func(_ tcell.Screen, x, y, width, height int) (int, int, int, int) {
+		flex.ResizeItem(text, rows(width-2, height), 0)
+		return x, y, width, height
+	})
+}
+
+// wrappedHeight is the number of lines text takes at width columns.
+func wrappedHeight(text string, width int) int {
+	width = max(width, 10)
 	n := 0
 	for _, line := range strings.Split(text, "\n") {
 		if line == "" {
 			n++
 			continue
 		}
-		n += max(1, len(tview.WordWrap(line, textWidth)))
+		n += max(1, len(tview.WordWrap(line, width)))
 	}
 	return n
 }

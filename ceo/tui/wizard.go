@@ -57,6 +57,7 @@ func (w *wizard) page(heading, body string) *wpage {
 	p.flex = tview.NewFlex().SetDirection(tview.FlexRow)
 	p.flex.AddItem(p.text, 0, 0, false)
 	p.flex.AddItem(p.form, 0, 1, true)
+	fitText(p.flex, p.text, p.textRows)
 	p.setText(body)
 	w.pages = append(w.pages, p)
 	return p
@@ -91,17 +92,35 @@ func (p *wpage) setText(body string) {
 		full += "\n\n" + tview.Escape(body)
 	}
 	p.text.SetText(full)
-	h := wrappedHeight(p.heading) + 1 // top padding
-	if body != "" {
-		h += 1 + wrappedHeight(body)
+}
+
+// textRows is the height of the heading and paragraph at width, but no
+// more than leaves room for the list and the form below it in height
+// rows (the text is cut instead, at its end).
+func (p *wpage) textRows(width, height int) int {
+	h := wrappedHeight(p.heading, width) + 1 // top padding
+	if p.body != "" {
+		h += 1 + wrappedHeight(p.body, width)
 	}
-	p.flex.ResizeItem(p.text, h, 0)
+	below := 1 + len(p.inputs) + 2 // padding, fields, a blank line and the buttons
+	if p.list != nil {
+		below += min(p.list.GetRowCount(), 15) + 1
+	}
+	return max(min(h, height-below), 2)
 }
 
 // input adds a text field; Enter in the last field means Next.
 func (p *wpage) input(label, value string, width int) *tview.InputField {
 	f := tview.NewInputField().SetLabel(label).SetText(value).SetFieldWidth(width)
 	p.addField(f)
+	return f
+}
+
+// userInput adds a field for a user name: Tab completes it from
+// complete (u.members, or nil for none).
+func (p *wpage) userInput(label, value string, width int, complete completer) *tview.InputField {
+	f := p.input(label, value, width)
+	p.w.u.fieldKeys(p.form, f, complete)
 	return f
 }
 
@@ -115,6 +134,7 @@ func (p *wpage) password(label string) *tview.InputField {
 func (p *wpage) addField(f *tview.InputField) {
 	// Typing is fixing: the last problem shown no longer applies.
 	f.SetChangedFunc(func(string) { p.w.u.clearStatus() })
+	p.w.u.fieldKeys(p.form, f, nil)
 	p.form.AddFormItem(f)
 	p.inputs = append(p.inputs, f)
 	for i, in := range p.inputs {
@@ -163,18 +183,18 @@ func (p *wpage) setChoices(options []string, selected int, pick func(i int)) {
 			pick(r)
 		}
 	})
+	letters := p.list.GetInputCapture()
 	p.list.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
 		if ev.Key() == tcell.KeyTab {
 			p.w.u.tv.SetFocus(p.form)
 			return nil
 		}
-		return ev
+		return letters(ev)
 	})
 	p.flex.Clear()
 	p.flex.AddItem(p.text, 0, 0, false)
 	p.flex.AddItem(p.list, min(len(items), 15)+1, 0, true)
 	p.flex.AddItem(p.form, 0, 1, false)
-	p.setText(p.body)
 }
 
 // setHeading replaces the heading.
