@@ -50,29 +50,33 @@ func (u *UI) withUniversity(ctx context.Context, fn func(d *uwdir.Dir) error) er
 	return fn(d)
 }
 
-// fieldKeys gives field, an item of form, the legacy editing keys: Down
-// and Up move to the next and previous field (Down from the last one to
-// the buttons); with complete, Tab completes a user name (the word after
-// the last comma) and Tab again cycles through the matches. Tab moves on
-// when the field is empty, nothing matches, or the name is already the
-// only match.
-func (u *UI) fieldKeys(form *tview.Form, field *tview.InputField, complete completer) {
+// formKeys gives form the legacy keys: Down and Up move to the next and
+// previous field (Down from the last one to the buttons, Up from the
+// buttons to the last field).
+func (u *UI) formKeys(form *tview.Form) {
+	form.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		switch ev.Key() {
+		case tcell.KeyDown:
+			u.moveFocus(form, 1)
+		case tcell.KeyUp:
+			u.moveFocus(form, -1)
+		default:
+			return ev
+		}
+		return nil
+	})
+}
+
+// completion makes Tab in field, an item of form, complete a user name
+// (the word after the last comma) from complete, and Tab again cycle
+// through the matches. Tab moves on when the field is empty, nothing
+// matches, or the name is already the only match.
+func (u *UI) completion(form *tview.Form, field *tview.InputField, complete completer) {
 	var matches []string // of the last completion, while cycling
 	var next int
 	var shown string // what the last completion put in the field
 	field.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		switch ev.Key() {
-		case tcell.KeyDown:
-			u.moveFocus(form, 1)
-			return nil
-		case tcell.KeyUp:
-			u.moveFocus(form, -1)
-			return nil
-		case tcell.KeyTab:
-			if complete == nil {
-				return ev
-			}
-		default:
+		if ev.Key() != tcell.KeyTab || complete == nil {
 			return ev
 		}
 		text := field.GetText()
@@ -132,15 +136,46 @@ func splitLastWord(s string) (head, word string) {
 	return s[:i] + rest[:len(rest)-len(strings.TrimLeft(rest, " "))], word
 }
 
-// moveFocus moves the cursor delta items on from the focused field of
-// form (past the last field: to the first button); not before the first.
+// moveFocus moves the cursor delta fields on from the focused one of
+// form: past the last field to the first button, from a button back to
+// the last field, never before the first field.
 func (u *UI) moveFocus(form *tview.Form, delta int) {
-	i, _ := form.GetFocusedItemIndex()
-	if i < 0 || i+delta < 0 {
+	i, b := form.GetFocusedItemIndex()
+	n := form.GetFormItemCount()
+	switch {
+	case b >= 0 && delta < 0 && n > 0:
+		i = n - 1
+	case i >= 0 && i+delta >= 0 && i+delta <= n:
+		i += delta
+	default:
 		return
 	}
-	form.SetFocus(i + delta)
+	form.SetFocus(i)
 	u.tv.SetFocus(form)
+}
+
+// fitField is an input field that narrows to the width the form gives it
+// (tview draws the whole field width even past the window's border).
+type fitField struct {
+	*tview.InputField
+	width      int // wanted
+	labelWidth int // the form's
+}
+
+func (f *fitField) SetFormAttributes(labelWidth int, labelColor, bgColor, fieldTextColor, fieldBgColor tcell.Color) tview.FormItem {
+	f.labelWidth = labelWidth
+	f.InputField.SetFormAttributes(labelWidth, labelColor, bgColor, fieldTextColor, fieldBgColor)
+	return f
+}
+
+func (f *fitField) Draw(screen tcell.Screen) {
+	_, _, w, _ := f.GetRect()
+	label := f.labelWidth
+	if label == 0 {
+		label = tview.TaggedStringWidth(f.GetLabel())
+	}
+	f.SetFieldWidth(max(1, min(f.width, w-label)))
+	f.InputField.Draw(screen)
 }
 
 // fillFromUniversity fills in name and program from the university

@@ -51,9 +51,10 @@ func (u *UI) groupWindow(g *members.Group) {
 	text.SetBorderPadding(1, 0, 1, 1)
 	form := tview.NewForm()
 	form.SetBorderPadding(1, 0, 1, 1)
-	user := tview.NewInputField().SetLabel("Username: ").SetFieldWidth(20)
-	form.AddFormItem(user)
-	u.fieldKeys(form, user, u.members)
+	user := tview.NewInputField().SetLabel("Username: ")
+	form.AddFormItem(&fitField{InputField: user, width: 20})
+	u.formKeys(form)
+	u.completion(form, user, u.members)
 	flex := tview.NewFlex().SetDirection(tview.FlexRow)
 	var body string
 	fitText(flex, text, func(width, height int) int { return max(min(wrappedHeight(body, width)+1, height-5), 1) })

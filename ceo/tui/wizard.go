@@ -54,6 +54,7 @@ func (w *wizard) page(heading, body string) *wpage {
 	p.text.SetBorderPadding(1, 0, 1, 1)
 	p.form.SetItemPadding(0)
 	p.form.SetBorderPadding(1, 0, 1, 1)
+	w.u.formKeys(p.form)
 	p.flex = tview.NewFlex().SetDirection(tview.FlexRow)
 	p.flex.AddItem(p.text, 0, 0, false)
 	p.flex.AddItem(p.form, 0, 1, true)
@@ -111,8 +112,8 @@ func (p *wpage) textRows(width, height int) int {
 
 // input adds a text field; Enter in the last field means Next.
 func (p *wpage) input(label, value string, width int) *tview.InputField {
-	f := tview.NewInputField().SetLabel(label).SetText(value).SetFieldWidth(width)
-	p.addField(f)
+	f := tview.NewInputField().SetLabel(label).SetText(value)
+	p.addField(f, width)
 	return f
 }
 
@@ -120,22 +121,21 @@ func (p *wpage) input(label, value string, width int) *tview.InputField {
 // complete (u.members, or nil for none).
 func (p *wpage) userInput(label, value string, width int, complete completer) *tview.InputField {
 	f := p.input(label, value, width)
-	p.w.u.fieldKeys(p.form, f, complete)
+	p.w.u.completion(p.form, f, complete)
 	return f
 }
 
 // password adds a field that shows '*' for each character.
 func (p *wpage) password(label string) *tview.InputField {
-	f := tview.NewInputField().SetLabel(label).SetFieldWidth(30).SetMaskCharacter('*')
-	p.addField(f)
+	f := tview.NewInputField().SetLabel(label).SetMaskCharacter('*')
+	p.addField(f, 30)
 	return f
 }
 
-func (p *wpage) addField(f *tview.InputField) {
+func (p *wpage) addField(f *tview.InputField, width int) {
 	// Typing is fixing: the last problem shown no longer applies.
 	f.SetChangedFunc(func(string) { p.w.u.clearStatus() })
-	p.w.u.fieldKeys(p.form, f, nil)
-	p.form.AddFormItem(f)
+	p.form.AddFormItem(&fitField{InputField: f, width: width})
 	p.inputs = append(p.inputs, f)
 	for i, in := range p.inputs {
 		in.SetDoneFunc(nil)
