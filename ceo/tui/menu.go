@@ -155,8 +155,17 @@ func (u *UI) searchMenu() {
 	})
 }
 
-// markRow puts selectMarker before the label of row sel only.
+// markRow puts selectMarker before the label of row sel only, and
+// scrolls a menu taller than its window so that the title of sel's
+// section stays in view with it.
 func markRow(t *tview.Table, sel int) {
+	top := sel
+	for top > 0 && t.GetCell(top-1, 0).GetReference() == nil && t.GetCell(top-1, 0).Text != "" {
+		top--
+	}
+	if row, col := t.GetOffset(); row > top {
+		t.SetOffset(top, col)
+	}
 	for r := 0; r < t.GetRowCount(); r++ {
 		c := t.GetCell(r, 0)
 		label, ok := c.GetReference().(string)

@@ -208,12 +208,19 @@ func line(screen, text string) string {
 	return ""
 }
 
-// window extracts the text inside the window's border (for captures in
-// the README), dropping blank trailing lines.
+// window is the screen for a capture in the README: trailing spaces and
+// blank trailing lines dropped, and the empty rows at the bottom of the
+// window (it is as tall as the terminal) left out.
 func window(screen string) string {
 	var out []string
 	for _, l := range strings.Split(screen, "\n") {
-		out = append(out, strings.TrimRight(l, " "))
+		l = strings.TrimRight(l, " ")
+		if strings.Contains(l, "╚") {
+			for len(out) > 0 && strings.Trim(out[len(out)-1], "║ ") == "" && strings.Contains(out[len(out)-1], "║") {
+				out = out[:len(out)-1]
+			}
+		}
+		out = append(out, l)
 	}
 	for len(out) > 0 && out[len(out)-1] == "" {
 		out = out[:len(out)-1]

@@ -109,7 +109,7 @@ func TestFormKeysAndNarrowTerminals(t *testing.T) {
 		s = tm.waitFor("> Exit")
 		checkFits(t, s, size.cols)
 		tm.keys("n")
-		tm.waitFor("> New Member")
+		tm.waitFor("> New Member", "Office Staff") // scrolled back with its section's title
 	}
 	capture(t, "main-menu-60x20", tm.screen())
 	tm.keys("Enter")
