@@ -91,6 +91,9 @@ type settings struct {
 	logLevel  slog.Level
 	logJSON   bool
 	check     bool
+	// ignored are the legacy flags given (-d/--detach, -q/--quiet): old
+	// init scripts pass them; under systemd they mean nothing.
+	ignored []string
 }
 
 func parseArgs(o Options) (*settings, error) {
@@ -108,6 +111,15 @@ func parseArgs(o Options) (*settings, error) {
 		format    = fs.String("log-format", "text", "log format: text or json")
 		check     = fs.Bool("check", false, "check the configuration, print the op table and exit")
 	)
+	legacy := map[string]*bool{}
+	for _, f := range []struct{ name, usage string }{
+		{"d", "legacy: detach; ignored (ceod stays in the foreground for systemd)"},
+		{"detach", "legacy: same as -d; ignored"},
+		{"q", "legacy: quiet; ignored (set -log-level instead)"},
+		{"quiet", "legacy: same as -q; ignored"},
+	} {
+		legacy[f.name] = fs.Bool(f.name, false, f.usage)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ceod [flags]\n\nServes the ops of this host from $CEO_CONFIG_DIR/ops (see ceod.cf for settings).\n\n")
 		fs.PrintDefaults()
@@ -129,6 +141,11 @@ func parseArgs(o Options) (*settings, error) {
 		return nil, usage("unexpected argument %q", fs.Arg(0))
 	}
 	st := &settings{configDir: *configDir, check: *check}
+	for _, name := range []string{"d", "detach", "q", "quiet"} {
+		if *legacy[name] {
+			st.ignored = append(st.ignored, "-"+name)
+		}
+	}
 	if err := st.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, usage("-log-level: %v", err)
 	}
@@ -179,6 +196,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log := newLogger(o.Stderr, st.logLevel, st.logJSON)
 	cf := st.cf
+	for _, f := range st.ignored {
+		log.Info("legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)", "flag", f)
+	}
 
 	if cf.Hostname == "" {
 		if cf.Hostname, err = registry.FQDN(ctx); err != nil {

@@ -54,6 +54,18 @@ func TestCheck(t *testing.T) {
 	assert.Contains(t, err.Error(), "op mail: config: open "+filepath.Join(dir, "accounts.cf"))
 }
 
+// TestLegacyFlags: old init scripts start "ceod -d -q" (or the long
+// forms); ceod accepts them as no-ops and says so in the log.
+func TestLegacyFlags(t *testing.T) {
+	dir := configDir(t, "hostname = h1.example\n")
+	out, err := runDaemon([]string{"-d", "-q", "--detach", "--quiet", "-check", "-config", dir}, nil)
+	require.NoError(t, err)
+	for _, f := range []string{"-d", "-q", "-detach", "-quiet"} {
+		assert.Contains(t, out, "legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)\" flag="+f+"\n")
+	}
+	assert.Contains(t, out, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) renew=0x20(program)\n")
+}
+
 func TestServicePrincipalRealmStripped(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\nservice_principal = ceod/alias.example@CSCLUB\n")
 	out, err := runDaemon([]string{"-check", "-config", dir}, nil)

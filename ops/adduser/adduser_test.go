@@ -2,6 +2,7 @@ package adduser_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/wire/ceopb"
 )
 
 // checkAccount verifies everything a successful add must have made.
@@ -300,40 +302,52 @@ func TestExisting(t *testing.T) {
 	})
 }
 
+// TestQuota: each account type copies its own prototype's quota, as
+// legacy (ctdalek for members, csc for clubs); the machine has no quota
+// file system, so a stand-in setquota on the configured path records its
+// argv.
 func TestQuota(t *testing.T) {
-	t.Run("prototype copied", func(t *testing.T) {
+	t.Run("prototype per account type", func(t *testing.T) {
 		e := newEnv(t)
 		dir := t.TempDir()
 		script := filepath.Join(dir, "setquota")
 		require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+dir+"/args\n"), 0o755))
-		e.cfg.QuotaPrototype = "quotaproto"
+		e.cfg.QuotaPrototype = "fallback"
+		e.cfg.MemberQuotaPrototype = "ctdalek"
+		e.cfg.ClubQuotaPrototype = "csc"
 		e.cfg.SetquotaPath = script
-		name := uniqueName("q")
-		msgs := e.call(t, "office1", member(name, "password1", "Quo Ta", "", ""))
+		m, rep, c := uniqueName("qm"), uniqueName("qr"), uniqueName("qc")
+		requireOK(t, e.call(t, "office1", member(m, "password1", "Quo Ta", "", "")))
+		clubRep := member(rep, "password1", "Club Rep", "", "")
+		clubRep.Type = ceopb.AddUser_CLUB_REP.Enum()
+		msgs := e.call(t, "office1", clubRep)
 		requireOK(t, msgs)
-		uid := e.checkAccount(t, "member", name, "password1", "Quo Ta", "", "")
+		requireOK(t, e.call(t, "office1", club(c, "Quota Club", "")))
+		uidM := e.checkAccount(t, "member", m, "password1", "Quo Ta", "", "")
+		uidR := e.checkAccount(t, "member", rep, "password1", "Club Rep", "", "")
+		uidC := e.checkAccount(t, "club", c, "", "Quota Club", "", "")
 		b, err := os.ReadFile(filepath.Join(dir, "args"))
 		require.NoError(t, err)
-		assert.Equal(t, "-a -p quotaproto "+strconv.Itoa(uid)+"\n", string(b))
-		assert.Contains(t, text(msgs), "successfully set quota")
+		assert.Equal(t, fmt.Sprintf("-a -p ctdalek %d\n-a -p fallback %d\n-a -p csc %d\n", uidM, uidR, uidC), string(b))
+		assert.Contains(t, text(msgs), "successfully set quota (copied from fallback)")
 	})
-	t.Run("quotas unavailable", func(t *testing.T) {
+	t.Run("failure keeps the account", func(t *testing.T) {
 		e := newEnv(t)
 		if _, err := exec.LookPath("setquota"); err != nil {
 			e.cfg.SetquotaPath = "/nonexistent/setquota"
 		}
 		// This machine's file systems have no quotas: the real setquota
-		// fails, the account is rolled back, and the message says why.
-		e.cfg.QuotaPrototype = "root"
+		// fails; as legacy, that is reported as EQUOTA and the account stays.
+		e.cfg.MemberQuotaPrototype = "root"
 		name := uniqueName("q")
 		msgs := e.call(t, "office1", member(name, "password1", "Quo Ta", "", ""))
 		t.Log(text(msgs))
 		last := msgs[len(msgs)-1]
 		assert.Equal(t, ops.EQUOTA, last.GetStatus())
-		assert.Contains(t, text(msgs), "quota_prototype empty")
-		assert.Contains(t, text(msgs), "rollback: removed home directory")
-		e.assertAbsent(t, name)
-		e.assertNoHomes(t)
+		assert.Contains(t, last.GetMessage(), "failed to set quota")
+		assert.Contains(t, text(msgs), "quota prototypes empty")
+		assert.NotContains(t, text(msgs), "rollback")
+		e.checkAccount(t, "member", name, "password1", "Quo Ta", "", "")
 	})
 }
 

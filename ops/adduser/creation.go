@@ -213,16 +213,10 @@ func (c *creation) run(ctx context.Context) bool {
 		c.add(StatusOK, "successfully set mail forward to %s", r.email)
 	}
 
-	// 8. The quota, copied from the prototype user.
-	if cfg.QuotaPrototype != "" {
-		if err := ctx.Err(); err != nil {
-			return c.fail(ctx, ops.EQUOTA, err, "cancelled before setting the quota")
-		}
-		if err := h.setQuota(ctx, id); err != nil {
-			return c.fail(ctx, ops.EQUOTA, err, "failed to set quota: %s", err)
-		}
-		c.add(StatusOK, "successfully set quota (copied from %s)", cfg.QuotaPrototype)
-		c.mark("quota")
+	// 8. The quota, copied from the account type's prototype user; a
+	// failure is reported (EQUOTA) and the account kept, as legacy.
+	if !c.quota(ctx, id) {
+		return c.fail(ctx, ops.EQUOTA, ctx.Err(), "cancelled before setting the quota")
 	}
 
 	c.outcome = "ok"

@@ -59,21 +59,20 @@ func firstLine(s string) string {
 // setQuota copies the prototype user's quota to uid on every file system
 // with quotas: `setquota -a -p PROTO UID`. The error is meant for the
 // operator: it says what to do when quotas are unavailable.
-func (h *Handler) setQuota(ctx context.Context, uid int) error {
-	proto := h.cfg.QuotaPrototype
+func (h *Handler) setQuota(ctx context.Context, proto string, uid int) error {
 	args := []string{"-a", "-p", proto, strconv.Itoa(uid)}
 	out, err := runProgram(ctx, h.progTimeout, h.cfg.SetquotaPath, args, "")
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, syscall.ENOENT) {
-		return fmt.Errorf("quotas are unavailable: %s not found (install the quota package, or set quota_prototype empty in ceod.cf to disable quotas)", h.cfg.SetquotaPath)
+		return fmt.Errorf("quotas are unavailable: %s not found (install the quota package, or set the quota prototypes empty in ceod.cf to disable quotas)", h.cfg.SetquotaPath)
 	}
 	detail := firstLine(out)
 	if detail == "" {
 		detail = err.Error()
 	}
-	return fmt.Errorf("setquota -a -p %s %d failed: %s (are quotas enabled on the home file systems, and does %s have a quota? set quota_prototype empty in ceod.cf to disable quotas)", proto, uid, detail, proto)
+	return fmt.Errorf("setquota -a -p %s %d failed: %s (are quotas enabled on the home file systems, and does %s have a quota? set the quota prototypes empty in ceod.cf to disable quotas)", proto, uid, detail, proto)
 }
 
 // notify runs the notify hook with the legacy argv

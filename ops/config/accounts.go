@@ -86,6 +86,12 @@ type Accounts struct {
 	// `setquota -a -p PROTO UID` (ceod.cf key quota_prototype). Empty
 	// disables quotas.
 	QuotaPrototype string
+	// MemberQuotaPrototype, ClubRepQuotaPrototype and ClubQuotaPrototype,
+	// if set, replace QuotaPrototype for that account type (ceod.cf keys
+	// member_quota_prototype, clubrep_quota_prototype,
+	// club_quota_prototype); legacy used ctdalek for members and csc for
+	// clubs.
+	MemberQuotaPrototype, ClubRepQuotaPrototype, ClubQuotaPrototype string
 	// KadminPath is MIT's kadmin client (ceod.cf key kadmin_path),
 	// default "kadmin" looked up in PATH.
 	KadminPath string
@@ -255,14 +261,15 @@ func (p *parser) ranges(a *Accounts) {
 }
 
 // ExtensionKeys are the ceod.cf keys SetExtension accepts.
-var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server"}
+var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server",
+	"member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype"}
 
 // IsExtension reports whether key is one of ExtensionKeys.
 func IsExtension(key string) bool { return slices.Contains(ExtensionKeys, key) }
 
 // SetExtension sets one of the extension fields by its ceod.cf key:
-// admin_keytab, quota_prototype, kadmin_path, setquota_path, ldap_base,
-// forward_dns_server.
+// admin_keytab, quota_prototype (and its per-type forms), kadmin_path,
+// setquota_path, ldap_base, forward_dns_server.
 // It reports whether key is one of them, and an error for a bad value.
 // ceod's ceod.cf parser can hand it the keys it does not know itself.
 func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
@@ -272,11 +279,12 @@ func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
 			return true, fmt.Errorf("admin_keytab: want an absolute path, got %q", value)
 		}
 		a.AdminKeytab = filepath.Clean(value)
-	case "quota_prototype":
+	case "quota_prototype", "member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype":
 		if value != "" && !protoName.MatchString(value) {
-			return true, fmt.Errorf("quota_prototype: want a user name or number (or empty to disable quotas), got %q", value)
+			return true, fmt.Errorf("%s: want a user name or number (or empty to disable quotas), got %q", key, value)
 		}
-		a.QuotaPrototype = value
+		*map[string]*string{"quota_prototype": &a.QuotaPrototype, "member_quota_prototype": &a.MemberQuotaPrototype,
+			"clubrep_quota_prototype": &a.ClubRepQuotaPrototype, "club_quota_prototype": &a.ClubQuotaPrototype}[key] = value
 	case "kadmin_path":
 		if value == "" {
 			return true, errors.New("kadmin_path: empty")

@@ -208,9 +208,25 @@ func TestOtherFiles(t *testing.T) {
 	_, err = LoadPostgreSQL(bad)
 	assert.ErrorContains(t, err, "postgresql_admin_url")
 	assert.NotContains(t, err.Error(), "secret")
-	noAPI := writeDir(t, map[string]string{MailmanFile: "members_list = members\nlist_domain = csclub.internal\n"})
-	_, err = LoadMailman(noAPI)
-	assert.ErrorContains(t, err, "mailman_api_url")
+	// A legacy mailman.cf (only members_list and list_domain) loads: the
+	// REST settings come from Mailman 3's own configuration, else its
+	// defaults.
+	legacy := writeDir(t, map[string]string{MailmanFile: "members_list = csc-general\nlist_domain = csclub.uwaterloo.ca\n" +
+		"mailman_config = /nonexistent/mailman.cfg\n"})
+	mm, err = LoadMailman(legacy)
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:8001", mm.APIURL)
+	assert.Equal(t, "restadmin", mm.APIUser)
+	assert.Equal(t, "restpass", mm.APIPassword)
+	core := filepath.Join(t.TempDir(), "mailman.cfg")
+	require.NoError(t, os.WriteFile(core, []byte("[mailman]\nsite_owner: x@y\n\n[webservice]\nhostname: lists.internal\nport: 8101\n"+
+		"admin_user: ceo\nadmin_pass: s3cret\n\n[database]\nport: 1\n"), 0o600))
+	legacy = writeDir(t, map[string]string{MailmanFile: "members_list = csc-general\nlist_domain = csclub.uwaterloo.ca\nmailman_config = " + core + "\n"})
+	mm, err = LoadMailman(legacy)
+	require.NoError(t, err)
+	assert.Equal(t, "http://lists.internal:8101", mm.APIURL)
+	assert.Equal(t, "ceo", mm.APIUser)
+	assert.Equal(t, "s3cret", mm.APIPassword)
 
 	none := writeDir(t, map[string]string{MailmanFile: "members_list = none\n"})
 	mm, err = LoadMailman(none)

@@ -113,9 +113,13 @@ var listName = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]*$`)
 var domainName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$`)
 
 // LoadMailman reads dir/mailman.cf: members_list and list_domain
-// (legacy), and mailman_api_url, mailman_api_user, mailman_api_password
-// and mailman_list_id. All but members_list are required unless the list
-// is "none"; mailman_list_id is optional.
+// (legacy, required unless the list is "none"), and the optional
+// mailman_api_url, mailman_api_user, mailman_api_password,
+// mailman_list_id and mailman_config. The REST settings left out come from
+// the [webservice] section of Mailman 3's configuration (mailman_config,
+// default /etc/mailman3/mailman.cfg), else Mailman's defaults
+// (http://localhost:8001, restadmin/restpass): a legacy mailman.cf works
+// as it is.
 func LoadMailman(dir string) (*Mailman, error) {
 	path := filepath.Join(dir, MailmanFile)
 	kv, err := readKV(path)
@@ -126,6 +130,15 @@ func LoadMailman(dir string) (*Mailman, error) {
 		APIURL: kv["mailman_api_url"], APIUser: kv["mailman_api_user"], APIPassword: kv["mailman_api_password"], ListID: kv["mailman_list_id"]}
 	if m.Disabled() {
 		return m, nil
+	}
+	// A legacy mailman.cf has only members_list and list_domain: the REST
+	// settings then come from Mailman 3's own configuration.
+	core := kv["mailman_config"]
+	if core == "" {
+		core = DefaultMailman3Config
+	}
+	if err := m.mailman3WebService(core); err != nil {
+		return nil, err
 	}
 	if !listName.MatchString(m.MembersList) {
 		return nil, fmt.Errorf("config: %s: members_list: invalid list name %q", path, m.MembersList)
