@@ -129,7 +129,7 @@ func (a *App) CheckAccount(acc remote.NewAccount) string {
 	case len(acc.Username) < 3:
 		return "Username is too short"
 	case !a.Config.UsernameRegex.MatchString(acc.Username):
-		return fmt.Sprintf("Username %q is not allowed (it must match %s)", acc.Username, a.Config.UsernameRegex)
+		return fmt.Sprintf("Username %q is not allowed (it must match %s)", acc.Username, a.Config.UsernamePattern)
 	case len(strings.TrimSpace(acc.Name)) < 4:
 		return "Name is too short"
 	case acc.Name == acc.Username:

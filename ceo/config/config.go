@@ -3,23 +3,22 @@
 // accounts.cf and library.cf (legacy files shared with ceod), and ceo.cf,
 // an optional file of the front end's own settings.
 //
-// The files use the legacy syntax: "name = value" lines, '#' comments,
-// values optionally in double quotes. Keys the front end does not use are
-// ignored, because accounts.cf is shared with the daemon.
+// accounts.cf is read by ops/config, the parser ceod uses; the other
+// files by ops/config/kv, the one "name = value" parser.
 package config
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
+
+	opsconfig "github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/config/kv"
 )
 
 // DefaultDir is used when $CEO_CONFIG_DIR is unset, as in the legacy system.
@@ -37,20 +36,25 @@ const (
 type Config struct {
 	Dir string
 
-	// accounts.cf
-	LDAPURL        string // ldap_server_url
-	UsersBase      string // ldap_users_base
-	GroupsBase     string // ldap_groups_base
-	Realm          string // krb5_realm
-	UsernameRegex  *regexp.Regexp
-	MinPasswordLen int
-	ShellsFile     string
-	MemberHome     string
-	ClubHome       string
-	ExpireHook     string // run as HOOK NAME ADDRESS by expiredaccounts --email
-	ListDomain     string // mail domain of member addresses, for the forward check
-	SourceURL      string // uwldap_server_url: the university directory ("none": not used)
-	SourceBase     string // uwldap_base
+	// Accounts is accounts.cf exactly as ceod reads it (package
+	// ops/config): one parser, one set of checks, one meaning of
+	// every key. The fields below are the ones the front end uses.
+	Accounts *opsconfig.Accounts
+
+	LDAPURL         string // ldap_server_url
+	UsersBase       string // ldap_users_base
+	GroupsBase      string // ldap_groups_base
+	Realm           string // krb5_realm
+	UsernameRegex   *regexp.Regexp
+	UsernamePattern string // username_regex as written, for messages
+	MinPasswordLen  int
+	ShellsFile      string
+	MemberHome      string
+	ClubHome        string
+	ExpireHook      string // run as HOOK NAME ADDRESS by expiredaccounts --email
+	ListDomain      string // mail domain of member addresses, for the forward check
+	SourceURL       string // uwldap_server_url: the university directory ("none": not used)
+	SourceBase      string // uwldap_base
 
 	// library.cf
 	LibraryConnect string // library_connect_string; "" if library.cf is absent
@@ -72,77 +76,51 @@ func DirFromEnv(getenv func(string) string) string {
 	return DefaultDir
 }
 
-// Load reads accounts.cf (required), library.cf and ceo.cf (optional)
-// from dir and checks the values the front end depends on.
+// DefaultListDomain is the mail domain when accounts.cf has no
+// list_domain, as in the legacy front end.
+const DefaultListDomain = "csclub.uwaterloo.ca"
+
+// Load reads accounts.cf (required, with ceod's parser and checks),
+// library.cf and ceo.cf (optional) from dir.
 func Load(dir string) (*Config, error) {
-	c := &Config{
-		Dir:            dir,
-		MinPasswordLen: 5, // the legacy front end's own check
-		SourceURL:      DefaultSourceURL,
-		SourceBase:     DefaultSourceBase,
-		RequestTimeout: DefaultRequestTimeout,
-		LoanPeriod:     DefaultLoanPeriod,
-		ListDomain:     "csclub.uwaterloo.ca",
-	}
-	acc, err := readFile(filepath.Join(dir, "accounts.cf"))
+	acc, err := opsconfig.LoadAccounts(dir)
 	if err != nil {
 		return nil, err
 	}
-	req := func(k string) (string, error) {
-		v := acc[k]
-		if v == "" {
-			return "", fmt.Errorf("config: %s: %s is missing", filepath.Join(dir, "accounts.cf"), k)
-		}
-		return v, nil
+	c := &Config{
+		Dir:             dir,
+		Accounts:        acc,
+		LDAPURL:         acc.LDAPServerURL,
+		UsersBase:       acc.LDAPUsersBase,
+		GroupsBase:      acc.LDAPGroupsBase,
+		Realm:           acc.KRB5Realm,
+		UsernameRegex:   acc.UsernameRegex,
+		UsernamePattern: acc.UsernamePattern,
+		MinPasswordLen:  acc.MinPasswordLength,
+		ShellsFile:      acc.ShellsFile,
+		MemberHome:      acc.MemberHome,
+		ClubHome:        acc.ClubHome,
+		ExpireHook:      acc.ExpireHook,
+		ListDomain:      acc.ListDomain,
+		SourceURL:       DefaultSourceURL,
+		SourceBase:      DefaultSourceBase,
+		RequestTimeout:  DefaultRequestTimeout,
+		LoanPeriod:      DefaultLoanPeriod,
 	}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{
-		{"ldap_server_url", &c.LDAPURL},
-		{"ldap_users_base", &c.UsersBase},
-		{"ldap_groups_base", &c.GroupsBase},
-	} {
-		if *f.dst, err = req(f.key); err != nil {
-			return nil, err
-		}
-	}
-	c.Realm = acc["krb5_realm"]
-	if c.Realm == "" {
-		c.Realm = acc["ldap_sasl_realm"]
-	}
-	c.ShellsFile = acc["shells_file"]
 	if c.ShellsFile == "" {
 		c.ShellsFile = "/etc/shells"
 	}
-	c.MemberHome = acc["member_home"]
-	c.ClubHome = acc["club_home"]
-	c.ExpireHook = acc["expire_hook"]
-	if v := acc["list_domain"]; v != "" {
-		c.ListDomain = v
+	if c.ListDomain == "" {
+		c.ListDomain = DefaultListDomain
 	}
-	if v := acc["uwldap_server_url"]; v != "" {
-		c.SourceURL = v
+	if acc.UWLDAPServerURL != "" {
+		c.SourceURL = acc.UWLDAPServerURL
 	}
-	if v := acc["uwldap_base"]; v != "" {
-		c.SourceBase = v
-	}
-	re := acc["username_regex"]
-	if re == "" {
-		re = "^[a-z][-a-z0-9]*$"
-	}
-	if c.UsernameRegex, err = regexp.Compile(re); err != nil {
-		return nil, fmt.Errorf("config: accounts.cf: username_regex: %w", err)
-	}
-	if v := acc["min_password_length"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("config: accounts.cf: min_password_length %q is not a positive number", v)
-		}
-		c.MinPasswordLen = n
+	if acc.UWLDAPBase != "" {
+		c.SourceBase = acc.UWLDAPBase
 	}
 
-	lib, err := readFile(filepath.Join(dir, "library.cf"))
+	lib, err := readFile(filepath.Join(dir, opsconfig.LibraryFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -189,70 +167,20 @@ func duration(m map[string]string, key string, def time.Duration) (time.Duration
 	return d, nil
 }
 
+// readFile parses one optional file with the shared kv parser.
 func readFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	m, err := Parse(f)
+	m, err := kv.ParseKV(f)
+	if se, ok := errors.AsType[*kv.SyntaxError](err); ok {
+		se.File = path
+		return nil, se
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
-	}
-	return m, nil
-}
-
-// Parse reads legacy "name = value" lines. Blank lines and lines starting
-// with '#' are skipped; an unquoted value ends at " #"; a value in double
-// quotes is taken literally, with backslash escaping the next character.
-// A later line overrides an earlier one.
-func Parse(r io.Reader) (map[string]string, error) {
-	m := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("line %d: want name = value", n)
-		}
-		v = strings.TrimSpace(v)
-		if strings.HasPrefix(v, `"`) {
-			var b strings.Builder
-			closed := false
-			for i := 1; i < len(v); i++ {
-				switch c := v[i]; {
-				case c == '\\' && i+1 < len(v):
-					i++
-					b.WriteByte(v[i])
-				case c == '"':
-					closed = true
-					rest := strings.TrimSpace(v[i+1:])
-					if rest != "" && rest[0] != '#' {
-						return nil, fmt.Errorf("line %d: text after the closing quote", n)
-					}
-					i = len(v)
-				default:
-					b.WriteByte(c)
-				}
-			}
-			if !closed {
-				return nil, fmt.Errorf("line %d: unterminated quote", n)
-			}
-			v = b.String()
-		} else if i := strings.Index(v, " #"); i >= 0 {
-			v = strings.TrimSpace(v[:i])
-		} else if i := strings.Index(v, "\t#"); i >= 0 {
-			v = strings.TrimSpace(v[:i])
-		}
-		m[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	return m, nil
 }

@@ -3,58 +3,13 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	opsconfig "github.com/csclub/ceo/ops/config"
 )
-
-func TestParse(t *testing.T) {
-	in := `# comment
-member_min_id = 20001
-ldap_server_url = "ldap://x:389"   # trailing
-username_regex = "^[a-z][-a-z0-9]*$"
-quoted = "a # not a comment \" still"
-plain = value # comment
-	indented = yes
-override = 1
-override = 2
-`
-	m, err := Parse(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"member_min_id":   "20001",
-		"ldap_server_url": "ldap://x:389",
-		"username_regex":  "^[a-z][-a-z0-9]*$",
-		"quoted":          `a # not a comment " still`,
-		"plain":           "value",
-		"indented":        "yes",
-		"override":        "2",
-	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %q, want %q", k, m[k], v)
-		}
-	}
-	if len(m) != len(want) {
-		t.Errorf("got %d keys: %v", len(m), m)
-	}
-}
-
-func TestParseErrors(t *testing.T) {
-	for _, in := range []string{
-		"novalue\n",
-		"= value\n",
-		"two words = x\n",
-		"k = \"unterminated\n",
-		"k = \"a\" b\n",
-	} {
-		if _, err := Parse(strings.NewReader(in)); err == nil {
-			t.Errorf("Parse(%q) succeeded", in)
-		}
-	}
-}
 
 func write(t *testing.T, dir, name, content string) {
 	t.Helper()
@@ -63,13 +18,25 @@ func write(t *testing.T, dir, name, content string) {
 	}
 }
 
-const accounts = `ldap_server_url = "ldap://localhost:1"
+// accounts is a complete accounts.cf: the front end checks it as
+// ceod does.
+const accounts = `member_min_id = 20001
+member_max_id = 29999
+member_shell = /bin/bash
+member_home = /home/members
+club_min_id = 30001
+club_max_id = 39999
+club_shell = /bin/bash
+club_home = /home/clubs
+ldap_server_url = "ldap://localhost:1"
 ldap_users_base = "ou=People,dc=x"
 ldap_groups_base = "ou=Group,dc=x"
+ldap_sudo_base = "ou=SUDOers,dc=x"
+ldap_admin_principal = ceod/admin
 krb5_realm = X.TEST
+krb5_admin_principal = ceod/admin
 min_password_length = 4
 shells_file = /tmp/shells
-member_home = /home/members
 `
 
 func TestLoad(t *testing.T) {
@@ -118,7 +85,9 @@ func TestLoad(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	tests := []struct{ name, accounts, ceo, want string }{
 		{"missing file", "", "", "accounts.cf"},
-		{"missing url", "ldap_users_base = a\nldap_groups_base = b\n", "", "ldap_server_url is missing"},
+		{"missing url", "ldap_users_base = a\nldap_groups_base = b\n", "", "ldap_server_url: required"},
+		{"key twice", accounts + "min_password_length = 9\n", "", "min_password_length already set on line"},
+		{"bad ceo.cf line", accounts, "request_timeout\n", "ceo.cf"},
 		{"bad regex", accounts + "username_regex = \"[\"\n", "", "username_regex"},
 		{"bad length", accounts + "min_password_length = x\n", "", "min_password_length"},
 		{"bad timeout", accounts, "request_timeout = soon\n", "request_timeout"},
@@ -146,5 +115,44 @@ func TestDirFromEnv(t *testing.T) {
 	}
 	if d := DirFromEnv(func(string) string { return "/x" }); d != "/x" {
 		t.Errorf("set: %s", d)
+	}
+}
+
+// TestSameAccountsAsCeod: the front end and ceod read accounts.cf with
+// one parser, so the shipped file and the escapes of a quoted regular
+// expression mean the same to both.
+func TestSameAccountsAsCeod(t *testing.T) {
+	shipped := filepath.Join("..", "..", "debian", "conf")
+	wordy := t.TempDir()
+	write(t, wordy, "accounts.cf", accounts+`username_regex = "^\w+$"`+"\n")
+	for _, dir := range []string{shipped, wordy} {
+		c, err := Load(dir)
+		if err != nil {
+			t.Fatalf("front end: %v", err)
+		}
+		a, err := opsconfig.LoadAccounts(dir)
+		if err != nil {
+			t.Fatalf("ceod: %v", err)
+		}
+		if !reflect.DeepEqual(c.Accounts, a) {
+			t.Errorf("%s: front end read\n%+v\nceod read\n%+v", dir, c.Accounts, a)
+		}
+		if c.UsernamePattern != a.UsernamePattern || c.UsernameRegex.String() != a.UsernameRegex.String() ||
+			c.LDAPURL != a.LDAPServerURL || c.UsersBase != a.LDAPUsersBase || c.GroupsBase != a.LDAPGroupsBase ||
+			c.MinPasswordLen != a.MinPasswordLength || c.ExpireHook != a.ExpireHook {
+			t.Errorf("%s: front end fields %+v differ from ceod's %+v", dir, c, a)
+		}
+	}
+	c, err := Load(wordy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UsernamePattern != `^\w+$` {
+		t.Errorf(`username_regex "^\w+$" read as %q`, c.UsernamePattern)
+	}
+	for name, ok := range map[string]bool{"abc_1": true, "www": true, "a-b": false, "": false} {
+		if c.UsernameRegex.MatchString(name) != ok {
+			t.Errorf("%q matches %s: %v, want %v", name, c.UsernamePattern, !ok, ok)
+		}
 	}
 }

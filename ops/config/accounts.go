@@ -71,6 +71,10 @@ type Accounts struct {
 	ShellsFile        string
 	MembersList       string
 	ListDomain        string
+	// UWLDAPServerURL and UWLDAPBase name the university directory the
+	// front end reads names and programs from ("none": not used).
+	UWLDAPServerURL string
+	UWLDAPBase      string
 
 	// Unknown lists keys of accounts.cf that this version does not use,
 	// sorted, so that ceod can warn about them. They are not errors: the
@@ -151,6 +155,7 @@ var accountKeys = map[string]bool{
 	"notify_hook": false, "expire_hook": false,
 	"username_regex": false, "min_password_length": true, "shells_file": false,
 	"members_list": false, "list_domain": false,
+	"uwldap_server_url": false, "uwldap_base": false,
 }
 
 // ParseAccounts builds Accounts from parsed accounts.cf values and checks
@@ -196,6 +201,8 @@ func ParseAccounts(kv map[string]string) (*Accounts, error) {
 		ShellsFile:         p.absPath("shells_file", false),
 		MembersList:        p.str("members_list", ""),
 		ListDomain:         p.str("list_domain", ""),
+		UWLDAPServerURL:    p.str("uwldap_server_url", ""),
+		UWLDAPBase:         p.str("uwldap_base", ""),
 
 		KadminPath:   DefaultKadminPath,
 		SetquotaPath: DefaultSetquotaPath,
