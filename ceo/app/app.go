@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/csclub/ceo/ceo/config"
 	"github.com/csclub/ceo/ceo/library"
 	"github.com/csclub/ceo/ceo/members"
@@ -21,6 +19,7 @@ import (
 	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/ceo/terms"
 	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/ops/directory"
 )
 
 // App is a logged-in front end.
@@ -38,17 +37,16 @@ type App struct {
 // Connect binds to the directory as the session's user and prepares the
 // ceod client (which uses the same credentials cache).
 func Connect(ctx context.Context, cfg *config.Config, s *session.Session) (*App, error) {
-	lopts := session.LDAPOptions{Timeout: cfg.RequestTimeout}
-	conn, err := s.ConnectLDAP(ctx, cfg.LDAPURL, lopts)
+	bind, err := s.LDAPBind(cfg.LDAPURL)
 	if err != nil {
 		return nil, err
 	}
-	dir := members.New(conn, cfg.UsersBase, cfg.GroupsBase, members.Options{
-		Timeout: cfg.RequestTimeout,
-		Redial: func(ctx context.Context) (*ldap.Conn, error) {
-			return s.ConnectLDAP(ctx, cfg.LDAPURL, lopts)
-		},
-	})
+	dc := directory.FromAccounts(cfg.Accounts, bind)
+	dc.Timeout, dc.DialTimeout = cfg.RequestTimeout, cfg.RequestTimeout
+	dir, err := members.Dial(ctx, dc)
+	if err != nil {
+		return nil, err
+	}
 	rc := &ceoc.Client{
 		ConfigDir:   cfg.Dir,
 		Credentials: ceoc.CCache("FILE:" + s.CCache),

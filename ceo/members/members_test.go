@@ -1,11 +1,15 @@
 package members_test
 
 import (
-	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,9 +17,9 @@ import (
 
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/ceo/members"
-	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/ceo/terms"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/ops/directory"
 )
 
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
@@ -240,23 +244,84 @@ func TestNotRegistered(t *testing.T) {
 	}
 }
 
-// TestRedial: after the server side of the connection is gone, the next
-// call dials again instead of failing.
+// TestRedial: after the server drops every connection, the next read
+// connects again instead of failing. The connections go through a proxy
+// the test can cut.
 func TestRedial(t *testing.T) {
 	r := ceotest.Setup(t)
 	s := ceotest.Login(t, r, "regular1")
-	conn := ceotest.Conn(t, r, s)
-	d := members.New(conn, r.UsersBase, r.GroupsBase, members.Options{
-		Timeout: 10 * time.Second,
-		Redial: func(ctx context.Context) (*ldap.Conn, error) {
-			return s.ConnectLDAP(ctx, r.LDAPURL, session.LDAPOptions{})
-		},
-	})
-	conn.Close()
-	if _, err := d.Get(t.Context(), "regular1"); err != nil {
-		t.Fatalf("Get after the connection closed: %v", err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	d.Close()
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var open []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", strings.TrimPrefix(r.LDAPURL, "ldap://"))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			open = append(open, c, up)
+			mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	url := "ldap://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) // ldap/localhost is the SPN
+	bind, err := s.LDAPBind(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := members.Dial(t.Context(), directory.Config{URL: url, Bind: bind,
+		UsersBase: r.UsersBase, GroupsBase: r.GroupsBase, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Get(t.Context(), "regular1"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for _, c := range open {
+		c.Close()
+	}
+	cut := len(open)
+	mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // let the client see the close
+	if _, err := d.Get(t.Context(), "regular1"); err != nil {
+		t.Fatalf("Get after the connection was cut: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(open) <= cut {
+		t.Errorf("no new connection after the cut (%d before, %d after)", cut, len(open))
+	}
+}
+
+// TestCompleteUsers: Tab completion's prefix search.
+func TestCompleteUsers(t *testing.T) {
+	r := ceotest.Setup(t)
+	d := ceotest.Directory(t, r, "regular1")
+	got, err := d.CompleteUsers(t.Context(), "off", 10)
+	if err != nil || !slices.Equal(got, []string{"office1"}) {
+		t.Errorf("CompleteUsers(off) = %v, %v", got, err)
+	}
+	got, err = d.CompleteUsers(t.Context(), "", 2)
+	if err != nil || len(got) != 2 {
+		t.Errorf("CompleteUsers(\"\", 2) = %v, %v", got, err)
+	}
+	got, err = d.CompleteUsers(t.Context(), "zz*(", 10)
+	if err != nil || len(got) != 0 {
+		t.Errorf("CompleteUsers(zz*() = %v, %v", got, err)
+	}
 }
 
 func TestCheckForward(t *testing.T) {

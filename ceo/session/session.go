@@ -29,6 +29,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
+	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/wire/krb5"
 )
 
@@ -236,6 +237,22 @@ type LDAPOptions struct {
 	Timeout time.Duration // dial and per-request timeout; 0 means 30s
 }
 
+// LDAPBind returns the bind of a connection to rawURL as the session's
+// user: SASL GSSAPI with a ticket for ldap/<host of the URL>.
+func (s *Session) LDAPBind(rawURL string) (directory.BindFunc, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("session: ldap_server_url %q is not a URL with a host", rawURL)
+	}
+	spn := "ldap/" + u.Hostname()
+	return func(conn *ldap.Conn) error {
+		if err := conn.GSSAPIBind(gssapiClient(s.Krb), spn, ""); err != nil {
+			return fmt.Errorf("logging in to the directory at %s as %s: %w", rawURL, s.User, ldapProblem(err))
+		}
+		return nil
+	}, nil
+}
+
 // ConnectLDAP dials rawURL and binds with SASL GSSAPI as the session's
 // user, asking for a ticket to ldap/<host of the URL>.
 func (s *Session) ConnectLDAP(ctx context.Context, rawURL string, opts LDAPOptions) (*ldap.Conn, error) {
@@ -243,11 +260,10 @@ func (s *Session) ConnectLDAP(ctx context.Context, rawURL string, opts LDAPOptio
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Hostname() == "" {
-		return nil, fmt.Errorf("session: ldap_server_url %q is not a URL with a host", rawURL)
+	bind, err := s.LDAPBind(rawURL)
+	if err != nil {
+		return nil, err
 	}
-	spn := "ldap/" + u.Hostname()
 	type result struct {
 		conn *ldap.Conn
 		err  error
@@ -261,9 +277,9 @@ func (s *Session) ConnectLDAP(ctx context.Context, rawURL string, opts LDAPOptio
 			return
 		}
 		conn.SetTimeout(timeout)
-		if err := conn.GSSAPIBind(gssapiClient(s.Krb), spn, ""); err != nil {
+		if err := bind(conn); err != nil {
 			conn.Close()
-			done <- result{err: fmt.Errorf("logging in to the directory at %s as %s: %w", rawURL, s.User, ldapProblem(err))}
+			done <- result{err: err}
 			return
 		}
 		done <- result{conn: conn}

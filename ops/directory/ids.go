@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -117,24 +118,11 @@ func (c *Client) AllocateID(ctx context.Context, rangeName string, lo, hi int, i
 
 // readCounter returns the counter's value as stored and as a number.
 func (c *Client) readCounter(ctx context.Context, dn string) (string, int, error) {
-	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"serialNumber"}, nil)
-	var entries []*ldap.Entry
-	err := c.do(ctx, true, func(conn *ldap.Conn) error {
-		res, err := conn.Search(req)
-		if err != nil {
-			return err
-		}
-		entries = res.Entries
-		return nil
-	})
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || (err == nil && len(entries) == 0) {
-		return "", 0, fmt.Errorf("directory: id counter %s: %w", dn, ErrNotFound)
-	}
+	e, err := c.Read(ctx, dn, "serialNumber")
 	if err != nil {
-		return "", 0, fmt.Errorf("directory: reading id counter %s: %w", dn, err)
+		return "", 0, fmt.Errorf("directory: id counter: %w", err)
 	}
-	vals := entries[0].GetAttributeValues("serialNumber")
+	vals := e.GetAttributeValues("serialNumber")
 	if len(vals) != 1 {
 		return "", 0, fmt.Errorf("directory: id counter %s: want one serialNumber, found %d (fix or delete the entry)", dn, len(vals))
 	}
@@ -168,38 +156,76 @@ func (c *Client) swapCounter(ctx context.Context, dn, old, new string) error {
 	return c.do(ctx, false, func(conn *ldap.Conn) error { return conn.Modify(req) })
 }
 
-// firstFree returns the lowest id in [from, hi] that is free. It asks
-// about from alone first (the usual case: the counter points at a free
-// number); if that is taken it lists the used ids once and scans.
+// Probe windows of firstFree: the first asks about a few numbers (the
+// counter usually points at a free one), later ones double up to
+// maxIDWindow. Each window is one search of 2*n equality terms answered
+// from the uidNumber/gidNumber indexes, so a crowded range costs
+// (crowded numbers / maxIDWindow) searches whatever the directory's size.
+// 256 numbers make a filter of about 12 kB, well under slapd's
+// sockbuf_max_incoming_auth (4 MB).
+const (
+	firstIDWindow = 8
+	maxIDWindow   = 256
+)
+
+// firstFree returns the lowest id in [from, hi] that is free.
 func (c *Client) firstFree(ctx context.Context, from, hi int, inUse InUseFunc) (int, error) {
-	if from > hi {
-		return 0, ErrRangeExhausted
-	}
-	free := func(id int, ldapUsed bool) (bool, error) {
-		if ldapUsed {
-			return false, nil
+	for lo, n := from, firstIDWindow; lo <= hi; lo, n = lo+n, min(2*n, maxIDWindow) {
+		top := min(lo+n-1, hi)
+		used, err := c.usedIDs(ctx, lo, top)
+		if err != nil {
+			return 0, err
 		}
-		if inUse == nil {
-			return true, nil
-		}
-		used, err := inUse(ctx, id)
-		return !used, err
-	}
-	used, err := c.IDInUse(ctx, from)
-	if err != nil {
-		return 0, err
-	}
-	if ok, err := free(from, used); err != nil || ok {
-		return from, err
-	}
-	usedSet, err := c.usedIDs(ctx, from, hi)
-	if err != nil {
-		return 0, err
-	}
-	for id := from + 1; id <= hi; id++ {
-		if ok, err := free(id, usedSet[id]); err != nil || ok {
-			return id, err
+		for id := lo; id <= top; id++ {
+			if used[id] {
+				continue
+			}
+			if inUse != nil {
+				taken, err := inUse(ctx, id)
+				if err != nil {
+					return 0, err
+				}
+				if taken {
+					continue
+				}
+			}
+			return id, nil
 		}
 	}
 	return 0, ErrRangeExhausted
+}
+
+// IDInUse reports whether id is the uidNumber or gidNumber of any entry
+// under the base.
+func (c *Client) IDInUse(ctx context.Context, id int) (bool, error) {
+	used, err := c.usedIDs(ctx, id, id)
+	return used[id], err
+}
+
+// usedIDs returns the numbers in [lo, hi] that are a uidNumber or
+// gidNumber under the base. The filter names each number (uidNumber has
+// no ORDERING rule in nis.schema, so a range filter is not possible).
+func (c *Client) usedIDs(ctx context.Context, lo, hi int) (map[int]bool, error) {
+	var f strings.Builder
+	f.WriteString("(|")
+	for id := lo; id <= hi; id++ {
+		n := strconv.Itoa(id)
+		f.WriteString("(uidNumber=" + n + ")(gidNumber=" + n + ")")
+	}
+	f.WriteString(")")
+	entries, err := c.Search(ctx, c.cfg.Base, f.String(), "uidNumber", "gidNumber")
+	if err != nil {
+		return nil, fmt.Errorf("directory: looking up ids %d-%d: %w", lo, hi, err)
+	}
+	used := map[int]bool{}
+	for _, e := range entries {
+		for _, a := range []string{"uidNumber", "gidNumber"} {
+			for _, v := range e.GetAttributeValues(a) {
+				if n, err := strconv.Atoi(v); err == nil && n >= lo && n <= hi {
+					used[n] = true
+				}
+			}
+		}
+	}
+	return used, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/csclub/ceo/ceo/members"
 	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/ops/directory"
 )
 
 // Setup returns the realm and points $KRB5_CONFIG and $CEO_CONFIG_DIR at
@@ -77,17 +78,20 @@ func Conn(t *testing.T, r *realm.Realm, s *session.Session) *ldap.Conn {
 func Directory(t *testing.T, r *realm.Realm, user string) *members.Directory {
 	t.Helper()
 	s := Login(t, r, user)
-	return directory(t, r, s)
+	return dirFor(t, r, s)
 }
 
-func directory(t *testing.T, r *realm.Realm, s *session.Session) *members.Directory {
+func dirFor(t *testing.T, r *realm.Realm, s *session.Session) *members.Directory {
 	t.Helper()
-	d := members.New(Conn(t, r, s), r.UsersBase, r.GroupsBase, members.Options{
-		Timeout: 15 * time.Second,
-		Redial: func(ctx context.Context) (*ldap.Conn, error) {
-			return s.ConnectLDAP(ctx, r.LDAPURL, session.LDAPOptions{Timeout: 15 * time.Second})
-		},
-	})
+	bind, err := s.LDAPBind(r.LDAPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := members.Dial(t.Context(), directory.Config{URL: r.LDAPURL, Bind: bind,
+		UsersBase: r.UsersBase, GroupsBase: r.GroupsBase, SudoBase: r.SudoBase, Timeout: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { d.Close() })
 	return d
 }
