@@ -25,6 +25,14 @@ func CurrentTerm(t time.Time) string {
 	return fmt.Sprintf("%c%d", season, t.Year())
 }
 
+// SlapdLimits are the slapd.conf lines a club's directory needs (in the
+// database section): the default limit of 500 entries for searches that
+// do not page, and unlimited paged reads (size.prtotal) for authenticated
+// users, which ceo and ceod always use. Without size.prtotal, a paged
+// search also stops at the hard limit, 500.
+const SlapdLimits = `sizelimit 500
+limits users size.soft=500 size.hard=500 size.prtotal=unlimited`
+
 func (r *Realm) slapdConf() string {
 	admin := r.UserDN(r.AdminPrincipal)
 	syscom := fmt.Sprintf(`group/group/uniqueMember="%s"`, r.GroupDN("syscom"))
@@ -53,9 +61,20 @@ rootdn "%[6]s"
 rootpw %[7]s
 directory %[2]s/ldap/data
 maxsize 268435456
+# A throwaway realm: no fsync per write, so seeding thousands is quick.
+dbnosync
 index objectClass eq
-index uid,cn,memberUid eq
+index uid,cn eq,sub
+index memberUid,uniqueMember eq
 index uidNumber,gidNumber eq
+index term,nonMemberTerm,position eq
+
+# Limits as on a real server: searches that do not page stop at
+# OpenLDAP's default 500 entries, so a client that forgets to page fails
+# here as it would in production; authenticated users may page through
+# everything (RFC 2696). The same lines are in the README's install
+# section and debian/ceo-daemon.README.Debian.
+%[12]s
 
 # ceod/admin writes everything; syscom manages the directory; office
 # registers terms; members change their own shell.
@@ -90,7 +109,7 @@ index uid eq,sub
 access to *
 	by dn.exact="%[6]s" write
 	by * read
-`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office, r.UWBase)
+`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office, r.UWBase, SlapdLimits)
 }
 
 // UWPerson is an entry of the realm's university directory.
@@ -123,7 +142,9 @@ func (r *Realm) uwSeedLDIF() string {
 	return b.String()
 }
 
-func (r *Realm) seedLDIF() string {
+// seedLDIF is the directory's initial content; extra adds members to
+// office and syscom (seeded accounts, see Seed).
+func (r *Realm) seedLDIF(extra map[string][]string) string {
 	var b strings.Builder
 	dc := strings.SplitN(strings.TrimPrefix(r.LDAPBase, "dc="), ",", 2)[0]
 	fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: Computer Science Club\ndc: %s\n\n", r.LDAPBase, dc)
@@ -143,7 +164,7 @@ func (r *Realm) seedLDIF() string {
 	}
 	for i, g := range []string{"office", "syscom"} {
 		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: group\nobjectClass: posixGroup\ncn: %s\ngidNumber: %d\n", r.GroupDN(g), g, 10001+i)
-		for _, m := range members[g] {
+		for _, m := range append(members[g], extra[g]...) {
 			fmt.Fprintf(&b, "memberUid: %s\nuniqueMember: %s\n", m, r.UserDN(m))
 		}
 		b.WriteString("\n")
@@ -180,7 +201,15 @@ func (r *Realm) startLDAP() error {
 		return err
 	}
 	seed := r.path("ldap/seed.ldif")
-	if err := os.WriteFile(seed, []byte(r.seedLDIF()), 0o644); err != nil {
+	content := r.seedLDIF(nil)
+	if r.seedOpts != nil {
+		t0 := time.Now()
+		ldif, st := r.seedEntries(*r.seedOpts)
+		content = r.seedLDIF(seedStaff(*r.seedOpts, st)) + ldif
+		defer func() { st.Took += time.Since(t0) }()
+		r.seeded = st
+	}
+	if err := os.WriteFile(seed, []byte(content), 0o644); err != nil {
 		return err
 	}
 	ldapConf := fmt.Sprintf("URI %s\nBASE %s\nSASL_MECH GSSAPI\n", r.LDAPURL, r.LDAPBase)

@@ -27,14 +27,18 @@ var (
 // TestMain. Under -short no realm is started and Get skips. If the test
 // binary dies some other way (panic, timeout, SIGKILL) the daemons die with
 // it: each is started with a parent-death signal.
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return MainWith(m, Options{}) }
+
+// MainWith is Main with Start options, e.g. a seeded directory
+// (Options.Seed) shared by the package's tests.
+func MainWith(m *testing.M, opts Options) int {
 	flag.Parse()
 	if testing.Short() {
 		sharedErr = fmt.Errorf("realm: not started under -short")
 		return m.Run()
 	}
 	t0 := time.Now()
-	shared, sharedErr = Start(Options{})
+	shared, sharedErr = Start(opts)
 	if sharedErr != nil {
 		if os.Getenv(RequireEnv) != "" {
 			fmt.Fprintf(os.Stderr, "realm: %v\n", sharedErr)
@@ -43,6 +47,9 @@ func Main(m *testing.M) int {
 		return m.Run()
 	}
 	fmt.Fprintf(os.Stderr, "realm: %s up in %v at %s\n", shared.Name, time.Since(t0).Round(time.Millisecond), shared.Dir)
+	if s := shared.seeded; s != nil {
+		fmt.Fprintf(os.Stderr, "realm: seeded %d members (%d entries) with slapadd; directory up in %v\n", s.Members, s.Entries, s.Took.Round(time.Millisecond))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {

@@ -1,9 +1,10 @@
 // Command realm starts and stops throwaway ceo test realms (see package
 // internal/realm).
 //
-//	realm up [-state FILE]           start a realm in the background, print its env file
+//	realm up [-state FILE] [-seed N] start a realm in the background (with N seeded members), print its env file
 //	realm down [-state FILE] [DIR]   stop it and remove its directory
 //	realm run [-state FILE] -- CMD   start a realm, run CMD in it in the foreground, stop the realm when CMD exits
+//	realm seed [-state FILE] N       add N members with term histories, clubs and big groups to the background realm
 //
 // A background realm is held by a supervisor process (`realm serve`); its
 // daemons are the supervisor's children and die with it.
@@ -33,17 +34,20 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 	state := fs.String("state", ".realm", "file that records the background realm's directory")
+	seedN := fs.Int("seed", 0, "up: load this many seeded members with slapadd before slapd starts")
 	fs.Parse(args)
 	var err error
 	switch cmd {
 	case "up":
-		err = up(*state)
+		err = up(*state, *seedN)
 	case "down":
 		err = down(*state, fs.Arg(0))
 	case "serve":
-		err = serve(fs.Arg(0))
+		err = serve(fs.Arg(0), *seedN)
 	case "run":
 		err = runIn(fs.Args())
+	case "seed":
+		err = seed(*state, fs.Arg(0))
 	default:
 		usage()
 	}
@@ -54,14 +58,14 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: realm up|down|run [-state FILE] [DIR | -- CMD ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: realm up|down|run|seed [-state FILE] [DIR | -- CMD ARGS... | N]")
 	os.Exit(2)
 }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 // up starts `realm serve DIR` detached and waits until it reports ready.
-func up(state string) error {
+func up(state string, seedN int) error {
 	if b, err := os.ReadFile(state); err == nil {
 		dir := strings.TrimSpace(string(b))
 		if supervisorAlive(dir) {
@@ -86,7 +90,7 @@ func up(state string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "serve", dir)
+	cmd := exec.Command(self, "serve", "-seed", strconv.Itoa(seedN), dir)
 	cmd.Stdout = pw
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -113,13 +117,17 @@ func up(state string) error {
 
 // serve starts a realm in dir, reports "ready" on stdout, and holds it
 // until SIGTERM or SIGINT.
-func serve(dir string) error {
+func serve(dir string, seedN int) error {
 	if dir == "" {
 		return errors.New("serve needs a directory")
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	r, err := realm.Start(realm.Options{Dir: dir, Log: logf})
+	opts := realm.Options{Dir: dir, Log: logf}
+	if seedN > 0 {
+		opts.Seed = &realm.SeedOptions{Members: seedN}
+	}
+	r, err := realm.Start(opts)
 	if err != nil {
 		return err
 	}
@@ -145,7 +153,7 @@ func supervisorPID(dir string) (int, bool) {
 	}
 	// A stale pid file must not make us signal an unrelated process.
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "serve\x00"+dir) {
+	if err != nil || !strings.Contains(string(cmdline), "\x00serve\x00") || !strings.HasSuffix(string(cmdline), "\x00"+dir+"\x00") {
 		return 0, false
 	}
 	return pid, realm.ProcessAlive(pid)
@@ -182,6 +190,34 @@ func down(state, dir string) error {
 	os.Remove(state)
 	os.Remove(dir + ".log")
 	logf("realm: %s down in %v", dir, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// seed adds n members (and clubs and big groups) to the background
+// realm recorded in state, with one bulk LDIF load.
+func seed(state, n string) error {
+	members, err := strconv.Atoi(n)
+	if err != nil || members < 1 {
+		return fmt.Errorf("seed needs a number of members, got %q", n)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil {
+		return fmt.Errorf("no realm recorded in %s (run `make realm` first)", state)
+	}
+	dir := strings.TrimSpace(string(b))
+	if !supervisorAlive(dir) {
+		return fmt.Errorf("no realm running at %s", dir)
+	}
+	r, err := realm.Attach(dir)
+	if err != nil {
+		return err
+	}
+	st, err := r.Seed(realm.SeedOptions{Members: members, Random: uint64(time.Now().UnixNano())})
+	if err != nil {
+		return err
+	}
+	logf("realm: seeded %d members, %d clubs, %d club reps (%d entries) in %v; %d registered for %s",
+		st.Members, st.Clubs, st.ClubReps, st.Entries, st.Took.Round(time.Millisecond), st.ByTerm[st.Current], st.Current)
 	return nil
 }
 
