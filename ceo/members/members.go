@@ -218,13 +218,3 @@ func (d *Directory) NotRegistered(ctx context.Context, ts []terms.Term, since []
 	}
 	return ms, nil
 }
-
-// CompleteUsers returns up to limit user names starting with prefix,
-// sorted, for Tab completion (see directory.Client.CompleteUsers).
-func (d *Directory) CompleteUsers(ctx context.Context, prefix string, limit int) ([]string, error) {
-	names, err := d.dir.CompleteUsers(ctx, prefix, limit)
-	if err != nil {
-		return nil, plain(err)
-	}
-	return names, nil
-}

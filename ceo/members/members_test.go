@@ -306,24 +306,6 @@ func TestRedial(t *testing.T) {
 	}
 }
 
-// TestCompleteUsers: Tab completion's prefix search.
-func TestCompleteUsers(t *testing.T) {
-	r := ceotest.Setup(t)
-	d := ceotest.Directory(t, r, "regular1")
-	got, err := d.CompleteUsers(t.Context(), "off", 10)
-	if err != nil || !slices.Equal(got, []string{"office1"}) {
-		t.Errorf("CompleteUsers(off) = %v, %v", got, err)
-	}
-	got, err = d.CompleteUsers(t.Context(), "", 2)
-	if err != nil || len(got) != 2 {
-		t.Errorf("CompleteUsers(\"\", 2) = %v, %v", got, err)
-	}
-	got, err = d.CompleteUsers(t.Context(), "zz*(", 10)
-	if err != nil || len(got) != 0 {
-		t.Errorf("CompleteUsers(zz*() = %v, %v", got, err)
-	}
-}
-
 func TestCheckForward(t *testing.T) {
 	for _, ok := range []string{"", "a@b.c", "first.last+tag@example.org"} {
 		if err := members.CheckForward(ok); err != nil {
