@@ -158,6 +158,12 @@ type Client struct {
 	Timeout time.Duration
 	// GSS configures the GSS-API initiator (clock, entropy).
 	GSS gss.Config
+	// Canon returns the canonical name of an ops-file host word, as legacy
+	// ceoc's gethostbyname(host)->h_name: ceoc connects to it and asks for
+	// ceod/<canonical name>. Nil means the system's resolver
+	// (opsfile.Canonical); a name it cannot canonicalize is used as
+	// written.
+	Canon func(ctx context.Context, host string) (string, error)
 
 	stamps gss.Stamps // authenticator times of this Client's handshakes
 

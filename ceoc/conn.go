@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/session"
 )
@@ -51,12 +52,13 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	if _, err := c.tickets(); err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort(host, strconv.Itoa(c.port))
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout())
 		defer cancel()
 	}
+	canon := c.canonical(ctx, host)
+	addr := net.JoinHostPort(canon, strconv.Itoa(c.port))
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -72,7 +74,7 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	defer stop()
 
-	spn := "ceod/" + host
+	spn := "ceod/" + canon
 	init, tok, err := c.initiate(spn)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
@@ -94,6 +96,23 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	}
 	nc.SetDeadline(time.Time{})
 	return &Conn{c: c, host: host, addr: addr, nc: nc, sess: sess}, nil
+}
+
+// canonical is host's canonical name (see Client.Canon), or host itself
+// for an address literal or a name the resolver does not know.
+func (c *Client) canonical(ctx context.Context, host string) string {
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	canon := c.Canon
+	if canon == nil {
+		canon = func(ctx context.Context, h string) (string, error) { return opsfile.Canonical(ctx, nil, h) }
+	}
+	name, err := canon(ctx, host)
+	if err != nil || name == "" {
+		return host
+	}
+	return opsfile.Normalize(name)
 }
 
 // Call sends one op on the connection and returns the unwrapped reply.

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -176,6 +178,39 @@ func TestClientErrors(t *testing.T) {
 		a := wrong.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth"})
 		assert.Equal(t, "denied", a["outcome"])
 	})
+	// Legacy ops files use short host names; ceoc canonicalizes the host
+	// word (gethostbyname(host)->h_name) before it connects and asks for
+	// ceod/<canonical name>.
+	t.Run("short host name", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte("lh ping root 0x10\nshorthost mail root 0x02\n"), 0o644))
+		c := clone(good)
+		c.ConfigDir = dir
+		c.Canon = func(_ context.Context, h string) (string, error) {
+			if h == "lh" {
+				return "LocalHost.", nil
+			}
+			return "", fmt.Errorf("no such host %s", h)
+		}
+		reply, err := c.Call(t.Context(), "ping", nil)
+		require.NoError(t, err, "ceod/localhost reached through the short name lh")
+		assert.Equal(t, "regular1@"+r.Name, pingPrincipal(t, reply))
+
+		// Without a canonical name the word is used as written: no host lh.
+		c = clone(c)
+		c.Canon = func(context.Context, string) (string, error) { return "", errors.New("unknown") }
+		_, err = c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrUnreachable)
+		assert.Contains(t, err.Error(), fmt.Sprintf("ceod at lh:%d", d.port))
+
+		// Real resolution: the realm's DNS answers shorthost with a CNAME
+		// to shorthost.csclub.internal, which ceoc then dials.
+		c.Canon = func(ctx context.Context, h string) (string, error) { return opsfile.Canonical(ctx, r.Resolver(), h) }
+		_, err = c.Call(t.Context(), "mail", nil)
+		require.ErrorIs(t, err, ceoc.ErrUnreachable)
+		assert.Contains(t, err.Error(), fmt.Sprintf("ceod at shorthost.csclub.internal:%d", d.port))
+	})
 	t.Run("keytab", func(t *testing.T) {
 		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
 			Credentials: ceoc.Keytab(r.AdminPrincipal, r.AdminKeytab)}
@@ -201,7 +236,7 @@ func TestClientErrors(t *testing.T) {
 // clone copies a client's settings into a new client.
 func clone(c *ceoc.Client) *ceoc.Client {
 	return &ceoc.Client{ConfigDir: c.ConfigDir, Credentials: c.Credentials, KRB5Config: c.KRB5Config,
-		Port: c.Port, Timeout: c.Timeout, GSS: c.GSS}
+		Port: c.Port, Timeout: c.Timeout, GSS: c.GSS, Canon: c.Canon}
 }
 
 // TestMITClient: a client on MIT's libgssapi_krb5 speaking the legacy

@@ -7,12 +7,9 @@ package registry
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/server"
@@ -24,19 +21,14 @@ import (
 // got it from gethostbyname.
 type CanonFunc func(ctx context.Context, host string) (string, error)
 
-// lookupTimeout bounds one canonical-name lookup at startup.
-const lookupTimeout = 5 * time.Second
-
 // Canonical returns host's canonical name from the system resolver
 // (hosts file, then DNS), lower-cased and without a trailing dot.
 func Canonical(ctx context.Context, host string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	cname, err := net.DefaultResolver.LookupCNAME(ctx, host)
+	c, err := opsfile.Canonical(ctx, nil, host)
 	if err != nil {
-		return "", fmt.Errorf("registry: canonical name of %s: %w", host, err)
+		return "", fmt.Errorf("registry: %w", err)
 	}
-	return normalize(cname), nil
+	return c, nil
 }
 
 // FQDN returns this host's fully qualified name: the canonical name of
@@ -49,10 +41,9 @@ func FQDN(ctx context.Context) (string, error) {
 	if c, err := Canonical(ctx, h); err == nil && c != "" {
 		return c, nil
 	}
-	return normalize(h), nil
+	return opsfile.Normalize(h), nil
 }
 
-func normalize(h string) string { return strings.ToLower(strings.TrimSuffix(h, ".")) }
 
 // Local returns the ops owned by the host called self, in the order
 // given. An op is local if its host word, or the host word's canonical
@@ -65,10 +56,10 @@ func Local(ctx context.Context, all []opsfile.Op, self string, canon CanonFunc) 
 	if canon == nil {
 		canon = Canonical
 	}
-	self = normalize(self)
+	self = opsfile.Normalize(self)
 	memo := map[string]bool{}
 	for _, op := range all {
-		h := normalize(op.Host)
+		h := opsfile.Normalize(op.Host)
 		isLocal, seen := memo[h]
 		if !seen {
 			if h == self {
@@ -76,7 +67,7 @@ func Local(ctx context.Context, all []opsfile.Op, self string, canon CanonFunc) 
 			} else if c, err := canon(ctx, op.Host); err != nil {
 				skipped = append(skipped, fmt.Errorf("%s: op %s: %w", op.Source, op.Name, err))
 			} else {
-				isLocal = normalize(c) == self
+				isLocal = opsfile.Normalize(c) == self
 			}
 			memo[h] = isLocal
 		}
