@@ -149,11 +149,8 @@ func TestClientErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "connection refused")
 	})
 	t.Run("op unknown to ceod", func(t *testing.T) {
-		dir := t.TempDir()
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte("localhost ghost nobody 0x30\n"), 0o644))
 		c := clone(good)
-		c.ConfigDir = dir
+		c.ConfigDir = opsOnly(t, "localhost ghost nobody 0x30\n")
 		_, err := c.Call(t.Context(), "ghost", nil)
 		require.ErrorIs(t, err, ceoc.ErrRefused)
 		a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "msgtype(0x30)"})
@@ -182,11 +179,8 @@ func TestClientErrors(t *testing.T) {
 	// word (gethostbyname(host)->h_name) before it connects and asks for
 	// ceod/<canonical name>.
 	t.Run("short host name", func(t *testing.T) {
-		dir := t.TempDir()
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte("lh ping root 0x10\nshorthost mail root 0x02\n"), 0o644))
 		c := clone(good)
-		c.ConfigDir = dir
+		c.ConfigDir = opsOnly(t, "lh ping root 0x10\nshorthost mail root 0x02\n")
 		c.Canon = func(_ context.Context, h string) (string, error) {
 			if h == "lh" {
 				return "LocalHost.", nil
@@ -231,6 +225,14 @@ func TestClientErrors(t *testing.T) {
 		_, err := c.Call(t.Context(), "ping", nil)
 		require.ErrorIs(t, err, ceoc.ErrAuth)
 	})
+}
+
+// opsOnly is a configuration directory holding only ops/ceo.
+func opsOnly(t *testing.T, ops string) string {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(ops), 0o644))
+	return dir
 }
 
 // clone copies a client's settings into a new client.
