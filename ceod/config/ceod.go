@@ -31,6 +31,10 @@ const (
 	DefaultMaxConns         = 4096
 	DefaultMaxConnsPerIP    = 256
 	DefaultShutdownGrace    = 30 * time.Second
+	// DefaultReplayCache is where accepted authenticators are kept so
+	// that a restart does not let one be replayed (MIT keeps its rcache
+	// under /var/tmp; ours belongs to ceod alone).
+	DefaultReplayCache = "/var/lib/ceod/replay-cache"
 )
 
 // minMaxFrame is the smallest max_frame accepted: an AP-REQ with a
@@ -51,6 +55,8 @@ const minMaxFrame = 1024
 //	keytab             keytab with the service key      default: $KRB5_KTNAME
 //	                                                    or /etc/krb5.keytab
 //	service_principal  principal ceod accepts for       default "ceod/<hostname>"
+//	replay_cache       file of accepted authenticators, default
+//	                   kept across restarts             /var/lib/ceod/replay-cache
 //	lib_dir            directory of op-NAME programs    default /usr/lib/ceod
 //	                                                    ($CEO_LIB_DIR overrides)
 //	max_frame          largest frame body, bytes        default 65536
@@ -76,6 +82,7 @@ type Ceod struct {
 	Hostname         string
 	Keytab           string
 	ServicePrincipal string
+	ReplayCache      string
 	LibDir           string
 	MaxFrame         int
 	HandshakeTimeout time.Duration
@@ -101,6 +108,7 @@ func DefaultCeod() *Ceod {
 		MaxConns:         DefaultMaxConns,
 		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		ShutdownGrace:    DefaultShutdownGrace,
+		ReplayCache:      DefaultReplayCache,
 	}
 }
 
@@ -165,6 +173,11 @@ func (c *Ceod) set(key, val string) error {
 			return fmt.Errorf("service_principal: empty")
 		}
 		c.ServicePrincipal = val
+	case "replay_cache":
+		if !filepath.IsAbs(val) {
+			return fmt.Errorf("replay_cache: want an absolute path, got %q", val)
+		}
+		c.ReplayCache = val
 	case "lib_dir":
 		c.LibDir = val
 	case "max_frame":

@@ -67,6 +67,7 @@ func TestParseCeodDefaults(t *testing.T) {
 	assert.Equal(t, &Ceod{
 		Listen:           ":9987",
 		Port:             9987,
+		ReplayCache:      "/var/lib/ceod/replay-cache",
 		LibDir:           "/usr/lib/ceod",
 		MaxFrame:         65536,
 		HandshakeTimeout: 10 * time.Second,
@@ -84,6 +85,7 @@ port = 19987
 hostname = localhost
 keytab = "/tmp/ceod.keytab"
 service_principal = ceod/localhost
+replay_cache = /srv/ceod/rc
 lib_dir = /opt/ceod
 max_frame = 4096
 handshake_timeout = 3s
@@ -101,6 +103,7 @@ shutdown_grace = 1m30s
 		Hostname:         "localhost",
 		Keytab:           "/tmp/ceod.keytab",
 		ServicePrincipal: "ceod/localhost",
+		ReplayCache:      "/srv/ceod/rc",
 		LibDir:           "/opt/ceod",
 		MaxFrame:         4096,
 		HandshakeTimeout: 3 * time.Second,

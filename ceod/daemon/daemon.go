@@ -33,8 +33,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/jcmturner/gokrb5/v8/keytab"
-
 	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/builtin"
 	"github.com/csclub/ceo/ceod/config"
@@ -43,6 +41,8 @@ import (
 	"github.com/csclub/ceo/ceod/server"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/rcache"
 )
 
 // DefaultKeytab is the keytab used when neither ceod.cf nor
@@ -225,13 +225,25 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
 		return nil
 	}
-	kt, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
+	kf, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
 	if err != nil {
 		return err
 	}
+	rc, err := rcache.Open(cf.ReplayCache)
+	if err != nil {
+		return fmt.Errorf("replay cache (replay_cache in ceod.cf): %w", err)
+	}
+	defer func() {
+		if err := rc.Close(); err != nil {
+			log.Warn("closing the replay cache", "err", err)
+		}
+	}()
+	stopHUP := reloadOnHUP(log, kf)
+	defer stopHUP()
 
 	srv := &server.Server{
-		Keytab:           kt,
+		Keys:             kf,
+		ReplayCache:      rc,
 		Principal:        cf.ServicePrincipal,
 		Ops:              table,
 		MaxFrame:         cf.MaxFrame,
@@ -316,18 +328,48 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 
 // loadKeytab loads the service keytab and checks that it has a key for
 // principal, so that a wrong keytab fails at startup, not at the first
-// client.
-func loadKeytab(path, principal string) (*keytab.Keytab, error) {
-	kt, err := keytab.Load(path)
+// client. The server rereads the file when it changes.
+func loadKeytab(path, principal string) (*krb5.KeytabFile, error) {
+	kf, err := krb5.OpenKeytab(path)
 	if err != nil {
-		return nil, fmt.Errorf("loading keytab %s: %w", path, err)
+		return nil, err
+	}
+	kt, err := kf.Keytab()
+	if err != nil {
+		return nil, err
 	}
 	for _, e := range kt.Entries {
 		if strings.Join(e.Principal.Components, "/") == principal {
-			return kt, nil
+			return kf, nil
 		}
 	}
 	return nil, fmt.Errorf("keytab %s has no key for %s (add one with kadmin ktadd, or set keytab/service_principal in ceod.cf)", path, principal)
+}
+
+// reloadOnHUP rereads the keytab on SIGHUP, logging what it holds, until
+// the returned function is called. The keytab is also reread on the
+// first handshake after the file changes; SIGHUP is for operators who
+// want to see the result.
+func reloadOnHUP(log *slog.Logger, kf *krb5.KeytabFile) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				changed, err := kf.Reload()
+				if err != nil {
+					log.Warn("SIGHUP: keytab not reloaded; keeping the keys read before", "err", err)
+					continue
+				}
+				log.Info("SIGHUP: keytab reread", "path", kf.Path(), "changed", changed, "keys", kf.Describe())
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // newLogger returns the daemon's logger, writing to w.

@@ -109,8 +109,8 @@ func newEnv(t testing.TB, r *realm.Realm, extra ...string) *testEnv {
 	require.NoError(t, os.MkdirAll(e.libDir, 0o755))
 	require.NoError(t, os.MkdirAll(e.mark, 0o777))
 	require.NoError(t, os.Chmod(e.mark, 0o777))
-	cf := fmt.Sprintf("hostname = localhost\nkeytab = %s\nservice_principal = %s\nlib_dir = %s\nshutdown_grace = 10s\n",
-		r.CeodKeytab, r.CeodPrincipal, e.libDir) + strings.Join(extra, "\n") + "\n"
+	cf := fmt.Sprintf("hostname = localhost\nkeytab = %s\nservice_principal = %s\nlib_dir = %s\nshutdown_grace = 10s\nreplay_cache = %s\n",
+		r.CeodKeytab, r.CeodPrincipal, e.libDir, filepath.Join(base, "replay-cache")) + strings.Join(extra, "\n") + "\n"
 	if !strings.Contains(cf, "\nlisten =") {
 		cf += "listen = 127.0.0.1:0\n"
 	}
@@ -196,6 +196,7 @@ type ceod struct {
 	addr string
 	port int
 	log  *syncBuffer
+	stop func() // stops the daemon; the test's cleanup also does
 }
 
 // start runs the daemon in-process (daemon.Run, the whole command but
@@ -235,13 +236,17 @@ func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 		cancel()
 		t.Fatalf("ceod did not start: %v\n%s", err, log.String())
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ceod: %v", err)
-		}
-	})
-	return &ceod{env: e, addr: addr.String(), port: addr.(*net.TCPAddr).Port, log: log}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ceod: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &ceod{env: e, addr: addr.String(), port: addr.(*net.TCPAddr).Port, log: log, stop: stop}
 }
 
 // client returns a ceoc client for the daemon, logged in as user with a

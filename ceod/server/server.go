@@ -34,6 +34,7 @@ import (
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/krb5/rcache"
 )
 
 // Defaults for the zero values of Server's limits.
@@ -66,8 +67,15 @@ type Op struct {
 // connections of 64 KiB: about 330 MB), and MaxConnsPerIP bounds what a
 // single address can claim (256 connections: about 20 MB).
 type Server struct {
-	// Keytab holds the keys of Principal. Required.
+	// Keytab holds the keys of Principal. Required unless Keys is set.
 	Keytab *keytab.Keytab
+	// Keys, if set, supplies the keytab on each handshake instead of
+	// Keytab: a *krb5.KeytabFile rereads its file when it changes, so a
+	// key rotation needs no restart.
+	Keys gss.KeytabSource
+	// ReplayCache remembers accepted authenticators. Nil means one in
+	// memory, lost on restart; an rcache.Open one survives restarts.
+	ReplayCache *rcache.Cache
 	// Principal is the service principal clients must have a ticket for,
 	// e.g. "ceod/host.example.org"; a realm suffix is ignored (the
 	// keytab entry and the ticket decide the realm). Required.
@@ -149,13 +157,14 @@ func (s *Server) init() error {
 			return
 		}
 		switch {
-		case s.Keytab == nil:
+		case s.Keytab == nil && s.Keys == nil:
 			s.initErr = errors.New("ceod: Server.Keytab is nil: load the service keytab")
 		case s.Principal == "":
 			s.initErr = errors.New("ceod: Server.Principal is empty: set the service principal, e.g. ceod/<fqdn>")
 		default:
 			principal, _, _ := strings.Cut(s.Principal, "@")
-			s.acc = &gssAcceptor{a: &gss.Acceptor{Keytab: s.Keytab, Principal: principal, Config: s.GSS}}
+			s.acc = &gssAcceptor{a: &gss.Acceptor{Keytab: s.Keytab, Keys: s.Keys, Principal: principal,
+				Config: s.GSS, ReplayCache: s.ReplayCache}}
 		}
 	})
 	return s.initErr

@@ -13,6 +13,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/csclub/ceo/wire/krb5/rcache"
 )
 
 // TestAPReqEncoding pins the initial context token layout against the
@@ -77,7 +79,8 @@ func TestAcceptRejects(t *testing.T) {
 		return tok
 	}
 	replayed := apreq(ticketSpec{}, cfg, initOptions{})
-	if _, _, err := testAcceptor(t).Accept(replayed); err != nil {
+	shared := testAcceptor(t) // its replay cache has seen replayed
+	if _, _, err := shared.Accept(replayed); err != nil {
 		t.Fatal(err)
 	}
 	skewed := cfg
@@ -100,7 +103,7 @@ func TestAcceptRejects(t *testing.T) {
 		{name: "wrong TOK_ID", tok: mutate(apreq(ticketSpec{}, cfg, initOptions{}), 15, 0x02), is: ErrDefectiveToken},
 		{name: "bad length", tok: mutate(apreq(ticketSpec{}, cfg, initOptions{}), 3, 0x01), is: ErrDefectiveToken},
 		{name: "tampered authenticator", tok: flipLast(apreq(ticketSpec{}, cfg, initOptions{}), 20), want: "AP-REQ rejected"},
-		{name: "replayed", tok: replayed, want: "replay"},
+		{name: "replayed", acc: shared, tok: replayed, is: rcache.ErrReplay},
 		{name: "expired ticket", tok: apreq(ticketSpec{start: time.Now().Add(-3 * time.Hour), end: time.Now().Add(-time.Hour)}, cfg, initOptions{}), want: "expired"},
 		{name: "future ticket", tok: apreq(ticketSpec{start: time.Now().Add(time.Hour), end: time.Now().Add(2 * time.Hour)}, cfg, initOptions{}), want: "not yet valid"},
 		{name: "clock skew", tok: apreq(ticketSpec{}, skewed, initOptions{}), want: "skew"},
@@ -231,4 +234,28 @@ func flipLast(b []byte, n int) []byte {
 	b = bytes.Clone(b)
 	b[len(b)-n] ^= 0x01
 	return b
+}
+
+// TestAcceptEqualTimestamps: AP-REQs of one client with the same
+// authenticator time (MIT clients in parallel processes send them) are
+// distinct authenticators and all accepted; resending one is a replay.
+func TestAcceptEqualTimestamps(t *testing.T) {
+	fixed := time.Now().Truncate(time.Microsecond)
+	cfg := Config{Now: func() time.Time { return fixed }} // no Stamps: times repeat
+	acc := testAcceptor(t)
+	var toks [][]byte
+	for range 8 {
+		_, tok := newTestInitiator(t, ticketSpec{client: "equal-times"}, cfg, initOptions{})
+		toks = append(toks, tok)
+	}
+	for i, tok := range toks {
+		if _, _, err := acc.Accept(tok); err != nil {
+			t.Fatalf("AP-REQ %d with an equal timestamp refused: %v", i, err)
+		}
+	}
+	for i, tok := range toks {
+		if _, _, err := acc.Accept(tok); !errors.Is(err, rcache.ErrReplay) {
+			t.Fatalf("replay of AP-REQ %d: %v, want rcache.ErrReplay", i, err)
+		}
+	}
 }

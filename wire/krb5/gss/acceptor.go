@@ -4,39 +4,78 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/iana"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/service"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/csclub/ceo/wire/krb5/rcache"
 )
 
 // Acceptor accepts security contexts for a service, like
 // gss_accept_sec_context with the service's keytab. An Acceptor is safe for
 // concurrent use and may accept any number of contexts.
 type Acceptor struct {
-	// Keytab holds the service's keys.
+	// Keytab holds the service's keys, unless Keys is set.
 	Keytab *keytab.Keytab
+	// Keys, if not nil, supplies the keytab on each Accept instead of
+	// Keytab, so that a rotated key is used at once (krb5.KeytabFile
+	// rereads its file when it changes). Tickets are accepted for every
+	// key version the keytab holds.
+	Keys KeytabSource
 	// Principal is the service principal without realm, e.g.
 	// "ceod/localhost": tickets for any other service are refused. ""
 	// accepts a ticket for any principal that has a key in Keytab.
 	Principal string
 	// Config supplies randomness, the clock and the allowed skew.
 	Config Config
+	// ReplayCache remembers the authenticators accepted, keyed on a
+	// hash of their ciphertext as MIT does. Nil means one kept in
+	// memory for this Acceptor; an rcache.Open one survives restarts.
+	ReplayCache *rcache.Cache
+
+	rcOnce sync.Once
+	rc     *rcache.Cache
+}
+
+// KeytabSource supplies the current keytab.
+type KeytabSource interface {
+	Keytab() (*keytab.Keytab, error)
+}
+
+func (a *Acceptor) keytab() (*keytab.Keytab, error) {
+	if a.Keys != nil {
+		return a.Keys.Keytab()
+	}
+	if a.Keytab == nil {
+		return nil, errors.New("gss: acceptor has no keytab")
+	}
+	return a.Keytab, nil
+}
+
+func (a *Acceptor) replayCache() *rcache.Cache {
+	if a.ReplayCache != nil {
+		return a.ReplayCache
+	}
+	a.rcOnce.Do(func() { a.rc = rcache.New() })
+	return a.rc
 }
 
 // Accept processes the initiator's first context token (a MSG_AUTH body):
 // an RFC 1964 initial context token carrying an AP-REQ.
 //
-// It verifies the AP-REQ with gokrb5 (ticket decryption with the keytab,
-// ticket times, client name, clock skew, the process-wide replay cache;
-// PACs are not decoded, since MIT 1.20 puts non-Microsoft PACs in tickets),
-// checks the ticket is for Principal and uses a supported enctype, and
-// refuses unless the 0x8003 checksum requests mutual authentication,
-// confidentiality and integrity (ErrContextFlags).
+// It verifies the AP-REQ with gokrb5 (ticket decryption with the key of
+// the ticket's kvno and enctype, ticket times, client name, clock skew;
+// PACs are not decoded, since MIT 1.20 puts non-Microsoft PACs in
+// tickets), checks the ticket is for Principal and uses a supported
+// enctype, refuses unless the 0x8003 checksum requests mutual
+// authentication, confidentiality and integrity (ErrContextFlags), and
+// last records the authenticator in the replay cache, refusing one seen
+// before (an error wrapping rcache.ErrReplay).
 //
 // On success it returns the established context and the AP-REP token
 // (TOK_ID 02 00) to send back. The AP-REP carries a fresh acceptor subkey
@@ -45,10 +84,14 @@ type Acceptor struct {
 // to the peer verbatim.
 func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
 	defer recoverPanic(&err, "accepting context")
-	if a == nil || a.Keytab == nil {
-		return nil, nil, errors.New("gss: acceptor has no keytab")
+	if a == nil {
+		return nil, nil, errors.New("gss: nil acceptor")
 	}
-	req, gssFlags, err := a.verify(token)
+	kt, err := a.keytab()
+	if err != nil {
+		return nil, nil, err
+	}
+	req, gssFlags, err := a.verify(kt, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,7 +100,7 @@ func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
 
 // verify decodes and checks the AP-REQ and returns it, decrypted, with the
 // context flags the initiator requested.
-func (a *Acceptor) verify(token []byte) (*messages.APReq, uint32, error) {
+func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uint32, error) {
 	tokID, inner, err := decodeContextToken(token)
 	if err != nil {
 		return nil, 0, err
@@ -74,11 +117,15 @@ func (a *Acceptor) verify(token []byte) (*messages.APReq, uint32, error) {
 	}
 
 	cfg := &a.Config
-	settings := []func(*service.Settings){service.DecodePAC(false), service.MaxClockSkew(cfg.maxSkew())}
+	// APReq.Verify, not service.VerifyAPREQ: the latter adds gokrb5's
+	// process-wide replay cache keyed on client and time, which refuses
+	// MIT clients that send equal times from parallel processes.
+	var sname *types.PrincipalName
 	if a.Principal != "" {
-		settings = append(settings, service.KeytabPrincipal(a.Principal))
+		pn, _ := types.ParseSPNString(a.Principal)
+		sname = &pn
 	}
-	ok, _, err := service.VerifyAPREQ(req, service.NewSettings(a.Keytab, settings...))
+	ok, err := req.Verify(kt, cfg.maxSkew(), types.HostAddress{}, sname)
 	if err != nil {
 		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
@@ -108,6 +155,12 @@ func (a *Acceptor) verify(token []byte) (*messages.APReq, uint32, error) {
 		if _, err := checkKey(auth.SubKey); err != nil {
 			return nil, 0, fmt.Errorf("gss: initiator subkey: %w", err)
 		}
+	}
+	// Last, so that only authentic, acceptable authenticators take
+	// room: one is remembered until it is too old to pass checkTimes.
+	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if err := a.replayCache().Check(req.EncryptedAuthenticator.Cipher, ct.Add(cfg.maxSkew()), cfg.now()); err != nil {
+		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
 	return req, gssFlags, nil
 }

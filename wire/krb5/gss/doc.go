@@ -25,6 +25,8 @@
 // always asks for mutual authentication, replay and sequence detection,
 // confidentiality and integrity.
 //
-// gokrb5 keeps a process-wide replay cache of authenticators: an AP-REQ is
-// accepted at most once per process, even if its first verification failed.
+// An Acceptor remembers the authenticators it accepted in a replay cache
+// (package wire/krb5/rcache) keyed on a hash of the authenticator
+// ciphertext, as MIT does: an AP-REQ is accepted at most once, while
+// distinct AP-REQs with equal timestamps are all accepted.
 package gss

@@ -1,0 +1,64 @@
+package krb5
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+)
+
+func writeKVNOs(t *testing.T, path string, kvnos ...uint8) {
+	t.Helper()
+	kt := keytab.New()
+	for _, v := range kvnos {
+		if err := kt.AddEntry("ceod/h.example", "R", "pw", time.Now(), v, 18); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeytabFileRereads: a changed file (rewritten in place, or replaced)
+// is reread on the next Keytab call; an unreadable change keeps the old
+// keys; an unchanged file is not reread.
+func TestKeytabFileRereads(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kt")
+	writeKVNOs(t, p, 1)
+	kf, err := OpenKeytab(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt1, _ := kf.Keytab()
+	if kt2, _ := kf.Keytab(); kt2 != kt1 {
+		t.Fatal("unchanged file reread")
+	}
+	writeKVNOs(t, p, 1, 2) // ktadd: a new kvno appended
+	kt2, err := kf.Keytab()
+	if err != nil || len(kt2.Entries) != 2 {
+		t.Fatalf("after the change: %v entries, %v", len(kt2.Entries), err)
+	}
+	if got := kf.Describe(); got != "ceod/h.example@R kvno 1,2" {
+		t.Fatalf("Describe = %q", got)
+	}
+	os.WriteFile(p, []byte{5, 2, 0, 0, 0, 99}, 0o600) // torn write
+	if kt3, err := kf.Keytab(); err != nil || kt3 != kt2 {
+		t.Fatalf("unreadable change: %v, %v; want the keys read before", kt3, err)
+	}
+	tmp := p + ".tmp"
+	writeKVNOs(t, tmp, 3)
+	os.Rename(tmp, p)
+	if kt4, _ := kf.Keytab(); len(kt4.Entries) != 1 || kt4.Entries[0].KVNO != 3 {
+		t.Fatalf("replaced file not reread: %+v", kt4.Entries)
+	}
+	if changed, err := kf.Reload(); changed || err != nil {
+		t.Fatalf("Reload of an unchanged file = %v, %v", changed, err)
+	}
+}
