@@ -176,7 +176,8 @@ func TestShippedCeodExample(t *testing.T) {
 	}
 	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
 	require.NoError(t, err)
-	assert.Equal(t, 13+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, 14+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, DefaultReplayCache, c.ReplayCache)
 	assert.Equal(t, ":9987", c.Listen)
 	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)
 	assert.Equal(t, DefaultShutdownGrace, c.ShutdownGrace)
