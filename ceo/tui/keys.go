@@ -70,7 +70,8 @@ func (u *UI) formKeys(form *tview.Form) {
 // completion makes Tab in field, an item of form, complete a user name
 // (the word after the last comma) from complete, and Tab again cycle
 // through the matches. Tab moves on when the field is empty, nothing
-// matches, or the name is already the only match.
+// matches, the name is already the only match, or the directory cannot
+// be asked.
 func (u *UI) completion(form *tview.Form, field *tview.InputField, complete completer) {
 	var matches []string // of the last completion, while cycling
 	var next int
@@ -100,7 +101,9 @@ func (u *UI) completion(form *tview.Form, field *tview.InputField, complete comp
 		}, func(err error) {
 			switch {
 			case err != nil:
-				u.errorStatus("Completing " + word + ": " + plain(err))
+				// Completion is an aid: say why it failed, and go on.
+				u.setStatus("[yellow]No completion: " + tview.Escape(firstParagraph(plain(err))) + "[-]")
+				u.moveFocus(form, 1)
 			case field.GetText() != text:
 				// Changed meanwhile (cannot happen while keys wait): leave it.
 			case len(found) == 0:
