@@ -9,6 +9,7 @@ import (
 
 	"github.com/rivo/tview"
 
+	"github.com/csclub/ceo/ceo/app"
 	"github.com/csclub/ceo/ceo/members"
 )
 
@@ -82,14 +83,11 @@ func (u *UI) groupWindow(g *members.Group) {
 			verb, done = "Removing "+uid+" from "+g.Name, "Removed "+uid+" from "+g.Name
 		}
 		var ng *members.Group
+		var res app.GroupChange
 		u.work(verb, func(ctx context.Context) error {
+			// With legacy's cascades: office brings cdrom, audio, ...
 			var err error
-			if add {
-				err = u.a.Dir.AddGroupMember(ctx, g.Name, uid)
-			} else {
-				err = u.a.Dir.RemoveGroupMember(ctx, g.Name, uid)
-			}
-			if err != nil {
+			if res, err = u.a.ChangeGroup(ctx, g.Name, uid, add); err != nil {
 				return err
 			}
 			ng, err = u.a.Dir.GetGroup(ctx, g.Name)
@@ -103,7 +101,7 @@ func (u *UI) groupWindow(g *members.Group) {
 			*g = *ng
 			user.SetText("")
 			show()
-			u.setStatus("[green]" + tview.Escape(done) + "[-]")
+			u.setStatus("[green]" + tview.Escape(done+cascadeNote(res)) + "[-]")
 		})
 	}
 	form.AddButton("Add", func() { change(true) })
@@ -112,6 +110,18 @@ func (u *UI) groupWindow(g *members.Group) {
 	flex.AddItem(text, 2, 0, false).AddItem(form, 0, 1, true)
 	show()
 	u.push("Manage "+g.Name, flex, form)
+}
+
+// cascadeNote tells which other groups a change brought along.
+func cascadeNote(res app.GroupChange) string {
+	s := ""
+	if len(res.Changed) > 1 {
+		s = " and " + strings.Join(res.Changed[1:], ", ")
+	}
+	if len(res.Notes) > 0 {
+		s += " (" + strings.Join(res.Notes, "; ") + ")"
+	}
+	return s
 }
 
 func (u *UI) managePositions() {
