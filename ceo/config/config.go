@@ -18,8 +18,8 @@ import (
 	"time"
 
 	opsconfig "github.com/csclub/ceo/ops/config"
-	"github.com/csclub/ceo/ops/groups"
 	"github.com/csclub/ceo/ops/config/kv"
+	"github.com/csclub/ceo/ops/groups"
 )
 
 // DefaultDir is used when $CEO_CONFIG_DIR is unset, as in the legacy system.
