@@ -44,7 +44,6 @@ func FQDN(ctx context.Context) (string, error) {
 	return opsfile.Normalize(h), nil
 }
 
-
 // Local returns the ops owned by the host called self, in the order
 // given. An op is local if its host word, or the host word's canonical
 // name, equals self (case-insensitively). A host word whose canonical
