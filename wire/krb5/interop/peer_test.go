@@ -50,7 +50,7 @@ func mitPeer(t *testing.T) string {
 			return
 		}
 		peer.path = filepath.Join(peer.dir, "mitpeer")
-		out, err := exec.Command("gcc", "-Wall", "-Werror", "-O1", "-o", peer.path,
+		out, err := exec.Command("gcc", "-Wall", "-Werror", "-O1", "-rdynamic", "-o", peer.path,
 			"../gss/testdata/mitpeer.c", "-lgssapi_krb5").CombinedOutput()
 		if err != nil {
 			peer.err = fmt.Errorf("compiling mitpeer: %v\n%s", err, out)

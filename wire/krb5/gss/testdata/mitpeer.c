@@ -25,7 +25,12 @@
  * "enctype N key HEX", the per-message key, and the initiator sends a MSG
  * that starts with "i:" with gss_wrap(conf=0), integrity only.
  *
- * Build: gcc -o mitpeer mitpeer.c -lgssapi_krb5
+ * Fixed clock: with MITPEER_FIXED_TIME=SECONDS.MICROSECONDS, gettimeofday
+ * and time return that instant (built with -rdynamic, these definitions
+ * also serve libkrb5), so that several peer processes send authenticators
+ * with equal (ctime, cusec), as parallel MIT clients often do.
+ *
+ * Build: gcc -rdynamic -o mitpeer mitpeer.c -lgssapi_krb5
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gssapi/gssapi.h>
@@ -44,6 +52,37 @@
 #define MSG_AUTH 0x08000000u
 #define MSG_OP 0x00000002u
 #define MAX_FRAME 65536u
+
+/* fixed_time parses MITPEER_FIXED_TIME; 0 if unset. */
+static int fixed_time(struct timeval *tv) {
+    const char *f = getenv("MITPEER_FIXED_TIME");
+    long sec, usec;
+    if (f == NULL || sscanf(f, "%ld.%ld", &sec, &usec) != 2)
+        return 0;
+    tv->tv_sec = sec;
+    tv->tv_usec = usec;
+    return 1;
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+    (void)tz;
+    if (fixed_time(tv))
+        return 0;
+    struct timespec ts;
+    if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    tv->tv_sec = ts.tv_sec;
+    tv->tv_usec = ts.tv_nsec / 1000;
+    return 0;
+}
+
+time_t time(time_t *out) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (out != NULL)
+        *out = tv.tv_sec;
+    return tv.tv_sec;
+}
 
 static void die(const char *what) {
     fprintf(stderr, "mitpeer: %s\n", what);
