@@ -158,15 +158,24 @@ func TestShippedConfig(t *testing.T) {
 		t.Errorf("ops/ceo:\n got %q\nwant %q", got, wantOps)
 	}
 
-	// ceod.cf.example as shipped (every line a comment, so that a copy
-	// is valid on any host), and with every commented setting turned on:
-	// each key of ceod.cf is documented, and each documented key is real.
+	// ceod.cf.example as shipped (every line a comment but legacy's quota
+	// prototypes, so that a copy is valid on any host and new accounts get
+	// legacy's quotas), and with every commented setting turned on: each
+	// key of ceod.cf is documented, and each documented key is real.
 	ex, err := os.ReadFile(filepath.Join(conf, "ceod.cf.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entries, err := config.ParseKV(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil || len(entries) > 0 {
-		t.Errorf("ceod.cf.example: %d settings turned on (want none), %v", len(entries), err)
+	if entries, err := config.ParseKV(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil {
+		t.Errorf("ceod.cf.example: %v", err)
+	} else {
+		var on []string
+		for _, e := range entries {
+			on = append(on, e.Name+" = "+e.Value)
+		}
+		if want := []string{"member_quota_prototype = ctdalek", "clubrep_quota_prototype = ctdalek", "club_quota_prototype = csc"}; !slices.Equal(on, want) {
+			t.Errorf("ceod.cf.example: settings turned on %q, want legacy's quota prototypes %q", on, want)
+		}
 	}
 	if _, err := config.ParseCeod(strings.NewReader(string(ex)), "ceod.cf.example"); err != nil {
 		t.Errorf("ceod.cf.example: %v", err)
@@ -177,7 +186,7 @@ func TestShippedConfig(t *testing.T) {
 		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
 		"max_conns", "max_conns_per_ip", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
-		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base"}
+		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server"}
 	slices.Sort(wantCeod)
 	if !slices.Equal(got, wantCeod) {
 		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)
