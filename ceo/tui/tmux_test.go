@@ -85,9 +85,10 @@ func (tm *terminal) resize(cols, rows int, texts ...string) string {
 	tm.tmux("resize-window", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows))
 	deadline := time.Now().Add(screenTimeout)
 	for {
-		// Redrawn once the window's top border fits, whole, in cols.
+		// Redrawn once the window's top border is as wide as a window
+		// gets in cols.
 		s := tm.screen()
-		if top := line(s, "╔"); strings.HasSuffix(top, "╗") && len([]rune(top)) <= cols {
+		if top := line(s, "╔"); strings.HasSuffix(top, "╗") && len([]rune(top)) == min(cols, 78) {
 			return tm.waitFor(texts...)
 		}
 		if time.Now().After(deadline) {

@@ -119,6 +119,8 @@ func TestFormKeysAndNarrowTerminals(t *testing.T) {
 	s = tm.waitFor("Member Information", "Username:", "Email:", "Next ", "Cancel")
 	checkFits(t, s, 60)
 	capture(t, "new-member-60x20", s)
+	s = tm.resize(72, 24, "Member Information", "- Make sure to use UW userids for current students", "Email:", "Next ")
+	checkFits(t, s, 72)
 
 	// typing aaa, Down, bbb, Up, ccc: aaaccc in the first field, bbb in
 	// the second (Up and Down used to move the cursor within the field).
