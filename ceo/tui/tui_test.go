@@ -631,6 +631,12 @@ func TestSyscomScreens(t *testing.T) {
 	if got := ceotest.Attr(t, admin, r.GroupDN("tuiclub"), "memberUid"); !slices.Equal(got, []string{"alice", "regular1"}) {
 		t.Fatalf("memberUid = %v", got)
 	}
+	// After Remove too.
+	tm.typeText("alice")
+	tm.keys("Tab", "Tab", "Enter") // past Add to Remove
+	tm.waitFor("Members of tuiclub (1): regular1", "Removed alice from tuiclub")
+	tm.typeText("next")
+	tm.waitFor("Username:  next")
 	tm.escape()
 	tm.waitFor("Main Menu")
 
