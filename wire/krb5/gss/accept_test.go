@@ -259,3 +259,49 @@ func TestAcceptEqualTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptRefusesMutatedFraming changes, one at a time, every byte of
+// an AP-REQ token up to its ticket's ciphertext (the framing no checksum
+// covers: lengths, tags, OID, TOK_ID, versions, the ticket's realm,
+// name, enctype and kvno) and requires each such token to be refused,
+// except for the ap-options flag bits and the service name's name-type,
+// values that MIT ignores too.
+func TestAcceptRefusesMutatedFraming(t *testing.T) {
+	cfg := testConfig()
+	_, tok := newTestInitiator(t, ticketSpec{}, cfg, initOptions{})
+	if _, _, err := testAcceptor(t).Accept(tok); err != nil {
+		t.Fatal(err)
+	}
+	apOpts := bytes.Index(tok, []byte{0xa2, 0x07, 0x03, 0x05, 0x00}) + 5
+	_, inner, _ := decodeContextToken(tok)
+	var req messages.APReq
+	if err := req.Unmarshal(inner); err != nil || apOpts < 5 {
+		t.Fatalf("test token: %v, ap-options at %d", err, apOpts)
+	}
+	end := bytes.Index(tok, req.Ticket.EncPart.Cipher)
+	realmEnd := bytes.Index(tok, []byte(testRealm)) + len(testRealm)
+	nameType := realmEnd + bytes.Index(tok[realmEnd:], []byte{0xa0, 0x03, 0x02, 0x01}) + 4
+	tried := 0
+	for i := 0; i < end; i++ {
+		if i >= apOpts && i < apOpts+4 || i == nameType {
+			continue
+		}
+		for _, x := range []byte{0x01, 0x80, 0xff} {
+			m := bytes.Clone(tok)
+			m[i] ^= x
+			tried++
+			if _, _, err := testAcceptor(t).Accept(m); err == nil {
+				t.Errorf("byte %d (%#02x) xor %#02x accepted", i, tok[i], x)
+			}
+		}
+	}
+	// Non-minimal lengths, which re-encode to the same values.
+	if tok[1] != 0x82 {
+		t.Fatalf("test token's length is not in two octets: % x", tok[:4])
+	}
+	long := append([]byte{0x60, 0x83, 0x00}, tok[2:]...)
+	if _, _, err := testAcceptor(t).Accept(long); err == nil {
+		t.Error("non-minimal outer length accepted")
+	}
+	t.Logf("%d single-byte changes refused", tried)
+}

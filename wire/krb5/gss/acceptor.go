@@ -1,6 +1,7 @@
 package gss
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -111,6 +112,12 @@ func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uin
 	req := new(messages.APReq)
 	if err := req.Unmarshal(inner); err != nil {
 		return nil, 0, fmt.Errorf("%w: malformed AP-REQ: %v", ErrDefectiveToken, err)
+	}
+	// The AP-REQ's framing (tags, lengths, the ticket's realm and name,
+	// ap-options) is not covered by any checksum: accept only the one
+	// DER encoding of what was decoded, as MIT's decoder is strict too.
+	if der, err := req.Marshal(); err != nil || !bytes.Equal(der, inner) {
+		return nil, 0, fmt.Errorf("%w: AP-REQ is not in canonical DER", ErrDefectiveToken)
 	}
 	if err := a.precheck(req); err != nil {
 		return nil, 0, err
@@ -235,6 +242,9 @@ func (a *Acceptor) precheck(req *messages.APReq) error {
 	}
 	if len(req.EncryptedAuthenticator.Cipher) < minCiphertext(aet) {
 		return fmt.Errorf("%w: authenticator ciphertext too short", ErrDefectiveToken)
+	}
+	if req.APOptions.BitLength != 32 {
+		return fmt.Errorf("%w: ap-options of %d bits, want 32", ErrDefectiveToken, req.APOptions.BitLength)
 	}
 	if types.IsFlagSet(&req.APOptions, flags.APOptionUseSessionKey) {
 		return errors.New("gss: user-to-user AP-REQ (use-session-key) is not supported")

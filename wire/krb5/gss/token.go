@@ -71,7 +71,9 @@ func decodeContextToken(tok []byte) (tokID uint16, inner []byte, err error) {
 	return uint16(rest[0])<<8 | uint16(rest[1]), rest[2:], nil
 }
 
-// parseDERLength reads a definite DER length of at most 4 octets.
+// parseDERLength reads a definite DER length of at most 4 octets, in
+// its one DER encoding: the short form below 0x80, else the fewest
+// octets.
 func parseDERLength(b []byte) (n int, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return 0, nil, false
@@ -82,6 +84,9 @@ func parseDERLength(b []byte) (n int, rest []byte, ok bool) {
 	k := int(b[0] & 0x7f)
 	if k == 0 || k > 4 || len(b) < 1+k {
 		return 0, nil, false
+	}
+	if b[1] == 0 || (k == 1 && b[1] < 0x80) {
+		return 0, nil, false // not the shortest encoding
 	}
 	for _, c := range b[1 : 1+k] {
 		n = n<<8 | int(c)
