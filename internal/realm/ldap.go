@@ -164,8 +164,15 @@ func (r *Realm) seedLDIF(extra map[string][]string) string {
 	}
 	for i, g := range []string{"office", "syscom"} {
 		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: group\nobjectClass: posixGroup\ncn: %s\ngidNumber: %d\n", r.GroupDN(g), g, 10001+i)
-		for _, m := range append(members[g], extra[g]...) {
-			fmt.Fprintf(&b, "memberUid: %s\nuniqueMember: %s\n", m, r.UserDN(m))
+		// Each attribute's values together: slapadd -q stores an
+		// attribute given in several runs as several attributes, and
+		// LDAP clients then see only the first run.
+		ms := append(members[g], extra[g]...)
+		for _, m := range ms {
+			fmt.Fprintf(&b, "memberUid: %s\n", m)
+		}
+		for _, m := range ms {
+			fmt.Fprintf(&b, "uniqueMember: %s\n", r.UserDN(m))
 		}
 		b.WriteString("\n")
 	}

@@ -34,19 +34,20 @@ const SpareIDs = 100
 
 // Seeded counts what Seed added, for tests to check listings against.
 type Seeded struct {
-	Members     int            // member entries (objectClass member)
-	Clubs       int            // club entries (objectClass club), uid cNNNN
-	ClubReps    int            // members holding a nonMemberTerm
-	ByTerm      map[string]int // members registered (term) for each term
-	Current     string         // the current term
-	NotCurrent  int            // members registered for the current term as neither
-	ExpiredLast int            // of those, registered (either way) for the previous term
-	Never       int            // members with no term at all
-	Groups      map[string]int // the big groups (seed-big-N) and their member counts
-	Named       map[string]int // members whose cn contains each surname
-	MaxUID      int            // highest member uidNumber in the member range
-	Entries     int            // LDAP entries added, groups included
-	Took        time.Duration  // time to generate and load
+	Members    int            // member entries (objectClass member)
+	Clubs      int            // club entries (objectClass club), uid cNNNN
+	ClubReps   int            // members holding a nonMemberTerm
+	ByTerm     map[string]int // members registered (term) for each term
+	Current    string         // the current term
+	NotCurrent int            // members registered for the current term as neither
+	// Since counts members by how many terms before the current one
+	// their latest term (term or nonMemberTerm) is; -1: never registered.
+	Since   map[int]int
+	Groups  map[string]int // the big groups (seed-big-N) and their member counts
+	Named   map[string]int // members whose cn contains each surname
+	MaxUID  int            // highest member uidNumber in the member range
+	Entries int            // LDAP entries added, groups included
+	Took    time.Duration  // time to generate and load
 }
 
 // SeedSurnames are the surnames of seeded members, for searches by name.
@@ -142,7 +143,7 @@ func (r *Realm) seedEntries(opts SeedOptions) (string, *Seeded) {
 	seedProgs := []string{"Computer Science", "Mathematics", "Software Engineering", "Statistics", "Combinatorics and Optimization", "Physics"}
 	cur := CurrentTerm(now)
 	terms := pastTerms(now, seedTerms) // terms[0] is the current term
-	st := &Seeded{ByTerm: map[string]int{}, Current: cur, Groups: map[string]int{}, Named: map[string]int{}}
+	st := &Seeded{ByTerm: map[string]int{}, Current: cur, Groups: map[string]int{}, Named: map[string]int{}, Since: map[int]int{}}
 	uid := opts.FirstUID
 	if uid == 0 {
 		for _, u := range r.Users {
@@ -173,6 +174,7 @@ func (r *Realm) seedEntries(opts SeedOptions) (string, *Seeded) {
 		// few missed; a sixth of the accounts are club reps, a
 		// twentieth were never registered.
 		var ts, nts []string
+		latest := -1
 		if rng.IntN(20) != 0 {
 			start := rng.IntN(seedTerms)
 			run := 1 + rng.IntN(12)
@@ -181,6 +183,7 @@ func (r *Realm) seedEntries(opts SeedOptions) (string, *Seeded) {
 				if rng.IntN(5) == 0 {
 					continue
 				}
+				latest = k
 				if rep {
 					nts = append(nts, terms[k])
 				} else {
@@ -192,18 +195,13 @@ func (r *Realm) seedEntries(opts SeedOptions) (string, *Seeded) {
 				clubReps[i%clubs] = append(clubReps[i%clubs], name)
 			}
 		}
-		if len(ts)+len(nts) == 0 {
-			st.Never++
-		}
+		st.Since[latest]++
 		for _, t := range ts {
 			st.ByTerm[t]++
 		}
 		in := func(t string) bool { return slices.Contains(ts, t) || slices.Contains(nts, t) }
 		if !in(terms[0]) {
 			st.NotCurrent++
-			if in(terms[1]) {
-				st.ExpiredLast++
-			}
 		}
 		fmt.Fprintf(&b, "dn: %s\nobjectClass: top\nobjectClass: account\nobjectClass: posixAccount\nobjectClass: shadowAccount\nobjectClass: member\n", r.UserDN(name))
 		fmt.Fprintf(&b, "uid: %s\ncn: %s %s\nuidNumber: %d\ngidNumber: %d\nhomeDirectory: %s\nloginShell: /bin/bash\nprogram: %s\n",

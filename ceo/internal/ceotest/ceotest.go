@@ -28,7 +28,7 @@ import (
 
 // Setup returns the realm and points $KRB5_CONFIG and $CEO_CONFIG_DIR at
 // it for the test.
-func Setup(t *testing.T) *realm.Realm {
+func Setup(t testing.TB) *realm.Realm {
 	t.Helper()
 	r := realm.Get(t)
 	t.Setenv("KRB5_CONFIG", r.KRB5Config)
@@ -38,7 +38,7 @@ func Setup(t *testing.T) *realm.Realm {
 
 // Login kinits user (a seeded test user) into a fresh ccache and returns
 // a session on it.
-func Login(t *testing.T, r *realm.Realm, user string) *session.Session {
+func Login(t testing.TB, r *realm.Realm, user string) *session.Session {
 	t.Helper()
 	u, ok := r.Users[user]
 	if !ok {
@@ -53,7 +53,7 @@ func LoginAdmin(t *testing.T, r *realm.Realm) *session.Session {
 	return loginCC(t, r.KinitKeytab(t, r.AdminPrincipal, r.AdminKeytab))
 }
 
-func loginCC(t *testing.T, cc string) *session.Session {
+func loginCC(t testing.TB, cc string) *session.Session {
 	t.Helper()
 	s, err := session.Login(t.Context(), session.Options{CCName: "FILE:" + cc})
 	if err != nil {
@@ -64,7 +64,7 @@ func loginCC(t *testing.T, cc string) *session.Session {
 }
 
 // Conn is an LDAP connection bound as the session's user.
-func Conn(t *testing.T, r *realm.Realm, s *session.Session) *ldap.Conn {
+func Conn(t testing.TB, r *realm.Realm, s *session.Session) *ldap.Conn {
 	t.Helper()
 	c, err := s.ConnectLDAP(t.Context(), r.LDAPURL, session.LDAPOptions{Timeout: 15 * time.Second})
 	if err != nil {
@@ -75,13 +75,13 @@ func Conn(t *testing.T, r *realm.Realm, s *session.Session) *ldap.Conn {
 }
 
 // Directory is the member directory as user sees it.
-func Directory(t *testing.T, r *realm.Realm, user string) *members.Directory {
+func Directory(t testing.TB, r *realm.Realm, user string) *members.Directory {
 	t.Helper()
 	s := Login(t, r, user)
 	return dirFor(t, r, s)
 }
 
-func dirFor(t *testing.T, r *realm.Realm, s *session.Session) *members.Directory {
+func dirFor(t testing.TB, r *realm.Realm, s *session.Session) *members.Directory {
 	t.Helper()
 	bind, err := s.LDAPBind(r.LDAPURL)
 	if err != nil {
@@ -218,7 +218,7 @@ var (
 
 // Build compiles the main package pkg (e.g. "./ceo/cmd/ceo", relative to
 // the module root) once per test binary and returns the binary's path.
-func Build(t *testing.T, pkg string) string {
+func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -277,7 +277,7 @@ type Ceod struct {
 // StartCeod builds ceod and runs it on the realm's config (the ops file
 // names localhost, where it listens), stopping it at the end of the test.
 // Its log goes to a file in the test's temp dir, shown if the test fails.
-func StartCeod(t *testing.T, r *realm.Realm) *Ceod {
+func StartCeod(t testing.TB, r *realm.Realm) *Ceod {
 	t.Helper()
 	bin := Build(t, "./ceod/cmd/ceod")
 	logPath := filepath.Join(t.TempDir(), "ceod.log")
@@ -343,7 +343,7 @@ func StartCeod(t *testing.T, r *realm.Realm) *Ceod {
 // RequireServed fails the test unless ceod serves op, built in or as a
 // legacy op program in the realm's lib dir: a missing op is a broken
 // daemon, not a reason to skip.
-func (c *Ceod) RequireServed(t *testing.T, op string) {
+func (c *Ceod) RequireServed(t testing.TB, op string) {
 	t.Helper()
 	switch kind := c.ops[op]; kind {
 	case "builtin":
