@@ -79,6 +79,8 @@ type Realm struct {
 
 	daemons []*daemon
 	dns     *dnsServer
+	// topology, if started, is stopped before the services it uses.
+	topology *Topology
 
 	seedOpts *SeedOptions // loaded by slapadd at start
 	seedMu   sync.Mutex   // SeedOnce
@@ -294,6 +296,9 @@ func (r *Realm) Stop() error {
 		return nil
 	}
 	r.stopped = true
+	if r.topology != nil {
+		r.topology.stop()
+	}
 	var errs []error
 	for i := len(r.daemons) - 1; i >= 0; i-- {
 		if err := r.daemons[i].stop(10 * time.Second); err != nil {

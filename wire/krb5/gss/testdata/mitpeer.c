@@ -50,7 +50,12 @@
 #include <gssapi/gssapi_krb5.h>
 
 #define MSG_AUTH 0x08000000u
-#define MSG_OP 0x00000002u
+/* The op msgtype: 2 (the legacy mail op) unless MITPEER_MSGTYPE says. */
+static uint32_t msg_op(void) {
+    const char *t = getenv("MITPEER_MSGTYPE");
+    return t != NULL && *t != '\0' ? (uint32_t)strtoul(t, NULL, 0) : 2;
+}
+#define MSG_OP msg_op()
 #define MAX_FRAME 65536u
 
 /* fixed_time parses MITPEER_FIXED_TIME; 0 if unset. */
@@ -155,8 +160,20 @@ static void write_frame(int fd, uint32_t type, const gss_buffer_desc *body) {
     free(buf);
 }
 
-static gss_name_t service_name(void) {
+/* service_name is MITPEER_SERVICE, else ceod@ the canonical name of host
+ * as the legacy ceoc gets it (gethostbyname(host)->h_name), else
+ * ceod@localhost for a numeric address. */
+static gss_name_t service_name(const char *host) {
+    static char canon[300];
     const char *svc = getenv("MITPEER_SERVICE");
+    struct in_addr numeric;
+    if ((svc == NULL || *svc == '\0') && inet_pton(AF_INET, host, &numeric) != 1) {
+        struct hostent *he = gethostbyname(host);
+        if (he == NULL)
+            die("gethostbyname");
+        snprintf(canon, sizeof canon, "ceod@%s", he->h_name);
+        svc = canon;
+    }
     if (svc == NULL || *svc == '\0')
         svc = "ceod@localhost";
     gss_buffer_desc buf = {strlen(svc), (void *)svc};
@@ -239,7 +256,7 @@ static int do_init(const char *host, const char *port, int nmsg, char **msgs) {
         die("connect");
     freeaddrinfo(ai);
 
-    gss_name_t target = service_name();
+    gss_name_t target = service_name(host);
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
     gss_buffer_desc in = GSS_C_EMPTY_BUFFER, out;
     OM_uint32 maj, min, ret_flags = 0;
@@ -307,7 +324,7 @@ static int do_accept(const char *port) {
     close(ls);
 
     OM_uint32 maj, min, ret_flags = 0;
-    gss_name_t me = service_name(), client = GSS_C_NO_NAME;
+    gss_name_t me = service_name("127.0.0.1"), client = GSS_C_NO_NAME;
     gss_cred_id_t cred;
     maj = gss_acquire_cred(&min, me, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_ACCEPT, &cred, NULL, NULL);
     if (GSS_ERROR(maj))

@@ -1,0 +1,210 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/wire/ceopb"
+)
+
+var (
+	topoOnce sync.Once
+	topo     *realm.Topology
+	topoErr  error
+)
+
+// clubTopology starts the realm's three ceod hosts (admin, db, mail)
+// once for the package.
+func clubTopology(t *testing.T) (*realm.Realm, *realm.Topology) {
+	t.Helper()
+	r := realm.Get(t)
+	bin := binaries(t)
+	topoOnce.Do(func() { topo, topoErr = r.StartTopology(filepath.Join(bin, "ceod")) })
+	require.NoError(t, topoErr)
+	return r, topo
+}
+
+// onClient runs a program on "the front end's host": in the topology's
+// name space, with the shared ops file and user's ticket cache.
+func onClient(t *testing.T, tp *realm.Topology, cc string, stdin []byte, name string, args ...string) (code int, stdout, stderr []byte) {
+	t.Helper()
+	env := append(tp.Env(""), "KRB5CCNAME=FILE:"+cc)
+	cmd := tp.Command(env, name, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), o.Bytes(), e.Bytes()
+	}
+	require.NoError(t, err)
+	return 0, o.Bytes(), e.Bytes()
+}
+
+// auditedOn returns the hosts whose ceod log has an audit line for op.
+func auditedOn(t *testing.T, tp *realm.Topology, op string) []string {
+	t.Helper()
+	var on []string
+	for _, h := range tp.Hosts {
+		b, err := os.ReadFile(h.Log)
+		require.NoError(t, err)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "msg=audit") && strings.Contains(l, "event=op") && strings.Contains(l, " op="+op+" ") {
+				on = append(on, h.Short)
+				break
+			}
+		}
+	}
+	return on
+}
+
+// TestTopologyRouting: each op sent through ceoc from a client machine
+// is served by the host that owns it in the ops file, asking for that
+// host's service principal; the audit line is in that host's log only,
+// and the outcome is real.
+func TestTopologyRouting(t *testing.T) {
+	r, tp := clubTopology(t)
+	ceoc := filepath.Join(binaries(t), "ceoc")
+	office := r.Kinit(t, "office1", r.Users["office1"].Password)
+
+	call := func(t *testing.T, cc, op string, req, resp proto.Message) {
+		t.Helper()
+		body, err := proto.Marshal(req)
+		require.NoError(t, err)
+		code, out, stderr := onClient(t, tp, cc, body, ceoc, op)
+		require.Equal(t, 0, code, "ceoc %s: %s", op, stderr)
+		require.NoError(t, proto.Unmarshal(out, resp))
+		assert.Equal(t, []string{tp.Owner(op).Short}, auditedOn(t, tp, op), "%s is served and audited by its owner only", op)
+	}
+	ok := func(t *testing.T, msgs []*ceopb.StatusMessage) {
+		t.Helper()
+		require.NotEmpty(t, msgs)
+		for _, m := range msgs {
+			require.Zero(t, m.GetStatus(), "%s", m.GetMessage())
+		}
+	}
+
+	code, out, stderr := onClient(t, tp, office, []byte("hello"), ceoc, "ping")
+	require.Equal(t, 0, code, "ceoc ping: %s", stderr)
+	var ping ceopb.PingResponse
+	require.NoError(t, proto.Unmarshal(out, &ping))
+	assert.Equal(t, "office1@"+r.Name, ping.GetPrincipal())
+	assert.Equal(t, []string{"admin"}, auditedOn(t, tp, "ping"))
+
+	name := "topo" + randomDigits(t, 6)
+	password := "pw-" + randomDigits(t, 12)
+	var added ceopb.AddUserResponse
+	call(t, office, "adduser", &ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(), Username: proto.String(name),
+		Password: proto.String(password), Realname: proto.String("Topo Member"), Program: proto.String("Math")}, &added)
+	ok(t, added.GetMessages())
+	entry := r.LDAPEntry(t, r.UserDN(name))
+	require.NotNil(t, entry, "adduser on the admin host made no LDAP entry")
+
+	member := r.Kinit(t, name, password)
+	var fwd ceopb.UpdateMailResponse
+	call(t, member, "mail", &ceopb.UpdateMail{Username: proto.String(name), Forward: proto.String(name + "@example.org")}, &fwd)
+	ok(t, fwd.GetMessages())
+	b, err := os.ReadFile(filepath.Join(entry.GetAttributeValue("homeDirectory"), ".forward"))
+	require.NoError(t, err)
+	assert.Equal(t, name+"@example.org\n", string(b))
+
+	var my ceopb.AddMySQLUserResponse
+	call(t, member, "mysql", &ceopb.AddMySQLUser{Username: proto.String(name)}, &my)
+	ok(t, my.GetMessages())
+	assert.NotEmpty(t, my.GetPassword())
+	var pg ceopb.AddPostgreSQLUserResponse
+	call(t, member, "postgresql", &ceopb.AddPostgreSQLUser{Username: proto.String(name)}, &pg)
+	ok(t, pg.GetMessages())
+	assert.NotEmpty(t, pg.GetPassword())
+	assert.Equal(t, []string{"db"}, auditedOn(t, tp, "mysql"))
+}
+
+// TestTopologyNonOwnerRefused: an op sent straight to a host that does
+// not own it is refused (the connection closes, as legacy did), audited
+// there with the op's name, and nothing changes; with the owning host
+// down, ceoc's error names that host and its port.
+func TestTopologyNonOwnerRefused(t *testing.T) {
+	r, tp := clubTopology(t)
+	peer := mitpeer(t)
+	cc := r.Kinit(t, "regular1", r.Users["regular1"].Password)
+
+	// The legacy C client's protocol reaches each host by its short name
+	// (canonicalized as legacy ceoc does) with an op that host owns.
+	mysqlReq, err := proto.Marshal(&ceopb.AddMySQLUser{Username: proto.String("regular1")})
+	require.NoError(t, err)
+	for _, c := range []struct{ host, op, body string }{
+		{"admin", "ping", "hello"},
+		{"db", "mysql", string(mysqlReq)},
+		{"mail", "mailman", "regular1\n"},
+	} {
+		code, out, stderr := onClient(t, tp, cc, nil, "env", "MITPEER_MSGTYPE="+opIDs[c.op], peer, "init", c.host, fmt.Sprint(r.CeodPort), c.body)
+		require.Equal(t, 0, code, "mitpeer to %s (%s): %s", c.host, c.op, stderr)
+		assert.Contains(t, string(out), "reply: ", c.host)
+	}
+
+	// mysql belongs to db: admin refuses it.
+	code, out, _ := onClient(t, tp, cc, nil, "env", "MITPEER_MSGTYPE="+opIDs["mysql"], peer, "init", "admin", fmt.Sprint(r.CeodPort), string(mysqlReq))
+	assert.NotEqual(t, 0, code, "admin served mysql: %s", out)
+	assert.NotContains(t, string(out), "reply: ")
+	admin := tp.Host("admin")
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(admin.Log)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "msg=audit event=op outcome=denied") && strings.Contains(l, " op=mysql ") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "admin audits the refused op by name")
+
+	// The owner down: ceoc names it and its port.
+	require.NoError(t, tp.StopHost("db"))
+	t.Cleanup(func() { require.NoError(t, tp.StartHost("db")) })
+	code, _, stderr := onClient(t, tp, cc, mysqlReq, filepath.Join(binaries(t), "ceoc"), "mysql")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, string(stderr), fmt.Sprintf("db.%s:%d", strings.ToLower(r.Name), r.CeodPort), "the error names the owning host and port")
+}
+
+// opIDs are the shipped ops' ids, for the MIT client's msgtype.
+var opIDs = map[string]string{"adduser": "1", "mail": "2", "mysql": "3", "mailman": "4", "postgresql": "5", "ping": "16"}
+
+var (
+	peerOnce sync.Once
+	peerBin  string
+	peerErr  error
+)
+
+// mitpeer builds the MIT libgssapi test client once.
+func mitpeer(t *testing.T) string {
+	t.Helper()
+	peerOnce.Do(func() {
+		src, err := filepath.Abs(filepath.Join("..", "..", "wire", "krb5", "gss", "testdata", "mitpeer.c"))
+		if err != nil {
+			peerErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "mitpeer-")
+		if err != nil {
+			peerErr = err
+			return
+		}
+		peerBin = filepath.Join(dir, "mitpeer")
+		if out, err := exec.Command("gcc", "-o", peerBin, src, "-lgssapi_krb5").CombinedOutput(); err != nil {
+			peerErr = fmt.Errorf("building mitpeer: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, peerErr)
+	return peerBin
+}
