@@ -154,20 +154,28 @@ func TestTopologyNonOwnerRefused(t *testing.T) {
 		assert.Contains(t, string(out), "reply: ", c.host)
 	}
 
-	// mysql belongs to db: admin refuses it.
-	code, out, _ := onClient(t, tp, cc, nil, "env", "MITPEER_MSGTYPE="+opIDs["mysql"], peer, "init", "admin", fmt.Sprint(r.CeodPort), string(mysqlReq))
-	assert.NotEqual(t, 0, code, "admin served mysql: %s", out)
+	// adduser belongs to admin: db refuses it, even from office staff,
+	// and no account appears.
+	office := r.Kinit(t, "office1", r.Users["office1"].Password)
+	name := "nonowner" + randomDigits(t, 6)
+	addReq, err := proto.Marshal(&ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(), Username: proto.String(name),
+		Password: proto.String("pw-" + randomDigits(t, 10)), Realname: proto.String("Not Here")})
+	require.NoError(t, err)
+	code, out, _ := onClient(t, tp, office, nil, "env", "MITPEER_MSGTYPE="+opIDs["adduser"], peer, "init", "db", fmt.Sprint(r.CeodPort), string(addReq))
+	assert.NotEqual(t, 0, code, "db served adduser: %s", out)
 	assert.NotContains(t, string(out), "reply: ")
-	admin := tp.Host("admin")
+	db := tp.Host("db")
 	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(admin.Log)
+		b, _ := os.ReadFile(db.Log)
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, "msg=audit event=op outcome=denied") && strings.Contains(l, " op=mysql ") {
+			if strings.Contains(l, "msg=audit event=op outcome=denied") && strings.Contains(l, " op=adduser ") {
 				return true
 			}
 		}
 		return false
-	}, 10*time.Second, 20*time.Millisecond, "admin audits the refused op by name")
+	}, 10*time.Second, 20*time.Millisecond, "db audits the refused op by name")
+	assert.Nil(t, r.LDAPEntry(t, r.UserDN(name)), "a refused adduser made an entry")
+	assert.NoDirExists(t, filepath.Join(r.HomeRoot, "members", name))
 
 	// The owner down: ceoc names it and its port.
 	require.NoError(t, tp.StopHost("db"))
