@@ -56,10 +56,11 @@ realm-down:
 	@$(GO) build -o $(BIN)/ ./internal/cmd/realm
 	@$(BIN)/realm down
 
-# The main job on an embedded default: a throwaway realm and ceod serving
-# it on loopback, in the foreground. Ctrl-C stops both.
+# The main job on an embedded default: a throwaway realm and the club's
+# three ceod hosts (admin, db, mail with Mailman 3) on loopback, in the
+# foreground; `bin/realm shell` enters their name space. Ctrl-C stops all.
 run: deps build
-	@$(BIN)/realm run -- $(BIN)/ceod
+	@$(BIN)/realm club $(BIN)/ceod
 
 # The Debian packages (ceo-common, ceo-clients, ceo-daemon, ceo) in
 # bin/deb/; installs its build dependencies if missing. See

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/ops/mailman/mailmantest"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -31,7 +32,10 @@ func clubTopology(t *testing.T) (*realm.Realm, *realm.Topology) {
 	t.Helper()
 	r := realm.Get(t)
 	bin := binaries(t)
-	topoOnce.Do(func() { topo, topoErr = r.StartTopology(filepath.Join(bin, "ceod")) })
+	mailmantest.SkipUnavailable(t)
+	topoOnce.Do(func() {
+		topo, topoErr = r.StartTopology(filepath.Join(bin, "ceod"), realm.TopologyOptions{Mailman: true})
+	})
 	require.NoError(t, topoErr)
 	return r, topo
 }
@@ -129,6 +133,23 @@ func TestTopologyRouting(t *testing.T) {
 	ok(t, pg.GetMessages())
 	assert.NotEmpty(t, pg.GetPassword())
 	assert.Equal(t, []string{"db"}, auditedOn(t, tp, "mysql"))
+
+	// The member joins the list: the mail host's ceod subscribes them
+	// in its Mailman.
+	code, out, stderr = onClient(t, tp, member, []byte(name+"\n"), ceoc, "mailman")
+	require.Equal(t, 0, code, "ceoc mailman: %s", stderr)
+	assert.Equal(t, []string{"mail"}, auditedOn(t, tp, "mailman"))
+	addr := name + "@" + strings.ToLower(r.Name)
+	assert.Contains(t, listMembers(t, tp), addr, "reply %q", out)
+}
+
+// listMembers returns the members list's roster on the mail host.
+func listMembers(t *testing.T, tp *realm.Topology) []string {
+	t.Helper()
+	m := tp.Mailman
+	members, err := mailmantest.Members(t.Context(), m.URL, m.User, m.Password, realm.MembersList+"."+strings.ToLower(tp.Realm().Name))
+	require.NoError(t, err)
+	return members
 }
 
 // TestTopologyNonOwnerRefused: an op sent straight to a host that does

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/csclub/ceo/ops/mailman/mailmantest"
 )
 
 // A club runs ceod on several hosts: the admin host holds the ceod/admin
@@ -62,7 +64,13 @@ type Topology struct {
 	ns        *daemon
 	ceods     map[string]*daemon
 	ceodPath  string
+	opts      TopologyOptions
+	// Mailman is the mail host's list server when opts.Mailman is set.
+	Mailman *mailmantest.Mailman3
 }
+
+// Realm is the realm the topology runs in.
+func (t *Topology) Realm() *Realm { return t.r }
 
 // Host returns the host with short name s, or nil.
 func (t *Topology) Host(s string) *TopologyHost {
@@ -86,12 +94,24 @@ func (t *Topology) Owner(op string) *TopologyHost {
 	return nil
 }
 
+// TopologyOptions tune StartTopology. The zero value is valid.
+type TopologyOptions struct {
+	// Mailman starts a real Mailman 3 core for the mail host with the
+	// members list MembersList ("csc-general") and points the mail
+	// host's mailman.cf at it; without it the mailman op is off.
+	Mailman bool
+}
+
+// MembersList is the list new members join when the topology runs
+// Mailman, as at the club.
+const MembersList = "csc-general"
+
 // StartTopology sets up the topology's hosts (principals, keytabs, config
-// directories, the name-space holding their names) and starts ceod,
+// directories, the name space holding their names) and starts ceod,
 // built at ceodPath, on each. The topology stops with the realm.
-func (r *Realm) StartTopology(ceodPath string) (*Topology, error) {
+func (r *Realm) StartTopology(ceodPath string, opts TopologyOptions) (*Topology, error) {
 	domain := strings.ToLower(r.Name)
-	t := &Topology{r: r, HostsFile: r.path("topology/hosts"), ceods: map[string]*daemon{}, ceodPath: ceodPath}
+	t := &Topology{r: r, HostsFile: r.path("topology/hosts"), ceods: map[string]*daemon{}, ceodPath: ceodPath, opts: opts}
 	for _, th := range topologyHosts {
 		fqdn := th.short + "." + domain
 		dir := r.path("topology/" + th.short)
@@ -104,7 +124,7 @@ func (r *Realm) StartTopology(ceodPath string) (*Topology, error) {
 			Ops:       th.ops,
 		})
 	}
-	steps := []func() error{t.writeHostsFile, t.startNamespace, t.addPrincipals, t.writeConfigs}
+	steps := []func() error{t.writeHostsFile, t.startNamespace, t.addPrincipals, t.writeConfigs, t.startMailman}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			t.stop()
@@ -308,6 +328,32 @@ func (t *Topology) stop() {
 	if t.ns != nil {
 		t.ns.stop(time.Second)
 	}
+	if t.Mailman != nil {
+		t.Mailman.Stop()
+	}
+}
+
+// startMailman runs the mail host's list server with the members list.
+func (t *Topology) startMailman() error {
+	if !t.opts.Mailman {
+		return nil
+	}
+	dir := t.r.path("topology/mail/mailman")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	m, err := mailmantest.Start(dir)
+	if err != nil {
+		return fmt.Errorf("mailman: %w", err)
+	}
+	t.Mailman = m
+	domain := strings.ToLower(t.r.Name)
+	if err := m.AddList(MembersList + "@" + domain); err != nil {
+		return fmt.Errorf("mailman: %w", err)
+	}
+	cf := fmt.Sprintf("members_list = %s\nlist_domain = %s\nmailman_api_url = %s\nmailman_api_user = %s\nmailman_api_password = \"%s\"\n",
+		MembersList, domain, m.URL, m.User, m.Password)
+	return writeFileMode(filepath.Join(t.Host("mail").ConfigDir, "mailman.cf"), []byte(cf), 0o600)
 }
 
 func contains(list []string, s string) bool {

@@ -5,6 +5,8 @@
 //	realm down [-state FILE] [DIR]   stop it and remove its directory
 //	realm run [-state FILE] -- CMD   start a realm, run CMD in it in the foreground, stop the realm when CMD exits
 //	realm seed [-state FILE] N       add N members with term histories, clubs and big groups to the background realm
+//	realm club [-state FILE] CEOD    start a realm and the club's topology (admin, db and mail hosts, each running CEOD, and Mailman 3) in the foreground
+//	realm shell [-state FILE]        a shell that sees the club topology's host names, with its environment
 //
 // A background realm is held by a supervisor process (`realm serve`); its
 // daemons are the supervisor's children and die with it.
@@ -48,6 +50,10 @@ func main() {
 		err = runIn(fs.Args())
 	case "seed":
 		err = seed(*state, fs.Arg(0))
+	case "club":
+		err = club(*state+"-club", fs.Arg(0))
+	case "shell":
+		err = shell(*state + "-club")
 	default:
 		usage()
 	}
@@ -58,7 +64,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: realm up|down|run|seed [-state FILE] [DIR | -- CMD ARGS... | N]")
+	fmt.Fprintln(os.Stderr, "usage: realm up|down|run|seed|club|shell [-state FILE] [DIR | -- CMD ARGS... | N | CEOD]")
 	os.Exit(2)
 }
 
