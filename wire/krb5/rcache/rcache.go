@@ -31,7 +31,7 @@ var ErrReplay = errors.New("rcache: authenticator replayed (KRB_AP_ERR_REPEAT)")
 
 // File format: magic, then records of tag || expiry (big-endian Unix
 // seconds).
-var magic = []byte("CEORC01\n")
+const magic = "CEORC01\n"
 
 const (
 	tagLen    = 16 // of SHA-256: a collision needs 2^64 authenticators
@@ -103,12 +103,12 @@ func (c *Cache) load(now time.Time) error {
 		return fmt.Errorf("rcache: reading %s: %w", c.path, err)
 	}
 	if len(b) == 0 {
-		if _, err := c.f.Write(magic); err != nil {
+		if _, err := c.f.WriteString(magic); err != nil {
 			return fmt.Errorf("rcache: writing %s: %w", c.path, err)
 		}
 		return nil
 	}
-	if !bytes.HasPrefix(b, magic) {
+	if !bytes.HasPrefix(b, []byte(magic)) {
 		return fmt.Errorf("rcache: %s is not a ceod replay cache", c.path)
 	}
 	body := b[len(magic):]
