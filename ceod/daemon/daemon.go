@@ -31,7 +31,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/builtin"
@@ -242,7 +245,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopHUP()
 
 	srv := &server.Server{
-		Keys:             kf,
+		Keys:             newLoggedKeytab(kf, log),
 		ReplayCache:      rc,
 		Principal:        cf.ServicePrincipal,
 		Ops:              table,
@@ -344,6 +347,30 @@ func loadKeytab(path, principal string) (*krb5.KeytabFile, error) {
 		}
 	}
 	return nil, fmt.Errorf("keytab %s has no key for %s (add one with kadmin ktadd, or set keytab/service_principal in ceod.cf)", path, principal)
+}
+
+// loggedKeytab is the server's keytab source: the file, reread when it
+// changes, with a log line naming the keys each reread brought.
+type loggedKeytab struct {
+	kf   *krb5.KeytabFile
+	log  *slog.Logger
+	last atomic.Pointer[keytab.Keytab]
+}
+
+func newLoggedKeytab(kf *krb5.KeytabFile, log *slog.Logger) *loggedKeytab {
+	l := &loggedKeytab{kf: kf, log: log}
+	if kt, err := kf.Keytab(); err == nil {
+		l.last.Store(kt)
+	}
+	return l
+}
+
+func (l *loggedKeytab) Keytab() (*keytab.Keytab, error) {
+	kt, err := l.kf.Keytab()
+	if err == nil && l.last.Swap(kt) != kt {
+		l.log.Info("keytab changed; reread", "path", l.kf.Path(), "keys", l.kf.Describe())
+	}
+	return kt, err
 }
 
 // reloadOnHUP rereads the keytab on SIGHUP, logging what it holds, until
