@@ -128,7 +128,27 @@ func (c *Client) AddUser(ctx context.Context, a NewAccount) ([]Status, error) {
 	if err := c.call(ctx, "adduser", req, &rep); err != nil {
 		return nil, err
 	}
-	return statuses("adduser", rep.GetMessages())
+	out, err := statuses("adduser", rep.GetMessages())
+	if err != nil && accountMade(out) {
+		return out, nil // the failures are shown with the other messages
+	}
+	return out, err
+}
+
+// afterAccount are the adduser statuses of steps after the account
+// exists that do not undo it: the quota (EQUOTA, legacy) and the members
+// list subscription (ours, -6).
+var afterAccount = map[int32]bool{-5: true, -6: true}
+
+// accountMade reports whether every failure in an adduser reply is one
+// that leaves the account made and working.
+func accountMade(ms []Status) bool {
+	for _, m := range ms {
+		if m.Code != 0 && !afterAccount[m.Code] {
+			return false
+		}
+	}
+	return true
 }
 
 // SetForward sets (or, with "", removes) user's mail forward (mail op).

@@ -86,7 +86,7 @@ func Build(ctx context.Context, env Env, names []string) (_ *Set, err error) {
 			s.Close()
 		}
 	}()
-	b := &builder{ctx: ctx, env: env, set: s}
+	b := &builder{ctx: ctx, env: env, set: s, names: names}
 	for _, name := range names {
 		if !Has(name) {
 			continue
@@ -102,11 +102,12 @@ func Build(ctx context.Context, env Env, names []string) (_ *Set, err error) {
 
 // builder loads shared inputs once, on first use.
 type builder struct {
-	ctx context.Context
-	env Env
-	set *Set
-	acc *config.Accounts
-	dir *directory.Client
+	ctx   context.Context
+	env   Env
+	set   *Set
+	names []string // the ops this host serves
+	acc   *config.Accounts
+	dir   *directory.Client
 }
 
 func (b *builder) build(name string) (ops.Handler, error) {
@@ -134,6 +135,11 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 		return nil, err
 	}
 	b.set.closers = append(b.set.closers, h.Close)
+	sub, err := b.subscriber(acc)
+	if err != nil {
+		return nil, err
+	}
+	h.SetSubscriber(sub)
 	return h, nil
 }
 
@@ -233,7 +239,8 @@ func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Hand
 		return nil, err
 	}
 	d := mailman.Deps{Dir: dir, Realm: acc.KRB5Realm, MembersList: cf.MembersList,
-		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log}
+		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log,
+		Trusted: b.trusted(acc)}
 	if !cf.Disabled() {
 		d.Lists = &mailman.Client{URL: cf.APIURL, User: cf.APIUser, Password: cf.APIPassword}
 	}

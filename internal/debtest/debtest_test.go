@@ -186,7 +186,7 @@ func TestShippedConfig(t *testing.T) {
 		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
 		"max_conns", "max_conns_per_ip", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
-		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server"}
+		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals"}
 	slices.Sort(wantCeod)
 	if !slices.Equal(got, wantCeod) {
 		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)

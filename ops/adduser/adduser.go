@@ -109,6 +109,7 @@ type Handler struct {
 	undoTimeout time.Duration
 	progTimeout time.Duration
 	closers     []func() error
+	subscribe   Subscriber // nil: new members are not subscribed (SetSubscriber)
 }
 
 var _ ops.Handler = (*Handler)(nil)
@@ -241,6 +242,13 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 	// is gone) either way, and the membership list must hear of it.
 	hookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.progTimeout)
 	defer cancel()
+	if ok {
+		c.subscribeList(hookCtx)
+		lines = lines[:0]
+		for _, m := range c.msgs {
+			lines = append(lines, m.GetMessage())
+		}
+	}
 	h.notify(hookCtx, r, caller.User, ok, lines)
 	outcome := ops.OutcomeOK
 	switch {

@@ -102,6 +102,11 @@ type Accounts struct {
 	// SetquotaPath is setquota (ceod.cf key setquota_path), default
 	// "setquota".
 	SetquotaPath string
+	// MailmanTrusted are the principals that may subscribe anyone with the
+	// mailman op (ceod.cf key mailman_trusted_principals, space-separated):
+	// the service principals of the ceods running adduser, which subscribe
+	// each new member. Without realm, or with krb5_realm's.
+	MailmanTrusted []string
 	// ForwardDNSServer, if set, is the DNS server (host:port) the mail op
 	// asks whether a forward's mail host exists (ceod.cf key
 	// forward_dns_server); empty means the system's resolver.
@@ -269,7 +274,7 @@ func (p *parser) ranges(a *Accounts) {
 
 // ExtensionKeys are the ceod.cf keys SetExtension accepts.
 var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server",
-	"member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype"}
+	"member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype", "mailman_trusted_principals"}
 
 // IsExtension reports whether key is one of ExtensionKeys.
 func IsExtension(key string) bool { return slices.Contains(ExtensionKeys, key) }
@@ -302,6 +307,14 @@ func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
 			return true, errors.New("setquota_path: empty")
 		}
 		a.SetquotaPath = value
+	case "mailman_trusted_principals":
+		a.MailmanTrusted = nil
+		for _, p := range strings.Fields(value) {
+			if strings.Count(p, "@") > 1 || strings.HasPrefix(p, "@") || strings.HasSuffix(p, "@") {
+				return true, fmt.Errorf("mailman_trusted_principals: invalid principal %q", p)
+			}
+			a.MailmanTrusted = append(a.MailmanTrusted, p)
+		}
 	case "forward_dns_server":
 		if _, port, err := net.SplitHostPort(value); err != nil || port == "" {
 			return true, fmt.Errorf("forward_dns_server: want host:port, got %q", value)

@@ -343,3 +343,37 @@ func TestClientErrorsHideURLPassword(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestTrustedPrincipal: the adduser host's ceod, named in
+// mailman_trusted_principals, may subscribe anyone; another service
+// principal, or the same name from another realm, may not. Nothing is
+// trusted by address.
+func TestTrustedPrincipal(t *testing.T) {
+	s := mailmantest.NewStandIn(t, "restadmin", "rest-pw", "members."+domain)
+	b := backend{url: s.URL, user: s.User, password: s.Password, list: "members", standIn: s}
+	h, err := New(Deps{Dir: &authztest.Fake{}, Lists: b.client(), MembersList: b.list, ListDomain: domain,
+		Realm: "CSCLUB.INTERNAL", Trusted: []string{"ceod/aspartame.csclub.internal"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(principal string) string {
+		t.Helper()
+		out, err := h.Serve(t.Context(), ops.Request{Caller: ops.CallerOf(principal), Body: []byte("newbie\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out.Body)
+	}
+	if got := call("ceod/caffeine.csclub.internal@CSCLUB.INTERNAL"); !strings.HasPrefix(got, "Access denied") {
+		t.Errorf("untrusted service principal: %q", got)
+	}
+	if got := call("ceod/aspartame.csclub.internal@EVIL.ORG"); !strings.HasPrefix(got, "Access denied") {
+		t.Errorf("trusted name from another realm: %q", got)
+	}
+	if got := call("ceod/aspartame.csclub.internal@CSCLUB.INTERNAL"); got != "Subscribed: newbie@"+domain+"\n\n" {
+		t.Errorf("trusted principal: %q", got)
+	}
+	if got := b.members(t); !slices.Equal(got, []string{"newbie@" + domain}) {
+		t.Errorf("members %v", got)
+	}
+}
