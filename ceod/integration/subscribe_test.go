@@ -52,14 +52,17 @@ func TestNewMemberSubscribed(t *testing.T) {
 
 	// A, the adduser host ("adduserhost"): mailman belongs to localhost,
 	// which its relay reaches on B's port (port in ceod.cf, as on a club).
-	ea := newEnv(t, r, fmt.Sprintf("port = %d", portB), "admin_keytab = "+r.AdminKeytab)
-	cf := filepath.Join(ea.dir, "ceod.cf")
-	b, err := os.ReadFile(cf)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cf, []byte(strings.Replace(string(b), "hostname = localhost\n", "hostname = adduserhost\n", 1)), 0o644))
-	copyConf(ea.dir, "accounts.cf")
-	require.NoError(t, os.WriteFile(filepath.Join(ea.dir, "ops", "ceo"), []byte("adduserhost adduser root 0x01\nlocalhost mailman list 0x04\n"), 0o644))
-	a := ea.start(t, nil, "-listen", "127.0.0.1:0")
+	adduserHost := func(relayPort int) *ceod {
+		e := newEnv(t, r, fmt.Sprintf("port = %d", relayPort), "admin_keytab = "+r.AdminKeytab)
+		cf := filepath.Join(e.dir, "ceod.cf")
+		b, err := os.ReadFile(cf)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(cf, []byte(strings.Replace(string(b), "hostname = localhost\n", "hostname = adduserhost\n", 1)), 0o644))
+		copyConf(e.dir, "accounts.cf")
+		require.NoError(t, os.WriteFile(filepath.Join(e.dir, "ops", "ceo"), []byte("adduserhost adduser root 0x01\nlocalhost mailman list 0x04\n"), 0o644))
+		return e.start(t, nil, "-listen", "127.0.0.1:0")
+	}
+	a := adduserHost(portB)
 
 	office := a.client(t, "office1")
 	office.Canon = func(_ context.Context, h string) (string, error) { return "localhost", nil } // adduserhost is A, here
@@ -96,14 +99,7 @@ func TestNewMemberSubscribed(t *testing.T) {
 	require.NoError(t, err)
 	deadPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	ea2 := newEnv(t, r, fmt.Sprintf("port = %d", deadPort), "admin_keytab = "+r.AdminKeytab)
-	cf2 := filepath.Join(ea2.dir, "ceod.cf")
-	b2, err := os.ReadFile(cf2)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cf2, []byte(strings.Replace(string(b2), "hostname = localhost\n", "hostname = adduserhost\n", 1)), 0o644))
-	copyConf(ea2.dir, "accounts.cf")
-	require.NoError(t, os.WriteFile(filepath.Join(ea2.dir, "ops", "ceo"), []byte("adduserhost adduser root 0x01\nlocalhost mailman list 0x04\n"), 0o644))
-	a2 := ea2.start(t, nil, "-listen", "127.0.0.1:0")
+	a2 := adduserHost(deadPort)
 	office = a2.client(t, "office1")
 	office.Canon = func(_ context.Context, h string) (string, error) { return "localhost", nil }
 	msgs = add(down)
