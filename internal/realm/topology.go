@@ -236,7 +236,7 @@ func (t *Topology) opsFile() string {
 }
 
 // hostKeys are the ceod.cf keys each host sets for itself.
-var hostKeys = []string{"listen", "hostname", "keytab", "service_principal"}
+var hostKeys = []string{"listen", "hostname", "keytab", "service_principal", "replay_cache"}
 
 // writeConfigs gives each host the realm's configuration with the
 // topology's ops file and a ceod.cf of its own.
@@ -257,8 +257,9 @@ func (t *Topology) writeConfigs() error {
 		if err := copyDir(t.r.ConfigDir, h.ConfigDir); err != nil {
 			return err
 		}
-		cf := strings.Join(shared, "\n") + fmt.Sprintf("\nlisten = %s:%d\nhostname = %s\nkeytab = %s\nservice_principal = %s\n",
-			h.Addr, t.r.CeodPort, h.FQDN, h.Keytab, h.Principal)
+		// Each ceod has its replay cache to itself (ceod locks it).
+		cf := strings.Join(shared, "\n") + fmt.Sprintf("\nlisten = %s:%d\nhostname = %s\nkeytab = %s\nservice_principal = %s\nreplay_cache = %s\n",
+			h.Addr, t.r.CeodPort, h.FQDN, h.Keytab, h.Principal, filepath.Join(h.ConfigDir, "replay-cache"))
 		if err := writeFileMode(filepath.Join(h.ConfigDir, "ceod.cf"), []byte(cf), 0o644); err != nil {
 			return err
 		}
