@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	ceodconfig "github.com/csclub/ceo/ceod/config"
@@ -17,6 +18,7 @@ import (
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/database"
 	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/ops/mail"
 	"github.com/csclub/ceo/ops/mailman"
 )
@@ -49,13 +51,25 @@ type Env struct {
 	KRB5Config string
 	// Log receives the handlers' own records. Nil means no logging.
 	Log *slog.Logger
+	// Journal is the options of the journal of the multi-step ops (see
+	// Journaled), opened at Ceod.Journal if one of them is built; NoJournal
+	// skips it (ceod -check, which must not take a running ceod's lock).
+	Journal   journal.Options
+	NoJournal bool
 }
+
+// Journaled reports whether op changes more than one system and so
+// needs the journal.
+func Journaled(op string) bool { return op == "adduser" }
 
 // Set holds built handlers and the connections they keep open.
 type Set struct {
 	// Handlers are the built handlers by op name.
 	Handlers map[string]ops.Handler
-	closers  []func() error
+	// Recoverer rolls back the journal's unfinished requests; nil when
+	// no journaled op is built.
+	Recoverer *journal.Recoverer
+	closers   []func() error
 }
 
 // Close releases the handlers' connections (LDAP, database pools).
@@ -87,6 +101,11 @@ func Build(ctx context.Context, env Env, names []string) (_ *Set, err error) {
 		}
 	}()
 	b := &builder{ctx: ctx, env: env, set: s, names: names}
+	if !env.NoJournal && slices.ContainsFunc(names, Journaled) {
+		if err := b.openJournal(); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range names {
 		if !Has(name) {
 			continue
@@ -108,6 +127,25 @@ type builder struct {
 	names []string // the ops this host serves
 	acc   *config.Accounts
 	dir   *directory.Client
+
+	journal *journal.Journal
+}
+
+// openJournal opens ceod.cf's journal and makes the Set's Recoverer.
+func (b *builder) openJournal() error {
+	path := ceodconfig.DefaultJournal
+	interval := ceodconfig.DefaultRecoveryInterval
+	if b.env.Ceod != nil {
+		path, interval = b.env.Ceod.Journal, b.env.Ceod.RecoveryInterval
+	}
+	j, err := journal.Open(path, b.env.Journal)
+	if err != nil {
+		return err
+	}
+	b.set.closers = append(b.set.closers, j.Close)
+	b.journal = j
+	b.set.Recoverer = &journal.Recoverer{J: j, Log: b.env.Log.WithGroup("journal"), Interval: interval}
+	return nil
 }
 
 func (b *builder) build(name string) (ops.Handler, error) {
@@ -130,7 +168,8 @@ func (b *builder) build(name string) (ops.Handler, error) {
 }
 
 func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: b.env.Log})
+	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: b.env.Log,
+		Journal: b.journal, Recoverer: b.set.Recoverer})
 	if err != nil {
 		return nil, err
 	}

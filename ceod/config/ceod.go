@@ -34,8 +34,17 @@ const (
 	// DefaultReplayCache is where accepted authenticators are kept so
 	// that a restart does not let one be replayed (MIT keeps its rcache
 	// under /var/tmp; ours belongs to ceod alone).
-	DefaultReplayCache = "/var/lib/ceod/replay-cache"
+	DefaultReplayCache      = "/var/lib/ceod/replay-cache"
+	DefaultJournal          = "/var/lib/ceod/journal.db"
+	DefaultRecoveryInterval = 15 * time.Second
 )
+
+// MaxShutdownGrace caps shutdown_grace so that ceod always stops within
+// the unit's TimeoutStopSec=45s (debian/ceo-daemon.ceod.service): the
+// grace, then at most daemon.CloseWait (5s) for ops to notice, leaves
+// 10s of margin. What an op could not finish stays in the journal and is
+// recovered at the next start.
+const MaxShutdownGrace = 30 * time.Second
 
 // minMaxFrame is the smallest max_frame accepted: an AP-REQ with a
 // ticket does not fit in less.
@@ -66,8 +75,12 @@ const minMaxFrame = 1024
 //	max_conns          concurrent connections           default 4096
 //	max_conns_per_ip   concurrent connections from one  default 256
 //	                   address (IPv6: one /64)
-//	shutdown_grace     time in-flight ops get on        default 30s
-//	                   SIGTERM
+//	shutdown_grace     time in-flight ops get on        default 30s,
+//	                   SIGTERM                          at most 30s
+//	journal            write-ahead journal of the       default
+//	                   multi-step ops (adduser)         /var/lib/ceod/journal.db
+//	recovery_interval  how often unfinished requests    default 15s
+//	                   are retried
 //
 // It also holds the settings of the account ops that are not in the
 // legacy accounts.cf (admin_keytab, quota_prototype, kadmin_path,
@@ -91,6 +104,8 @@ type Ceod struct {
 	MaxConns         int
 	MaxConnsPerIP    int
 	ShutdownGrace    time.Duration
+	Journal          string
+	RecoveryInterval time.Duration
 
 	// Extensions are the account-op settings, in file order.
 	Extensions []Entry
@@ -109,6 +124,8 @@ func DefaultCeod() *Ceod {
 		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		ShutdownGrace:    DefaultShutdownGrace,
 		ReplayCache:      DefaultReplayCache,
+		Journal:          DefaultJournal,
+		RecoveryInterval: DefaultRecoveryInterval,
 	}
 }
 
@@ -194,6 +211,16 @@ func (c *Ceod) set(key, val string) error {
 		c.MaxConnsPerIP, err = intIn(key, val, 1, 1<<20)
 	case "shutdown_grace":
 		c.ShutdownGrace, err = duration(key, val)
+		if err == nil && c.ShutdownGrace > MaxShutdownGrace {
+			return fmt.Errorf("shutdown_grace: at most %v (systemd stops ceod after 45s), got %q", MaxShutdownGrace, val)
+		}
+	case "journal":
+		if !filepath.IsAbs(val) {
+			return fmt.Errorf("journal: want an absolute path, got %q", val)
+		}
+		c.Journal = filepath.Clean(val)
+	case "recovery_interval":
+		c.RecoveryInterval, err = duration(key, val)
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

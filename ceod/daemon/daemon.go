@@ -5,7 +5,8 @@
 // Usage:
 //
 //	ceod [-config DIR] [-listen ADDR] [-hostname FQDN]
-//	     [-log-level debug|info|warn|error] [-log-format text|json] [-check]
+//	     [-log-level debug|info|warn|error] [-log-format text|json]
+//	     [-check] [-journal]
 //
 // Settings come from DIR/ceod.cf (see package ceod/config for its keys),
 // the ops from DIR/ops/*. The environment supplies defaults only:
@@ -15,6 +16,14 @@
 // record per authentication attempt and per op. Exit status: 0 after a
 // clean shutdown, 1 on a configuration or run-time error, 2 on a usage
 // error. A second signal during the shutdown grace ends ceod at once.
+//
+// The multi-step ops (adduser) keep a write-ahead journal (ceod.cf key
+// journal). Before serving, ceod rolls back the requests the journal
+// lists as unfinished (bounded by StartupRecoveryBudget), and again every
+// recovery_interval. On SIGTERM it stops within shutdown_grace +
+// CloseWait (at most 35s, under systemd's 45s); whatever an op could
+// not finish stays in the journal. -check also reports unfinished
+// requests; -journal lists them with their steps.
 //
 // It is a package of its own (the command's main is one call) so that
 // tests can run a whole daemon in-process.
@@ -33,6 +42,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
@@ -97,6 +107,7 @@ type settings struct {
 	// ignored are the legacy flags given (-d/--detach, -q/--quiet): old
 	// init scripts pass them; under systemd they mean nothing.
 	ignored []string
+	listJ     bool
 }
 
 func parseArgs(o Options) (*settings, error) {
@@ -112,7 +123,8 @@ func parseArgs(o Options) (*settings, error) {
 		hostname  = fs.String("hostname", "", "this host's FQDN, overriding ceod.cf and the system's (decides which ops are local)")
 		level     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		format    = fs.String("log-format", "text", "log format: text or json")
-		check     = fs.Bool("check", false, "check the configuration, print the op table and exit")
+		check     = fs.Bool("check", false, "check the configuration, print the op table and unfinished requests, and exit")
+		listJ     = fs.Bool("journal", false, "list the journal's unfinished requests with their steps, and exit")
 	)
 	legacy := map[string]*bool{}
 	for _, f := range []struct{ name, usage string }{
@@ -143,7 +155,7 @@ func parseArgs(o Options) (*settings, error) {
 	if fs.NArg() > 0 {
 		return nil, usage("unexpected argument %q", fs.Arg(0))
 	}
-	st := &settings{configDir: *configDir, check: *check}
+	st := &settings{configDir: *configDir, check: *check, listJ: *listJ}
 	for _, name := range []string{"d", "detach", "q", "quiet"} {
 		if *legacy[name] {
 			st.ignored = append(st.ignored, "-"+name)
@@ -202,6 +214,9 @@ func Run(ctx context.Context, o Options) error {
 	for _, f := range st.ignored {
 		log.Info("legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)", "flag", f)
 	}
+	if st.listJ {
+		return reportJournal(o.Stderr, cf.Journal, true)
+	}
 
 	if cf.Hostname == "" {
 		if cf.Hostname, err = registry.FQDN(ctx); err != nil {
@@ -214,7 +229,7 @@ func Run(ctx context.Context, o Options) error {
 	// The acceptor matches the principal without realm: the realm is
 	// whatever the keytab entry and the ticket say.
 	cf.ServicePrincipal, _, _ = strings.Cut(cf.ServicePrincipal, "@")
-	table, builtins, err := buildTable(ctx, log, st.configDir, cf, o)
+	table, builtins, err := buildTable(ctx, log, st.configDir, cf, o, st.check)
 	if err != nil {
 		return err
 	}
@@ -226,7 +241,7 @@ func Run(ctx context.Context, o Options) error {
 	described := strings.Join(registry.Describe(table, builtins.Handlers), " ")
 	if st.check {
 		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
-		return nil
+		return reportJournal(o.Stderr, cf.Journal, false)
 	}
 	kf, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
 	if err != nil {
@@ -257,6 +272,14 @@ func Run(ctx context.Context, o Options) error {
 		MaxConnsPerIP:    cf.MaxConnsPerIP,
 		Log:              log,
 	}
+	// Unfinished requests are rolled back before anyone can send the
+	// same request again, then on a timer until the journal is empty.
+	recoverAtStart(ctx, builtins.Recoverer, log)
+	recoveryCtx, stopRecovery := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRecovery()
+	if builtins.Recoverer != nil {
+		go builtins.Recoverer.Run(recoveryCtx)
+	}
 	ln, err := net.Listen("tcp", cf.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cf.Listen, err)
@@ -277,21 +300,33 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	log.Info("shutting down", "grace", cf.ShutdownGrace)
+	stopRecovery()
 	sctx, cancel := context.WithTimeout(context.Background(), cf.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("grace period over; closing remaining connections", "err", err)
 	}
-	srv.Close()
-	<-serveErr // ErrServerClosed
-	log.Info("ceod stopped")
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		<-serveErr // ErrServerClosed
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		log.Info("ceod stopped")
+	case <-time.After(CloseWait):
+		// An op ignores its cancelled context (a rollback on a hung
+		// service): leave it; the journal has its record.
+		log.Warn("ops still running after the grace; stopping without them (the journal keeps their state)", "wait", CloseWait)
+	}
 	return nil
 }
 
 // buildTable reads the ops files and binds this host's ops to handlers:
 // the built-in ones (built here, with their configuration checked and
 // their services reached) and op-NAME programs for the rest.
-func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options) (map[wire.MsgType]server.Op, *builtin.Set, error) {
+func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options, check bool) (map[wire.MsgType]server.Op, *builtin.Set, error) {
 	all, err := opsfile.ReadOps(dir)
 	if err != nil {
 		return nil, nil, err
@@ -308,7 +343,7 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 		names = append(names, op.Name)
 	}
 	set, err := builtin.Build(ctx, builtin.Env{ConfigDir: dir, Ceod: cf, KRB5Config: o.Getenv("KRB5_CONFIG"),
-		Log: log.WithGroup("ops")}, names)
+		Log: log.WithGroup("ops"), Journal: journalOptions(o.Getenv), NoJournal: check}, names)
 	if err != nil {
 		return nil, nil, err
 	}

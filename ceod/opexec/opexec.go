@@ -15,16 +15,14 @@ package opexec
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/user"
 	"strconv"
 	"syscall"
-	"time"
 
+	"github.com/csclub/ceo/internal/procrun"
 	"github.com/csclub/ceo/ops"
 )
 
@@ -35,11 +33,6 @@ const DefaultMaxOutput = 65536
 
 // maxStderr bounds how much of a program's stderr is kept for the log.
 const maxStderr = 4096
-
-// waitDelay is how long Wait waits for the output pipes to close after
-// the program exited or was killed: a grandchild holding stdout open
-// must not keep the op running.
-const waitDelay = 2 * time.Second
 
 // Program is an ops.Handler that runs one legacy op program.
 // A Program must not be modified once in use.
@@ -78,9 +71,6 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// errOutputTooLarge is returned by the stdout writer once the bound is hit.
-var errOutputTooLarge = errors.New("reply too large")
-
 // Serve runs the program for one request. It returns the program's
 // stdout if the program exits with status 0. It returns an error that
 // wraps ctx.Err() if the context ended first (the program's process
@@ -95,43 +85,32 @@ func (p *Program) Serve(ctx context.Context, req ops.Request) (ops.Reply, error)
 	if maxOut <= 0 {
 		maxOut = DefaultMaxOutput
 	}
-	stdout := &boundedBuffer{max: maxOut}
-	stderr := &boundedBuffer{max: maxStderr, truncate: true}
-
-	cmd := exec.CommandContext(ctx, p.Path)
-	cmd.Env = []string{"LANG=C", "CEO_USER=" + req.Caller.User, "CEO_CONFIG_DIR=" + p.ConfigDir}
-	cmd.Dir = "/"
-	cmd.Stdin = bytes.NewReader(req.Body)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
+	res, err := procrun.Run(ctx, procrun.Cmd{
+		Path:       p.Path,
+		Env:        []string{"LANG=C", "CEO_USER=" + req.Caller.User, "CEO_CONFIG_DIR=" + p.ConfigDir},
+		Dir:        "/",
+		Stdin:      bytes.NewReader(req.Body),
+		StdoutMax:  maxOut,
+		StderrMax:  maxStderr,
 		Credential: cred,
-		Setpgid:    true, // so a kill reaches the program's children too
-	}
-	cmd.Cancel = func() error {
-		// Kill the whole process group; the negative pid names it.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = waitDelay
-
-	err = cmd.Run()
-	if p.Log != nil && stderr.Len() > 0 {
+	})
+	if p.Log != nil && len(res.Stderr) > 0 {
 		p.Log.LogAttrs(ctx, slog.LevelInfo, "op program stderr",
-			slog.String("program", p.Path), slog.String("stderr", stderr.String()))
+			slog.String("program", p.Path), slog.String("stderr", string(res.Stderr)))
 	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return ops.Reply{}, fmt.Errorf("opexec: %s killed: %w", p.Path, cerr)
 		}
-		if cmd.ProcessState == nil {
+		if !res.Started {
 			return ops.Reply{}, fmt.Errorf("opexec: starting %s: %w", p.Path, err)
 		}
-		if stdout.overflow {
+		if res.Overflow {
 			err = fmt.Errorf("reply larger than %d bytes: %w", maxOut, err)
 		}
-		return ops.Reply{}, &ExitError{Path: p.Path, Err: err, Stderr: stderr.String()}
+		return ops.Reply{}, &ExitError{Path: p.Path, Err: err, Stderr: string(res.Stderr)}
 	}
-	return ops.Reply{Body: stdout.Bytes()}, nil
+	return ops.Reply{Body: res.Stdout}, nil
 }
 
 // credential returns the credential of user name: its uid, primary gid
@@ -167,30 +146,3 @@ func credential(name string) (*syscall.Credential, error) {
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, nil
 }
-
-// boundedBuffer collects at most max bytes. Past the bound it either
-// fails the write (so the copy stops and the program gets EPIPE) or, if
-// truncate is set, silently drops the rest. It deliberately has no
-// ReadFrom method: io.Copy would use it and bypass the bound.
-type boundedBuffer struct {
-	buf      bytes.Buffer
-	max      int
-	truncate bool
-	overflow bool
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); len(p) > room {
-		b.overflow = true
-		b.buf.Write(p[:max(room, 0)])
-		if b.truncate {
-			return len(p), nil
-		}
-		return 0, errOutputTooLarge
-	}
-	return b.buf.Write(p)
-}
-
-func (b *boundedBuffer) Len() int       { return b.buf.Len() }
-func (b *boundedBuffer) Bytes() []byte  { return b.buf.Bytes() }
-func (b *boundedBuffer) String() string { return b.buf.String() }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/procrun"
 	"github.com/csclub/ceo/ops"
 )
 
@@ -123,7 +124,7 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	start := time.Now()
 	_, err := p.Serve(ctx, ops.Request{})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), waitDelay+5*time.Second)
+	assert.Less(t, time.Since(start), procrun.WaitDelay+5*time.Second)
 
 	b, rerr := os.ReadFile(pidFile)
 	require.NoError(t, rerr)

@@ -83,7 +83,8 @@ lib_dir = %[5]s
 admin_keytab = %[6]s
 forward_dns_server = 127.0.0.1:%[7]d
 replay_cache = %[8]s
-`, r.CeodPort, r.Host, r.CeodKeytab, r.CeodPrincipal, r.LibDir, r.AdminKeytab, r.DNSPort, r.path("ceod-replay-cache")),
+journal = %[9]s
+`, r.CeodPort, r.Host, r.CeodKeytab, r.CeodPrincipal, r.LibDir, r.AdminKeytab, r.DNSPort, r.path("ceod-replay-cache"), r.Journal),
 		"mysql.cf": fmt.Sprintf("mysql_admin_username = %s\nmysql_admin_password = \"%s\"\nmysql_host = 127.0.0.1\nmysql_port = %d\n",
 			r.MySQLAdminUser, r.MySQLAdminPassword, r.MySQLPort),
 		"postgresql.cf": fmt.Sprintf("postgresql_admin_url = \"%s\"\npostgresql_lock_databases = postgres template1\n", r.PGURL("postgres")),

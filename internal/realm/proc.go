@@ -18,6 +18,7 @@ import (
 // delay) and Pdeathsig ends it if the process holding the realm dies.
 type daemon struct {
 	name    string
+	start   func() (*daemon, error) // starts it again, for Restart
 	cmd     *exec.Cmd
 	stopSig syscall.Signal
 	done    chan struct{} // closed when cmd.Wait returns
@@ -46,6 +47,7 @@ func startDaemon(name, logPath string, env []string, dir string, cred *syscall.C
 		return nil, fmt.Errorf("realm: start %s: %w", name, err)
 	}
 	d := &daemon{name: name, cmd: cmd, stopSig: stopSig, done: make(chan struct{})}
+	d.start = func() (*daemon, error) { return startDaemon(name, logPath, env, dir, cred, stopSig, argv...) }
 	go func() {
 		d.waitErr = cmd.Wait()
 		close(d.done)

@@ -76,6 +76,7 @@ type Realm struct {
 	ConfigDir string          // a ready CEO_CONFIG_DIR for this realm
 	HomeRoot  string          // where member and club homes go
 	LibDir    string          // CEO_LIB_DIR for legacy-style op programs
+	Journal   string          // ceod's journal (ceod.cf journal), in Dir
 
 	daemons []*daemon
 	dns     *dnsServer
@@ -272,6 +273,7 @@ func newRealm(name, dir string, base int) *Realm {
 		ConfigDir: p("config"),
 		HomeRoot:  p("home"),
 		LibDir:    p("lib"),
+		Journal:   p("ceod/journal.db"),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/home"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/wire/ceopb"
 )
@@ -42,6 +44,11 @@ const (
 
 	// statusEIO reports a failed name service lookup.
 	statusEIO = int32(syscall.EIO)
+	// StatusEIOJournal reports that the journal could not be written.
+	StatusEIOJournal = int32(syscall.EIO)
+	// StatusEAGAIN: an earlier attempt at the name is still being
+	// undone; the request may be sent again later.
+	StatusEAGAIN = int32(syscall.EAGAIN)
 )
 
 // Groups whose members may add accounts.
@@ -68,6 +75,7 @@ type Directory interface {
 type Kadmin interface {
 	AddPrincipal(ctx context.Context, name, password string) error
 	DeletePrincipal(ctx context.Context, name string) error
+	GetPrincipal(ctx context.Context, name string) (*kadmin.Principal, error)
 }
 
 var (
@@ -91,9 +99,17 @@ type Deps struct {
 	// Log receives one record per request (never a password) and
 	// rollback details; nil discards.
 	Log *slog.Logger
-	// UndoTimeout bounds the rollback of a failed request, which runs
-	// even if the request's context has ended. Zero means 30s.
-	UndoTimeout time.Duration
+	// Journal makes each request's steps durable; nil means none (each
+	// request still rolls itself back, but a crash leaves what it made).
+	Journal *journal.Journal
+	// Recoverer undoes failed requests and settles unfinished ones for
+	// a new request for the same name; New registers the handler as the
+	// undoer of OpName with it. Nil means a private one over Journal.
+	Recoverer *journal.Recoverer
+	// UndoBudget bounds each undo step of a failed request (and the
+	// getprinc that settles an ambiguous addprinc), apart from the
+	// failed step's own time. Zero means journal.DefaultUndoBudget.
+	UndoBudget time.Duration
 	// ProgramTimeout bounds the notify hook and setquota. Zero means 30s.
 	ProgramTimeout time.Duration
 }
@@ -106,7 +122,9 @@ type Handler struct {
 	nss         NSS
 	now         func() time.Time
 	log         *slog.Logger
-	undoTimeout time.Duration
+	journal     *journal.Journal
+	recoverer   *journal.Recoverer
+	undoBudget  time.Duration
 	progTimeout time.Duration
 	closers     []func() error
 	subscribe   Subscriber // nil: new members are not subscribed (SetSubscriber)
@@ -128,7 +146,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	h := &Handler{
 		cfg: d.Config, dir: d.Directory, kadm: d.Kadmin, nss: d.NSS, now: d.Now, log: d.Log,
-		undoTimeout: d.UndoTimeout, progTimeout: d.ProgramTimeout,
+		journal: d.Journal, recoverer: d.Recoverer, undoBudget: d.UndoBudget, progTimeout: d.ProgramTimeout,
 	}
 	if h.nss == nil {
 		h.nss = SystemNSS{}
@@ -139,9 +157,13 @@ func New(d Deps) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if h.undoTimeout <= 0 {
-		h.undoTimeout = 30 * time.Second
+	if h.undoBudget <= 0 {
+		h.undoBudget = journal.DefaultUndoBudget
 	}
+	if h.recoverer == nil {
+		h.recoverer = &journal.Recoverer{J: d.Journal, Log: h.log, UndoBudget: h.undoBudget}
+	}
+	h.recoverer.Register(OpName, h)
 	if h.progTimeout <= 0 {
 		h.progTimeout = 30 * time.Second
 	}
@@ -219,16 +241,29 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 	}
 	rec := []slog.Attr{slog.String("user", r.name), slog.String("type", r.typ.String())}
 
+	// The journal record claims the name before anything else happens.
+	jr, code, why := h.begin(ctx, r, caller.User)
+	if why != "" {
+		if code == StatusEEXIST {
+			out, outcome, attrs := refuse(ops.OutcomeInvalid, code, "%s", why)
+			return out, outcome, append(rec, slog.String("result", "exists"), attrs[0])
+		}
+		out, outcome, attrs := refuse(ops.OutcomeError, code, "%s", why)
+		return out, outcome, append(rec, attrs...)
+	}
+	rec = append(rec, slog.String("journal_id", jr.ID))
 	if code, why, err := h.checkFree(ctx, r); err != nil {
+		h.journal.Finish(jr)
 		h.log.Error("adduser: existence check failed", "user", r.name, "err", err)
 		out, outcome, attrs := refuse(ops.OutcomeError, code, "cannot check whether %s is free: %s", r.name, why)
 		return out, outcome, append(rec, attrs...)
 	} else if why != "" {
+		h.journal.Finish(jr)
 		out, outcome, attrs := refuse(ops.OutcomeInvalid, StatusEEXIST, "%s", why)
 		return out, outcome, append(rec, slog.String("result", "exists"), attrs[0])
 	}
 
-	c := &creation{h: h, r: r, caller: caller.User}
+	c := &creation{h: h, r: r, caller: caller.User, rec: jr}
 	ok := c.run(ctx)
 	rec = append(rec, slog.Int("uid", c.uid), slog.String("result", c.outcome))
 	if c.failure != nil {
@@ -323,5 +358,83 @@ func (h *Handler) checkFree(ctx context.Context, r *request) (int32, string, err
 	} else if taken {
 		return 0, fmt.Sprintf("home directory %s already exists", filepath.Join(root, r.name)), nil
 	}
+	if r.kind == config.KindClub {
+		return 0, "", nil // a club has no principal; one of its name is not ours to judge
+	}
+	// No takeover: a principal that no journal record says we made is
+	// someone's (a service's, or a stale one an administrator must
+	// judge), whatever LDAP says. It is left untouched.
+	switch _, err := h.kadm.GetPrincipal(ctx, r.name); {
+	case err == nil:
+		return 0, fmt.Sprintf("principal %s@%s already exists without an account (made outside ceod; delete it by hand if it is stale)", r.name, h.cfg.KRB5Realm), nil
+	case !errors.Is(err, kadmin.ErrNotFound):
+		return ops.EKERB, "cannot reach kadmind", err
+	}
 	return 0, "", nil
+}
+
+// begin writes the request's journal record, claiming the name. An
+// unfinished record of an earlier attempt at the name is recovered
+// first; one still running gets EEXIST. It returns the record, or the
+// status and reason of a refusal.
+func (h *Handler) begin(ctx context.Context, r *request, caller string) (*journal.Record, int32, string) {
+	for attempt := 0; ; attempt++ {
+		jr := &journal.Record{Op: OpName, Caller: caller, Targets: []string{r.name}}
+		err := h.journal.Begin(jr)
+		if err == nil {
+			return jr, 0, ""
+		}
+		var ce *journal.ClaimedError
+		if !errors.As(err, &ce) {
+			h.log.Error("adduser: cannot write the journal", "user", r.name, "err", err)
+			return nil, StatusEIOJournal, "cannot write the journal; nothing was changed"
+		}
+		if ce.Active {
+			return nil, StatusEEXIST, fmt.Sprintf("user %s already exists (another request for it is running)", r.name)
+		}
+		if attempt > 0 {
+			break
+		}
+		if ok, err := h.recoverer.Settle(ctx, r.name); err != nil || !ok {
+			h.log.Warn("adduser: an earlier attempt is not undone yet", "user", r.name, "journal_id", ce.ID, "err", err)
+			break
+		}
+	}
+	return nil, StatusEAGAIN, fmt.Sprintf("an earlier attempt at %s left changes that are not undone yet (ceod -journal shows them); ceod retries; send the request again later", r.name)
+}
+
+// UndoStep undoes one step of an adduser journal record (journal.Undoer).
+func (h *Handler) UndoStep(ctx context.Context, _ *journal.Record, s *journal.Step) error {
+	name := s.Undo["name"]
+	id, _ := strconv.Atoi(s.Undo["id"])
+	switch s.Name {
+	case stepLDAPUser:
+		return gone(h.dir.DeleteUserWithID(ctx, name, id))
+	case stepGroup:
+		return gone(h.dir.DeleteGroupWithID(ctx, name, id))
+	case stepSudoRole:
+		return gone(h.dir.DeleteSudoRole(ctx, s.Undo["cn"]))
+	case stepHome:
+		return home.Remove(s.Undo["root"], name)
+	case stepPrincipal:
+		err := h.kadm.DeletePrincipal(ctx, name)
+		if errors.Is(err, kadmin.ErrNotFound) {
+			if s.State == journal.Begun {
+				// An addprinc cut off may still be applied by a slow
+				// kadmind: the recoverer looks again before believing it.
+				return journal.ErrAbsent
+			}
+			return nil
+		}
+		return err
+	}
+	return fmt.Errorf("adduser: unknown journal step %q", s.Name)
+}
+
+// gone treats "already absent" as a successful undo.
+func gone(err error) error {
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -269,7 +271,7 @@ func TestExisting(t *testing.T) {
 		// Taken in LDAP as a user, as a group only, in NSS only.
 		requireRefused(t, e.call(t, "office1", member("regular1", "password1", "Dup", "", "")), adduser.StatusEEXIST)
 		requireRefused(t, e.call(t, "office1", member("office", "password1", "Dup", "", "")), adduser.StatusEEXIST)
-		requireRefused(t, e.call(t, "office1", member("root", "password1", "Dup", "", "")), adduser.StatusEEXIST)
+		requireRefused(t, e.call(t, "office1", member("bin", "password1", "Dup", "", "")), adduser.StatusEEXIST)
 		requireRefused(t, e.call(t, "office1", club("daemon", "Dup", "")), adduser.StatusEEXIST)
 
 		// A sudo role left from an old club.
@@ -369,23 +371,51 @@ func TestLDAPBindIsGSSAPI(t *testing.T) {
 		"creatorsName %s", got[0].GetAttributeValue("creatorsName"))
 }
 
-// TestLeftoverPrincipal: a principal without an account (left from a
-// deleted one) is deleted first, so its old password stops working.
-func TestLeftoverPrincipal(t *testing.T) {
+// TestNoTakeover: a principal made outside ceod (kadmin addprinc) with
+// no LDAP entry is not ceod's to replace: adduser gets EEXIST, nothing
+// is created, and the principal's keys are unchanged (same kvno, and the
+// old password still works).
+func TestNoTakeover(t *testing.T) {
 	e := newEnv(t)
 	name := uniqueName("l")
 	require.NoError(t, e.kadm.AddPrincipal(t.Context(), name, "old-password"))
+	kvno := e.r.KVNO(t, name)
 	msgs := e.call(t, "office1", member(name, "new-password", "Left Over", "", ""))
-	requireOK(t, msgs)
-	assert.Contains(t, text(msgs), "deleted leftover principal "+name+"@"+e.r.Name)
-	e.checkAccount(t, "member", name, "new-password", "Left Over", "", "")
-	assert.Error(t, kinit(t, e.r, name, "old-password"))
+	requireRefused(t, msgs, 17)
+	assert.Contains(t, text(msgs), "already exists without an account")
+	assert.Equal(t, kvno, e.r.KVNO(t, name), "the principal's keys changed")
+	require.NoError(t, kinit(t, e.r, name, "old-password"))
+	assert.Empty(t, e.r.LDAPSearch(t, e.r.UsersBase, "(uid="+name+")", "uid"))
+	assert.Empty(t, e.r.LDAPSearch(t, e.r.GroupsBase, "(cn="+name+")", "cn"))
 
-	// A club's leftover principal is deleted and not replaced.
+	// A club has no principal: one of its name is left alone and the
+	// club is made.
 	name = uniqueName("l")
 	require.NoError(t, e.kadm.AddPrincipal(t.Context(), name, "old-password"))
+	kvno = e.r.KVNO(t, name)
 	requireOK(t, e.call(t, "office1", club(name, "Left Club", "")))
-	e.checkAccount(t, "club", name, "", "Left Club", "", "")
+	assert.Len(t, e.r.LDAPSearch(t, e.r.UsersBase, "(uid="+name+")", "uid"), 1)
+	assert.Equal(t, kvno, e.r.KVNO(t, name))
+}
+
+// TestReservedNames: every built-in reserved name and one from
+// reserved_names is refused with EINVAL, and nothing is created.
+func TestReservedNames(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.ReservedNames = []string{"postmaster"}
+	for _, name := range append(slices.Clone(config.BuiltinReservedNames), "postmaster", "Root") {
+		msgs := e.call(t, "office1", member(name, "password1", "Re Served", "", ""))
+		requireRefused(t, msgs, 22)
+		assert.Contains(t, text(msgs), "is reserved", name)
+		assert.Empty(t, e.r.LDAPSearch(t, e.r.UsersBase, "(uid="+name+")", "uid"), name)
+		assert.Empty(t, e.r.LDAPSearch(t, e.r.GroupsBase, "(cn="+name+")", "cn"), name)
+		_, err := os.Stat(filepath.Join(e.cfg.MemberHome, name))
+		assert.True(t, os.IsNotExist(err), name)
+	}
+	// The realm's own krbtgt and kadmin principals are untouched (their
+	// instances make them real; the bare names must stay unmade).
+	_, err := e.kadm.GetPrincipal(t.Context(), "ceod")
+	assert.ErrorIs(t, err, kadmin.ErrNotFound)
 }
 
 // TestHookFailureIgnored: a failing notify hook is logged, and the

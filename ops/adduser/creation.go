@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,21 +16,34 @@ import (
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/home"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
-// creation is one account being made: the steps done so far, each with
-// its undo, and the reply's messages.
+// OpName is the op's name in the journal.
+const OpName = "adduser"
+
+// Journal step names, in the order they run.
+const (
+	stepLDAPUser  = "ldap_user"
+	stepPrincipal = "principal"
+	stepGroup     = "group"
+	stepSudoRole  = "sudo_role"
+	stepHome      = "home"
+)
+
+// creation is one account being made: its journal record and the
+// reply's messages.
 type creation struct {
 	h      *Handler
 	r      *request
 	caller string
+	rec    *journal.Record
 
 	uid     int
 	msgs    []*ceopb.StatusMessage
-	undo    []undo
-	outcome string // ok, exists, rolled_back, half_made
+	outcome string // ok, exists, rolled_back, unfinished, failed
 	failure error
 
 	last    time.Time   // end of the previous step
@@ -43,35 +57,51 @@ func (c *creation) mark(step string) {
 	c.last = now
 }
 
-// undo removes what a step made.
-type undo struct {
-	what   string // "ldap account uid=alice", for messages
-	status int32  // reported if the removal fails
-	fn     func(context.Context) error
-}
-
 func (c *creation) add(code int32, format string, args ...any) {
 	c.msgs = append(c.msgs, status(code, format, args...))
 }
 
 // ambiguous reports whether a failed write may nevertheless have been
-// applied (the connection or the program was cut off mid-request): its
-// undo is then run too, and tolerates finding nothing.
+// applied (the connection or the program was cut off mid-request); the
+// step then stays Begun and its undo tolerates finding nothing.
 func ambiguous(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
 	var ke *kadmin.Error
 	if errors.As(err, &ke) {
-		return false // kadmin answered: nothing was changed
+		return kadmin.Ambiguous(err) // it knows whether kadmin ran
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
 	}
 	return !directory.IsRefusal(err) && !errors.Is(err, directory.ErrExists)
 }
 
-// gone treats "already absent" as a successful undo.
-func gone(err error) error {
-	if errors.Is(err, directory.ErrNotFound) || errors.Is(err, kadmin.ErrNotFound) {
-		return nil
+// journalErr is a failed journal write: the request stops before (or
+// right after) a side effect it could not record.
+type journalErr struct{ error }
+
+// step runs one journaled step: the journal says Begun (with what the
+// undo needs) before fn, and Done after it. If fn fails without
+// ambiguity the step is marked Undone (it had no effect); an ambiguous
+// failure leaves it Begun, and settle (if set) decides it by asking the
+// service.
+func (c *creation) step(ctx context.Context, name string, undo map[string]string, fn func(context.Context) error, settle func(context.Context) bool) error {
+	j := c.h.journal
+	if err := j.Mark(c.rec, name, journal.Begun, undo); err != nil {
+		return journalErr{err}
+	}
+	err := fn(ctx)
+	state := journal.Done
+	switch {
+	case err == nil:
+	case !ambiguous(err):
+		state = journal.Undone
+	case settle != nil && settle(ctx):
+		// The write took effect after all: it is ours to undo.
+	default:
+		return err // stays Begun: recovery looks again
+	}
+	if jerr := j.Mark(c.rec, name, state, nil); jerr != nil && err == nil {
+		return journalErr{jerr}
 	}
 	return err
 }
@@ -91,7 +121,8 @@ func (c *creation) run(ctx context.Context) bool {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "adduser: step timings", append([]slog.Attr{slog.String("user", r.name)}, c.timings...)...)
 	}()
 
-	// 1. A uid (and the same gid), never handed out before.
+	// 1. A uid (and the same gid), never handed out before. Not undone:
+	// an id counter that moved on loses nothing.
 	if err := ctx.Err(); err != nil {
 		return c.fail(ctx, ops.ELDAP, err, "cancelled before allocating a uid")
 	}
@@ -106,96 +137,67 @@ func (c *creation) run(ctx context.Context) bool {
 	}
 	c.uid = id
 	c.mark("allocate_id")
+	ids := map[string]string{"name": r.name, "id": strconv.Itoa(id)}
 
-	// 2. The LDAP account. Adding it is what claims the name: of
-	// concurrent requests for one name exactly one gets here, so the
-	// steps below never act on another request's account.
+	// 2. The LDAP account.
 	if err := ctx.Err(); err != nil {
 		return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the ldap account")
 	}
-	delUser := func(ctx context.Context) error { return h.dir.DeleteUserWithID(ctx, r.name, id) }
 	u := &directory.User{Name: r.name, RealName: r.realname, UID: id, GID: id, Home: homeDir, Shell: shell, Program: r.program, Club: club}
-	if err := h.dir.AddUser(ctx, u); err != nil {
+	if err := c.step(ctx, stepLDAPUser, ids, func(ctx context.Context) error { return h.dir.AddUser(ctx, u) }, nil); err != nil {
 		if errors.Is(err, directory.ErrExists) {
-			c.outcome = "exists"
-			c.failure = err
-			c.add(StatusEEXIST, "user %s already exists", r.name)
-			return false
-		}
-		if ambiguous(err) {
-			c.pushUndo("ldap account uid="+r.name, ops.ELDAP, delUser)
+			return c.exists(ctx, err, "user %s already exists", r.name)
 		}
 		return c.fail(ctx, ops.ELDAP, err, "failed to create ldap account: %s", short(err))
 	}
-	c.pushUndo("ldap account uid="+r.name, ops.ELDAP, delUser)
 	c.add(StatusOK, "successfully created ldap account (uid %d)", id)
 	c.mark("ldap_user")
 
-	// 3. A leftover principal of that name (from an account deleted
-	// without its principal) would let its old password in: delete it.
-	if err := ctx.Err(); err != nil {
-		return c.fail(ctx, ops.EKERB, err, "cancelled before checking for a leftover principal")
-	}
-	if err := h.kadm.DeletePrincipal(ctx, r.name); err == nil {
-		h.log.Warn("adduser: deleted leftover principal", "principal", full)
-		c.add(StatusOK, "deleted leftover principal %s", full)
-	} else if !errors.Is(err, kadmin.ErrNotFound) {
-		return c.fail(ctx, ops.EKERB, err, "failed to delete leftover principal %s: %s", full, short(err))
-	}
-	c.mark("leftover_principal")
-
-	// 4. The principal (members and club reps).
+	// 3. The principal (members and club reps). checkFree found none;
+	// if one appeared since, it is not ours: EEXIST, untouched.
 	if !club {
 		if err := ctx.Err(); err != nil {
 			return c.fail(ctx, ops.EKERB, err, "cancelled before creating the principal")
 		}
-		delPrinc := func(ctx context.Context) error { return h.kadm.DeletePrincipal(ctx, r.name) }
-		if err := h.kadm.AddPrincipal(ctx, r.name, r.password); err != nil {
-			if ambiguous(err) {
-				c.pushUndo("principal "+full, ops.EKERB, delPrinc)
+		add := func(ctx context.Context) error { return h.kadm.AddPrincipal(ctx, r.name, r.password) }
+		if err := c.step(ctx, stepPrincipal, map[string]string{"name": r.name}, add, c.principalExists); err != nil {
+			if errors.Is(err, kadmin.ErrExists) {
+				return c.exists(ctx, err, "principal %s already exists (made outside ceod; delete it by hand if it is stale)", full)
 			}
 			return c.fail(ctx, ops.EKERB, err, "failed to create principal %s: %s", full, short(err))
 		}
-		c.pushUndo("principal "+full, ops.EKERB, delPrinc)
 		c.add(StatusOK, "successfully created principal %s", full)
 		c.mark("principal")
 	}
 
-	// 5. The group.
+	// 4. The group.
 	if err := ctx.Err(); err != nil {
 		return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the group")
 	}
-	delGroup := func(ctx context.Context) error { return h.dir.DeleteGroupWithID(ctx, r.name, id) }
-	if err := h.dir.AddGroup(ctx, &directory.Group{Name: r.name, GID: id}); err != nil {
-		if ambiguous(err) {
-			c.pushUndo("group cn="+r.name, ops.ELDAP, delGroup)
-		}
+	addGroup := func(ctx context.Context) error { return h.dir.AddGroup(ctx, &directory.Group{Name: r.name, GID: id}) }
+	if err := c.step(ctx, stepGroup, ids, addGroup, nil); err != nil {
 		return c.fail(ctx, ops.ELDAP, err, "failed to create group %s: %s", r.name, short(err))
 	}
-	c.pushUndo("group cn="+r.name, ops.ELDAP, delGroup)
 	c.add(StatusOK, "successfully created group %s (gid %d)", r.name, id)
 	c.mark("group")
 
-	// 6. The club's sudo role.
+	// 5. The club's sudo role.
 	if club {
 		if err := ctx.Err(); err != nil {
 			return c.fail(ctx, ops.ELDAP, err, "cancelled before creating the sudo role")
 		}
 		role := directory.ClubSudoRole(r.name)
-		delRole := func(ctx context.Context) error { return h.dir.DeleteSudoRole(ctx, role.CN) }
-		if err := h.dir.AddSudoRole(ctx, role); err != nil {
-			if ambiguous(err) {
-				c.pushUndo("sudo role cn="+role.CN, ops.ELDAP, delRole)
-			}
+		addRole := func(ctx context.Context) error { return h.dir.AddSudoRole(ctx, role) }
+		if err := c.step(ctx, stepSudoRole, map[string]string{"cn": role.CN}, addRole, nil); err != nil {
 			return c.fail(ctx, ops.ELDAP, err, "failed to create sudo role %s: %s", role.CN, short(err))
 		}
-		c.pushUndo("sudo role cn="+role.CN, ops.ELDAP, delRole)
 		c.add(StatusOK, "successfully created sudo role %s", role.CN)
 		c.mark("sudo_role")
 	}
 
-	// 7. The home directory, with .forward and, for clubs, the ACLs.
-	// home.Create removes what it made if it fails.
+	// 6. The home directory, with .forward and, for clubs, the ACLs.
+	// home.Create removes what it made if it fails; the journal covers
+	// a crash half-way.
 	if err := ctx.Err(); err != nil {
 		return c.fail(ctx, ops.EHOME, err, "cancelled before creating the home directory")
 	}
@@ -203,10 +205,10 @@ func (c *creation) run(ctx context.Context) bool {
 	if club {
 		spec.ACL = home.ClubACL(id)
 	}
-	if err := home.Create(spec); err != nil {
+	mkHome := func(context.Context) error { return home.Create(spec) }
+	if err := c.step(ctx, stepHome, map[string]string{"root": root, "name": r.name}, mkHome, nil); err != nil {
 		return c.fail(ctx, ops.EHOME, err, "failed to create home directory %s: %s", homeDir, short(err))
 	}
-	c.pushUndo("home directory "+homeDir, ops.EHOME, func(context.Context) error { return home.Remove(root, r.name) })
 	c.add(StatusOK, "successfully created home directory %s", homeDir)
 	c.mark("home")
 	if r.email != "" {
@@ -219,44 +221,95 @@ func (c *creation) run(ctx context.Context) bool {
 		return c.fail(ctx, ops.EQUOTA, ctx.Err(), "cancelled before setting the quota")
 	}
 
+	// The record goes before the reply: a crash from here on leaves a
+	// complete account and no record, never a record of a success.
+	if err := h.journal.Finish(c.rec); err != nil {
+		return c.fail(ctx, StatusEIOJournal, journalErr{err}, "cannot record the request as complete")
+	}
 	c.outcome = "ok"
 	return true
 }
 
-func (c *creation) pushUndo(what string, code int32, fn func(context.Context) error) {
-	c.undo = append(c.undo, undo{what: what, status: code, fn: fn})
+// principalExists settles an ambiguous addprinc by asking kadmind.
+func (c *creation) principalExists(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.h.undoBudget)
+	defer cancel()
+	_, err := c.h.kadm.GetPrincipal(ctx, c.r.name)
+	return err == nil
 }
 
-// fail reports the failed step, undoes the steps done (even if ctx has
-// ended, with a context of its own) and reports the outcome.
+// exists ends the request with EEXIST after undoing what it did.
+func (c *creation) exists(ctx context.Context, err error, format string, args ...any) bool {
+	c.fail(ctx, StatusEEXIST, err, format, args...)
+	if c.outcome == "rolled_back" || c.outcome == "failed" {
+		c.outcome = "exists"
+	}
+	return false
+}
+
+// stepStatus is the status reported when a step's undo fails.
+func stepStatus(step string) int32 {
+	switch step {
+	case stepPrincipal:
+		return ops.EKERB
+	case stepHome:
+		return ops.EHOME
+	}
+	return ops.ELDAP
+}
+
+// undoWhat names a step's effect for messages.
+func undoWhat(s *journal.Step) string {
+	switch s.Name {
+	case stepLDAPUser:
+		return "ldap account uid=" + s.Undo["name"]
+	case stepPrincipal:
+		return "principal " + s.Undo["name"]
+	case stepGroup:
+		return "group cn=" + s.Undo["name"]
+	case stepSudoRole:
+		return "sudo role cn=" + s.Undo["cn"]
+	case stepHome:
+		return "home directory " + filepath.Join(s.Undo["root"], s.Undo["name"])
+	}
+	return s.Name
+}
+
+// fail reports the failed step and has the journal's recoverer undo the
+// steps done, even if ctx has ended (each undo with a budget of its
+// own). What it cannot undo stays in the journal for recovery.
 func (c *creation) fail(ctx context.Context, code int32, err error, format string, args ...any) bool {
 	c.failure = err
 	c.add(code, format, args...)
 	c.h.log.Error("adduser: step failed", "user", c.r.name, "uid", c.uid, "step", fmt.Sprintf(format, args...), "err", err)
-	if len(c.undo) == 0 {
+	if errors.As(err, new(journalErr)) {
+		c.add(StatusEIOJournal, "the journal cannot be written (%s): ceod stopped before changing more", short(err))
+	}
+	pending := c.rec.Pending()
+	if len(pending) == 0 {
+		c.h.journal.Finish(c.rec)
 		c.outcome = "failed"
 		c.add(code, "%s was not created; nothing was changed", c.r.name)
 		return false
 	}
-	undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.h.undoTimeout)
-	defer cancel()
+	results, finished := c.h.recoverer.Recover(context.WithoutCancel(ctx), c.rec, "rollback")
 	var left []string
-	for i := len(c.undo) - 1; i >= 0; i-- {
-		u := c.undo[i]
-		if err := gone(u.fn(undoCtx)); err != nil {
-			c.h.log.Error("adduser: rollback step failed", "user", c.r.name, "undo", u.what, "err", err)
-			left = append(left, u.what)
-			c.add(u.status, "rollback: could not remove %s: %s", u.what, short(err))
+	for i, res := range results {
+		what := undoWhat(pending[i])
+		if res.Err != nil {
+			left = append(left, what)
+			c.add(stepStatus(pending[i].Name), "rollback: could not remove %s yet: %s", what, short(res.Err))
 			continue
 		}
-		c.add(StatusOK, "rollback: removed %s", u.what)
+		c.add(StatusOK, "rollback: removed %s", what)
 	}
-	if len(left) == 0 {
+	if finished {
 		c.outcome = "rolled_back"
 		c.add(code, "%s was not created: everything done was undone (uid %d will not be handed out again)", c.r.name, c.uid)
 	} else {
-		c.outcome = "half_made"
-		c.add(code, "%s is incomplete: remove %s by hand, then send the request again", c.r.name, strings.Join(left, ", "))
+		c.outcome = "unfinished"
+		c.add(code, "%s was not created; ceod will remove %s once the service answers (journal id %s); send the request again after that",
+			c.r.name, strings.Join(left, ", "), c.rec.ID)
 	}
 	return false
 }

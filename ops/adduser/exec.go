@@ -1,7 +1,6 @@
 package adduser
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,42 +9,30 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/csclub/ceo/internal/procrun"
 )
 
 // progEnv is the whole environment of the programs adduser runs (the
 // notify hook, setquota): nothing of ceod's own environment leaks.
 var progEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C"}
 
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
+// maxProgramOutput bounds what is kept of a hook's or setquota's
+// output: only its first line is ever logged or reported.
+const maxProgramOutput = 4096
 
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-// runProgram runs path with args and stdin (no shell) and returns its
-// combined output, at most 4 KiB of it.
+// runProgram runs path with args and stdin (no shell, its own process
+// group, killed with it at the timeout) and returns its combined
+// output, at most maxProgramOutput bytes of it.
 func runProgram(ctx context.Context, timeout time.Duration, path string, args []string, stdin string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = progEnv
-	cmd.Stdin = strings.NewReader(stdin)
-	out := &limitedBuffer{max: 4096}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 2 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err := cmd.Run()
+	res, err := procrun.Run(ctx, procrun.Cmd{Path: path, Args: args, Env: progEnv, Stdin: strings.NewReader(stdin),
+		StdoutMax: maxProgramOutput, Combined: true, NewSession: true})
 	if ctx.Err() != nil && err != nil {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
-	return out.String(), err
+	return string(res.Stdout), err
 }
 
 func firstLine(s string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/ops/kadmin"
 )
 
@@ -27,8 +28,10 @@ type Options struct {
 	// the same configuration, shared with the caller, who closes it;
 	// nil makes Setup dial its own.
 	Directory *directory.Client
-	// Log, as in Deps.
-	Log *slog.Logger
+	// Log, Journal and Recoverer, as in Deps.
+	Log       *slog.Logger
+	Journal   *journal.Journal
+	Recoverer *journal.Recoverer
 }
 
 // Setup builds the adduser handler from the configuration, as ceod does:
@@ -62,10 +65,11 @@ func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, e
 		Keytab:     cfg.AdminKeytab,
 		Realm:      cfg.KRB5Realm,
 		Path:       cfg.KadminPath,
+		Timeout:    cfg.KadminTimeout,
 		KRB5Config: opts.KRB5Config,
 		Log:        opts.Log,
 	}
-	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, Log: opts.Log})
+	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, Log: opts.Log, Journal: opts.Journal, Recoverer: opts.Recoverer})
 	owned := opts.Directory == nil
 	if err != nil {
 		if owned {

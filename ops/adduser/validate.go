@@ -78,6 +78,8 @@ func validate(m *ceopb.AddUser, cfg *config.Accounts) (*request, []string) {
 	switch {
 	case r.name == "":
 		bad("username is empty")
+	case cfg.Reserved(r.name):
+		bad("username %q is reserved: it names a service or system account (built-in list, or reserved_names in accounts.cf)", r.name)
 	case len(r.name) > maxUsernameLen:
 		bad("username is %d characters long; the limit is %d", len(r.name), maxUsernameLen)
 	case !cfg.UsernameRegex.MatchString(r.name):

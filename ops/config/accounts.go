@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -75,6 +76,10 @@ type Accounts struct {
 	// front end reads names and programs from ("none": not used).
 	UWLDAPServerURL string
 	UWLDAPBase      string
+	// ReservedNames are accounts.cf's reserved_names (blank or comma
+	// separated), refused by adduser and the database ops on top of
+	// BuiltinReservedNames.
+	ReservedNames []string
 
 	// Unknown lists keys of accounts.cf that this version does not use,
 	// sorted, so that ceod can warn about them. They are not errors: the
@@ -111,6 +116,9 @@ type Accounts struct {
 	// asks whether a forward's mail host exists (ceod.cf key
 	// forward_dns_server); empty means the system's resolver.
 	ForwardDNSServer string
+	// KadminTimeout bounds one kadmin run (ceod.cf key kadmin_timeout);
+	// zero means kadmin.DefaultTimeout.
+	KadminTimeout time.Duration
 	// LDAPBase is the subtree searched when checking that a uid/gid
 	// number is unused and under which the id counters live (ceod.cf
 	// key ldap_base). Default: the longest common suffix of the users and
@@ -159,7 +167,7 @@ var accountKeys = map[string]bool{
 	"krb5_realm": true, "krb5_admin_principal": true,
 	"notify_hook": false, "expire_hook": false,
 	"username_regex": false, "min_password_length": true, "shells_file": false,
-	"members_list": false, "list_domain": false,
+	"members_list": false, "list_domain": false, "reserved_names": false,
 	"uwldap_server_url": false, "uwldap_base": false,
 }
 
@@ -208,6 +216,7 @@ func ParseAccounts(kv map[string]string) (*Accounts, error) {
 		ListDomain:         p.str("list_domain", ""),
 		UWLDAPServerURL:    p.str("uwldap_server_url", ""),
 		UWLDAPBase:         p.str("uwldap_base", ""),
+		ReservedNames:      strings.FieldsFunc(p.str("reserved_names", ""), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }),
 
 		KadminPath:   DefaultKadminPath,
 		SetquotaPath: DefaultSetquotaPath,
@@ -272,16 +281,39 @@ func (p *parser) ranges(a *Accounts) {
 	}
 }
 
+// BuiltinReservedNames are never account or database names: each is a
+// Kerberos or service principal's first component (or root), and an
+// account of that name would let its owner pass for the service.
+var BuiltinReservedNames = []string{"krbtgt", "kadmin", "K", "ceod", "host", "ldap", "root", "admin"}
+
+// Reserved reports whether name is one of BuiltinReservedNames or
+// ReservedNames, ignoring case (Kerberos and the ops compare names
+// case-sensitively, people do not).
+func (a *Accounts) Reserved(name string) bool {
+	for _, list := range [][]string{BuiltinReservedNames, a.ReservedNames} {
+		for _, r := range list {
+			if strings.EqualFold(r, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxKadminTimeout caps kadmin_timeout: an adduser runs kadmin twice
+// and must finish, undo included, within ceod's op_timeout.
+const maxKadminTimeout = time.Minute
+
 // ExtensionKeys are the ceod.cf keys SetExtension accepts.
 var ExtensionKeys = []string{"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server",
-	"member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype", "mailman_trusted_principals"}
+	"member_quota_prototype", "clubrep_quota_prototype", "club_quota_prototype", "mailman_trusted_principals", "kadmin_timeout"}
 
 // IsExtension reports whether key is one of ExtensionKeys.
 func IsExtension(key string) bool { return slices.Contains(ExtensionKeys, key) }
 
 // SetExtension sets one of the extension fields by its ceod.cf key:
 // admin_keytab, quota_prototype (and its per-type forms), kadmin_path,
-// setquota_path, ldap_base, forward_dns_server.
+// setquota_path, ldap_base, forward_dns_server, kadmin_timeout.
 // It reports whether key is one of them, and an error for a bad value.
 // ceod's ceod.cf parser can hand it the keys it does not know itself.
 func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
@@ -320,6 +352,12 @@ func (a *Accounts) SetExtension(key, value string) (known bool, err error) {
 			return true, fmt.Errorf("forward_dns_server: want host:port, got %q", value)
 		}
 		a.ForwardDNSServer = value
+	case "kadmin_timeout":
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 || d > maxKadminTimeout {
+			return true, fmt.Errorf("kadmin_timeout: want a duration up to %v, got %q", maxKadminTimeout, value)
+		}
+		a.KadminTimeout = d
 	case "ldap_base":
 		if _, err := ldap.ParseDN(value); err != nil || value == "" {
 			return true, fmt.Errorf("ldap_base: invalid DN %q", value)

@@ -18,17 +18,16 @@
 package kadmin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/csclub/ceo/internal/procrun"
 )
 
 // Sentinel errors, wrapped.
@@ -50,6 +49,10 @@ type Error struct {
 	Name   string // principal, with realm
 	Output string
 	Err    error // one of the sentinels, or nil
+	// MaybeApplied: kadmin ran but was cut off, or died without saying
+	// what happened, so kadmind may have applied the query (see
+	// Ambiguous).
+	MaybeApplied bool
 }
 
 func (e *Error) Error() string {
@@ -68,6 +71,10 @@ const (
 	DefaultPolicy  = "default"
 	DefaultTimeout = 30 * time.Second
 )
+
+// maxOutput bounds what is kept of kadmin's stdout and stderr: its
+// answers (getprinc is the longest) are a few hundred bytes.
+const maxOutput = 64 << 10
 
 // MaxPasswordLen is the longest password accepted; MIT's prompt reader
 // truncates long input silently, so longer ones are refused.
@@ -214,6 +221,15 @@ func (c *Client) GetPrincipal(ctx context.Context, name string) (*Principal, err
 	return p, nil
 }
 
+// Ambiguous reports whether a failed write may nevertheless have been
+// applied by kadmind: the run timed out or was cancelled, or kadmin died
+// without saying what happened (a lost reply). Settle such a result by
+// asking kadmind (GetPrincipal) before deciding anything.
+func Ambiguous(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.MaybeApplied
+}
+
 func (c *Client) full(name string) string { return name + "@" + c.Realm }
 
 // errorLine matches kadmin's error messages, e.g.
@@ -240,30 +256,36 @@ func (c *Client) run(ctx context.Context, query, name, q, stdin string) (string,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, path, "-k", "-t", c.Keytab, "-p", c.Principal, "-r", c.Realm, "-q", q)
-	cmd.Env = c.env()
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 2 * time.Second
-	// No controlling terminal: kadmin must read the password from
-	// stdin, never prompt on a tty ceod might have inherited.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// No controlling terminal (NewSession): kadmin must read the
+	// password from stdin, never prompt on a tty ceod might have
+	// inherited. KillWithParent: a kadmin outliving a killed ceod could
+	// apply a change after recovery has looked.
 	t0 := time.Now()
-	runErr := cmd.Run()
+	res, runErr := procrun.Run(ctx, procrun.Cmd{
+		Path:           path,
+		Args:           []string{"-k", "-t", c.Keytab, "-p", c.Principal, "-r", c.Realm, "-q", q},
+		Env:            c.env(),
+		Stdin:          strings.NewReader(stdin),
+		StdoutMax:      maxOutput,
+		StdoutTruncate: true,
+		StderrMax:      maxOutput,
+		NewSession:     true,
+		KillWithParent: true,
+	})
 	if c.Log != nil {
 		c.Log.Debug("kadmin", "query", query, "principal", name, "duration", time.Since(t0), "err", runErr)
 	}
+	stdout, stderr := string(res.Stdout), string(res.Stderr)
 	full := c.full(name)
 	if ctx.Err() != nil {
-		return "", &Error{Query: query, Name: full, Output: "timed out or cancelled", Err: ctx.Err()}
+		return "", &Error{Query: query, Name: full, Output: "timed out or cancelled", Err: ctx.Err(), MaybeApplied: res.Started}
 	}
-	combined := stderr.String() + "\n" + stdout.String()
+	combined := stderr + "\n" + stdout
 	lines := errorLine.FindAllString(combined, -1)
 	if runErr != nil || len(lines) > 0 {
 		e := &Error{Query: query, Name: full, Output: strings.Join(lines, "; ")}
 		if e.Output == "" {
-			e.Output = lastLine(stderr.String())
+			e.Output = lastLine(stderr)
 		}
 		if runErr != nil && e.Output == "" {
 			e.Output = runErr.Error()
@@ -273,12 +295,17 @@ func (c *Client) run(ctx context.Context, query, name, q, stdin string) (string,
 			e.Err = ErrNotFound
 		case strings.Contains(e.Output, "already exists"):
 			e.Err = ErrExists
-		case strings.Contains(e.Output, "while initializing kadmin interface"), runErr != nil:
+		case strings.Contains(e.Output, "while initializing kadmin interface"):
 			e.Err = ErrUnavailable
+		case runErr != nil:
+			// No "while ..." line of kadmin's own: it may have died
+			// after sending the query.
+			e.Err = ErrUnavailable
+			e.MaybeApplied = res.Started && len(lines) == 0
 		}
 		return "", e
 	}
-	return stdout.String(), nil
+	return stdout, nil
 }
 
 func lastLine(s string) string {
