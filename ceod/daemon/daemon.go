@@ -343,7 +343,8 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 		names = append(names, op.Name)
 	}
 	set, err := builtin.Build(ctx, builtin.Env{ConfigDir: dir, Ceod: cf, KRB5Config: o.Getenv("KRB5_CONFIG"),
-		Log: log.WithGroup("ops"), Journal: journalOptions(o.Getenv), NoJournal: check}, names)
+		Log: log.WithGroup("ops"), Journal: journalOptions(o.Getenv),
+		NoJournal: check || o.Getenv(NoJournalEnv) == "1"}, names)
 	if err != nil {
 		return nil, nil, err
 	}

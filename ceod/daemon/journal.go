@@ -31,8 +31,8 @@ const (
 )
 
 // FaultEnv names the fault-injection variable of the crash tests:
-// "OP:STEP:STATE" (e.g. "adduser:principal:begun", or "adduser::" for
-// the record's first write) makes ceod SIGKILL itself right after that
+// "OP:STEP:STATE" (e.g. "adduser:principal:begun", or "adduser:finish"
+// for the record's deletion) makes ceod SIGKILL itself right after that
 // journal write is durable. Unset in production.
 const FaultEnv = "CEOD_TEST_KILL_AT"
 
@@ -43,6 +43,10 @@ const FaultEnv = "CEOD_TEST_KILL_AT"
 const SignalEnv = "CEOD_TEST_SIGNAL_AT"
 
 var testSignals = map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM}
+
+// NoJournalEnv, set to 1, runs the journaled ops without a journal (as
+// before it existed): only for measuring what the journal costs.
+const NoJournalEnv = "CEOD_TEST_NO_JOURNAL"
 
 // journalOptions returns the journal options for the environment: the
 // fault-injection hooks of the crash tests, if their variables are set.
@@ -60,9 +64,6 @@ func journalOptions(getenv func(string) string) journal.Options {
 	var once sync.Once
 	o.AfterWrite = func(r *journal.Record, step string) {
 		at := r.Op + ":" + step
-		if step == "" {
-			at = r.Op + "::"
-		}
 		if sigOK && at == sigAt {
 			once.Do(func() { syscall.Kill(pid, sig) })
 		}

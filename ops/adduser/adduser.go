@@ -1,17 +1,19 @@
 // Package adduser is the adduser op (id 0x01): it creates a member, a
 // club rep or a club account, complete or not at all.
 //
-// The steps, their rollback, the id allocation and the configuration keys
-// are described in README.md. In short: the caller must be in group
-// office or syscom (read from LDAP); the request is validated on the
-// server; the name must be free in LDAP and NSS; then the uid is
-// allocated, the LDAP user entry is added (which claims the name), a
-// leftover principal is deleted, the principal is created (not for
-// clubs), the group and (for clubs) the sudo role are added, the home is
-// made from the skeleton with .forward and (clubs) ACLs, and the quota is
-// copied from a prototype. If any step fails, the steps already done are
-// undone in reverse order and the reply says so; the notify hook is told
-// either way.
+// The steps, their rollback, the journal, the id allocation and the
+// configuration keys are described in README.md. In short: the caller
+// must be in group office or syscom (read from LDAP); the request is
+// validated on the server (reserved names refused); a journal record
+// claims the name; the name must be free in LDAP, NSS, the home root and
+// (members) Kerberos; then the uid is allocated, the LDAP user entry is
+// added, the principal is created (not for clubs), the group and (for
+// clubs) the sudo role are added, the home is made from the skeleton
+// with .forward and (clubs) ACLs, and the quota is copied from a
+// prototype, each step journaled before and after. If any step fails,
+// the steps already done are undone in reverse order (package journal);
+// what cannot be undone yet stays in the journal for recovery. The
+// notify hook is told either way.
 package adduser
 
 import (

@@ -86,6 +86,9 @@ type journalErr struct{ error }
 // service.
 func (c *creation) step(ctx context.Context, name string, undo map[string]string, fn func(context.Context) error, settle func(context.Context) bool) error {
 	j := c.h.journal
+	if undo == nil {
+		return fn(ctx) // nothing to undo, nothing to record
+	}
 	if err := j.Mark(c.rec, name, journal.Begun, undo); err != nil {
 		return journalErr{err}
 	}
@@ -103,7 +106,7 @@ func (c *creation) step(ctx context.Context, name string, undo map[string]string
 	if jerr := j.Mark(c.rec, name, state, nil); jerr != nil && err == nil {
 		return journalErr{jerr}
 	}
-	return err
+	return err // Done is written with the next step's Begun (see journal.Mark)
 }
 
 // run performs the steps; on the first failure it undoes the others.

@@ -75,6 +75,7 @@ func TestClaims(t *testing.T) {
 	j, _ := openTemp(t)
 	a := &Record{Op: "adduser", Targets: []string{"bob"}}
 	require.NoError(t, j.Begin(a))
+	require.NoError(t, j.Mark(a, "ldap_user", Begun, nil))
 	var ce *ClaimedError
 	err := j.Begin(&Record{Op: "adduser", Targets: []string{"bob"}})
 	require.ErrorAs(t, err, &ce)
@@ -146,6 +147,7 @@ func unfinished(t *testing.T, j *Journal, steps ...string) *Record {
 	for _, s := range steps {
 		require.NoError(t, j.Mark(r, s, Done, map[string]string{"name": "dave"}))
 	}
+	require.NoError(t, j.Save(r))
 	j.Release(r.ID)
 	return r
 }
@@ -227,6 +229,19 @@ func TestSettleSkipsActive(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok, "nothing unfinished: the active record is not Settle's")
 	assert.Empty(t, u.calls)
+}
+
+// TestNeverWritten: a request that ends before its first Mark leaves
+// nothing, and its claim goes with it.
+func TestNeverWritten(t *testing.T) {
+	j, path := openTemp(t)
+	r := &Record{Op: "adduser", Targets: []string{"hal"}}
+	require.NoError(t, j.Begin(r))
+	require.NoError(t, j.Finish(r))
+	recs, err := List(path)
+	require.NoError(t, err)
+	assert.Empty(t, recs)
+	require.NoError(t, j.Begin(&Record{Op: "adduser", Targets: []string{"hal"}}))
 }
 
 // TestNilJournal: a nil journal keeps records in memory only.

@@ -113,7 +113,7 @@ func (rc *Recoverer) Pass(ctx context.Context) (left int, err error) {
 		if ctx.Err() != nil {
 			return len(recs), ctx.Err()
 		}
-		if !rc.J.Acquire(r.ID) {
+		if !rc.J.Acquire(r) {
 			continue // a request settling it itself
 		}
 		if _, ok := rc.Recover(ctx, r, "recovery"); !ok {
@@ -134,7 +134,7 @@ func (rc *Recoverer) Settle(ctx context.Context, target string) (bool, error) {
 		if !containsStr(r.Targets, target) {
 			continue
 		}
-		if !rc.J.Acquire(r.ID) {
+		if !rc.J.Acquire(r) {
 			return false, nil // the timer's pass is on it
 		}
 		if _, ok := rc.Recover(ctx, r, "settle"); !ok {
