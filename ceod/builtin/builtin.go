@@ -60,7 +60,7 @@ type Env struct {
 
 // Journaled reports whether op changes more than one system and so
 // needs the journal.
-func Journaled(op string) bool { return op == "adduser" }
+func Journaled(op string) bool { return op == "adduser" || op == "mysql" || op == "postgresql" }
 
 // Set holds built handlers and the connections they keep open.
 type Set struct {
@@ -249,7 +249,7 @@ func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handle
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
 	}
-	return database.New(database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}, &database.MariaDB{DB: db, AdminUser: cf.AdminUsername})
+	return database.New(b.databaseDeps(acc, dir), &database.MariaDB{DB: db, AdminUser: cf.AdminUsername})
 }
 
 func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
@@ -268,8 +268,14 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 		return nil, fmt.Errorf("connecting to PostgreSQL (postgresql_admin_url): %w", err)
 	}
 	admin := pool.Config().ConnConfig.User
-	return database.New(database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log},
+	return database.New(b.databaseDeps(acc, dir),
 		&database.PostgreSQL{Pool: pool, AdminRole: admin, LockDatabases: cf.LockDatabases})
+}
+
+// databaseDeps are what the two database ops share.
+func (b *builder) databaseDeps(acc *config.Accounts, dir *directory.Client) database.Deps {
+	return database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log, Reserved: acc.Reserved,
+		Journal: b.journal, Recoverer: b.set.Recoverer}
 }
 
 func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {

@@ -380,29 +380,19 @@ func (h *Handler) checkFree(ctx context.Context, r *request) (int32, string, err
 // first; one still running gets EEXIST. It returns the record, or the
 // status and reason of a refusal.
 func (h *Handler) begin(ctx context.Context, r *request, caller string) (*journal.Record, int32, string) {
-	for attempt := 0; ; attempt++ {
-		jr := &journal.Record{Op: OpName, Caller: caller, Targets: []string{r.name}}
-		err := h.journal.Begin(jr)
-		if err == nil {
-			return jr, 0, ""
-		}
-		var ce *journal.ClaimedError
-		if !errors.As(err, &ce) {
-			h.log.Error("adduser: cannot write the journal", "user", r.name, "err", err)
-			return nil, StatusEIOJournal, "cannot write the journal; nothing was changed"
-		}
-		if ce.Active {
-			return nil, StatusEEXIST, fmt.Sprintf("user %s already exists (another request for it is running)", r.name)
-		}
-		if attempt > 0 {
-			break
-		}
-		if ok, err := h.recoverer.Settle(ctx, r.name); err != nil || !ok {
-			h.log.Warn("adduser: an earlier attempt is not undone yet", "user", r.name, "journal_id", ce.ID, "err", err)
-			break
-		}
+	jr := &journal.Record{Op: OpName, Caller: caller, Targets: []string{r.name}}
+	err := h.recoverer.Begin(ctx, jr)
+	var ce *journal.ClaimedError
+	switch {
+	case err == nil:
+		return jr, 0, ""
+	case errors.As(err, &ce):
+		return nil, StatusEEXIST, fmt.Sprintf("user %s already exists (another request for it is running)", r.name)
+	case errors.Is(err, journal.ErrUnsettled):
+		return nil, StatusEAGAIN, fmt.Sprintf("an earlier attempt at %s left changes that are not undone yet (ceod -journal shows them); ceod retries; send the request again later", r.name)
 	}
-	return nil, StatusEAGAIN, fmt.Sprintf("an earlier attempt at %s left changes that are not undone yet (ceod -journal shows them); ceod retries; send the request again later", r.name)
+	h.log.Error("adduser: cannot write the journal", "user", r.name, "err", err)
+	return nil, StatusEIOJournal, "cannot write the journal; nothing was changed"
 }
 
 // UndoStep undoes one step of an adduser journal record (journal.Undoer).

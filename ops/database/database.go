@@ -12,6 +12,7 @@ package database
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -38,7 +40,12 @@ type Engine interface {
 	// apply creates or resets the account and database name with
 	// secret, all or nothing. reset reports that only a password was
 	// reset. A *refusal is a decision made from the server's state.
-	apply(ctx context.Context, log *slog.Logger, name, secret string) (reset bool, err error)
+	// Before creating an object it calls st.begin with the object's
+	// step name (stepDatabase, stepAccount), and st.done after.
+	apply(ctx context.Context, log *slog.Logger, name, secret string, st stepper) (reset bool, err error)
+	// undo removes what the step named made for name, if it is there
+	// (DROP ... IF EXISTS): recovery of an unfinished request.
+	undo(ctx context.Context, step, name string) error
 	// serverError is the client's view of the server's own error, if err
 	// holds one.
 	serverError(err error) (string, bool)
@@ -69,6 +76,14 @@ type Deps struct {
 	// Log receives one record per request; never a password. Nil means
 	// no logging.
 	Log *slog.Logger
+	// Reserved, if set, reports further names refused whoever asks
+	// (config.Accounts.Reserved: the service names and reserved_names).
+	Reserved func(name string) bool
+	// Journal records each created object before it is made, so that a
+	// crash mid-request is rolled back (package journal); nil means
+	// none. Recoverer, if set, is the daemon's; nil means a private one.
+	Journal   *journal.Journal
+	Recoverer *journal.Recoverer
 }
 
 // op is the engine-independent part of a database op.
@@ -77,6 +92,7 @@ type op struct {
 	e   Engine
 	r   rules
 	log *slog.Logger
+	rc  *journal.Recoverer
 	mu  sync.Mutex // one create at a time: the statements are not atomic
 }
 
@@ -93,6 +109,11 @@ func New(d Deps, e Engine) (ops.Handler, error) {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	o.log = o.log.With("op", o.r.op)
+	o.rc = d.Recoverer
+	if o.rc == nil {
+		o.rc = &journal.Recoverer{J: d.Journal, Log: o.log}
+	}
+	o.rc.Register(o.r.op, o)
 	return e.handler(o), nil
 }
 
@@ -124,6 +145,12 @@ func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMe
 		return msgs, nil, ops.OutcomeInvalid
 	}
 	add(0, "%s create db=%s by %s", o.r.op, name, caller)
+	if o.d.Reserved != nil && o.d.Reserved(name) {
+		// A service's name, whoever asks and whether or not an account
+		// of that name exists.
+		add(int32(syscall.EINVAL), "username %s is reserved: it names a service or system account", name)
+		return msgs, nil, ops.OutcomeInvalid
+	}
 	d, err := authz.CreateDatabase(ctx, o.d.Dir, caller, name)
 	if err != nil {
 		o.log.Error("authorization failed", "caller", caller, "target", name, "err", err)
@@ -165,7 +192,24 @@ func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMe
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	reset, err := o.e.apply(ctx, o.log, name, secret)
+	rec := &journal.Record{Op: o.r.op, Caller: caller, Targets: []string{o.r.op + ":" + name}}
+	if err := o.rc.Begin(ctx, rec); err != nil {
+		o.log.Warn("journal refused the request", "target", name, "err", err)
+		add(int32(syscall.EAGAIN), "exception occured creating database: an earlier attempt for %s is not undone yet; try again later", name)
+		return msgs, nil, ops.OutcomeError
+	}
+	st := &steps{j: o.d.Journal, r: rec, name: name}
+	reset, err := o.e.apply(ctx, o.log, name, secret, st)
+	if err == nil && st.err != nil {
+		err = &ops.StepError{Step: "writing the journal", Err: st.err}
+	}
+	if err != nil {
+		// The engine undid what it could; the journal's undo makes sure,
+		// with retries, and keeps what it cannot undo for recovery.
+		o.rc.Recover(context.WithoutCancel(ctx), rec, "rollback")
+	} else if ferr := o.d.Journal.Finish(rec); ferr != nil {
+		o.log.Error("journal: cannot finish", "target", name, "err", ferr)
+	}
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -195,6 +239,45 @@ func (o *op) reserved(name string) bool {
 		}
 	}
 	return o.r.admin != "" && strings.EqualFold(name, o.r.admin)
+}
+
+// Journal step names of the database ops.
+const (
+	stepDatabase = "database"
+	stepAccount  = "account" // MariaDB user or PostgreSQL role
+)
+
+// stepper is how an engine journals the objects it creates.
+type stepper interface {
+	// begin records that the step is about to create its object; an
+	// error means the journal cannot be written and the step must not
+	// run.
+	begin(step string) error
+	done(step string)
+}
+
+// steps journals one request's steps.
+type steps struct {
+	j    *journal.Journal
+	r    *journal.Record
+	name string
+	err  error
+}
+
+func (s *steps) begin(step string) error {
+	s.err = s.j.Mark(s.r, step, journal.Begun, map[string]string{"name": s.name})
+	return s.err
+}
+
+func (s *steps) done(step string) { s.j.Mark(s.r, step, journal.Done, nil) }
+
+// UndoStep undoes one step of an unfinished request (journal.Undoer).
+func (o *op) UndoStep(ctx context.Context, _ *journal.Record, s *journal.Step) error {
+	name := s.Undo["name"]
+	if !ValidName(name, o.r.maxName) {
+		return fmt.Errorf("database: journal step %s has an invalid name %q", s.Name, name)
+	}
+	return o.e.undo(ctx, s.Name, name)
 }
 
 // refusal is a decision made from the server's state.

@@ -141,7 +141,7 @@ func (m *MariaDB) serverError(err error) (string, bool) {
 // store for IDENTIFIED BY '<password>', and the plain password is never
 // sent to the server or its logs. A re-run resets the password but
 // reports a creation, as the legacy op did.
-func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string) (reset bool, err error) {
+func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string, st stepper) (reset bool, err error) {
 	conn, err := m.DB.Conn(ctx)
 	if err != nil {
 		return false, &ops.StepError{Step: "connecting", Err: err}
@@ -171,17 +171,27 @@ func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string
 
 	db := quoteIdent(name)
 	account := quoteIdent(name) + "@" + quoteIdent("localhost")
-	steps := []struct{ what, stmt, undo string }{
-		{"creating database", "CREATE DATABASE IF NOT EXISTS " + db, "DROP DATABASE IF EXISTS " + db},
-		{"creating user", "CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", "DROP USER IF EXISTS " + account},
+	steps := []struct{ what, stmt, undo, journal string }{
+		{"creating database", "CREATE DATABASE IF NOT EXISTS " + db, "DROP DATABASE IF EXISTS " + db, stepDatabase},
+		{"creating user", "CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", "DROP USER IF EXISTS " + account, stepAccount},
 		// On a re-run the account exists and CREATE USER IF NOT EXISTS
 		// left it alone: set the new password.
-		{"setting password", "ALTER USER " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", ""},
-		{"granting privileges", "GRANT ALL PRIVILEGES ON " + db + ".* TO " + account, ""},
+		{"setting password", "ALTER USER " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", "", ""},
+		{"granting privileges", "GRANT ALL PRIVILEGES ON " + db + ".* TO " + account, "", ""},
 	}
 	existed := []bool{dbExisted, userExisted, true, true}
 	for i, s := range steps {
-		if _, err := conn.ExecContext(ctx, s.stmt); err != nil {
+		journaled := s.journal != "" && !existed[i]
+		if journaled {
+			if err := st.begin(s.journal); err != nil {
+				return false, &ops.StepError{Step: "writing the journal", Err: err}
+			}
+		}
+		_, err := conn.ExecContext(ctx, s.stmt)
+		if err == nil && journaled {
+			st.done(s.journal)
+		}
+		if err != nil {
 			// Undo what this run created, newest first.
 			cleanup := context.WithoutCancel(ctx)
 			for j := i; j >= 0; j-- {
@@ -196,6 +206,23 @@ func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string
 		}
 	}
 	return false, nil
+}
+
+// undo drops what a journaled step created, if it is there.
+func (m *MariaDB) undo(ctx context.Context, step, name string) error {
+	var stmt string
+	switch step {
+	case stepDatabase:
+		stmt = "DROP DATABASE IF EXISTS " + quoteIdent(name)
+	case stepAccount:
+		stmt = "DROP USER IF EXISTS " + quoteIdent(name) + "@" + quoteIdent("localhost")
+	default:
+		return fmt.Errorf("database: unknown journal step %q", step)
+	}
+	if _, err := m.DB.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("database: undoing %s %s: %w", step, name, err)
+	}
+	return nil
 }
 
 // redact hides secret should a server message quote a statement.

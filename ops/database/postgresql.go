@@ -110,7 +110,7 @@ func (p *PostgreSQL) serverError(err error) (string, bool) {
 // literal, and the plain password never reaches the server. PostgreSQL
 // stores such a verifier as is. Other databases the role can reach are
 // logged as warnings.
-func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier string) (reset bool, err error) {
+func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier string, st stepper) (reset bool, err error) {
 	conn, err := p.Pool.Acquire(ctx)
 	if err != nil {
 		return false, &ops.StepError{Step: "connecting", Err: err}
@@ -170,9 +170,13 @@ func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier
 
 	const attrs = " WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD '"
 	if !roleExists {
+		if err = st.begin(stepAccount); err != nil {
+			return false, &ops.StepError{Step: "writing the journal", Err: err}
+		}
 		if _, err = conn.Exec(ctx, "CREATE ROLE "+ident+attrs+verifier+"'"); err != nil {
 			return false, &ops.StepError{Step: "creating role", Err: redactPostgreSQL(err, verifier)}
 		}
+		st.done(stepAccount)
 		createdRole = true
 	} else {
 		if _, err = conn.Exec(ctx, "ALTER ROLE "+ident+attrs+verifier+"'"); err != nil {
@@ -180,9 +184,13 @@ func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier
 		}
 	}
 	if !dbExists {
+		if err = st.begin(stepDatabase); err != nil {
+			return false, &ops.StepError{Step: "writing the journal", Err: err}
+		}
 		if _, err = conn.Exec(ctx, "CREATE DATABASE "+ident+" OWNER "+ident); err != nil {
 			return false, &ops.StepError{Step: "creating database", Err: err}
 		}
+		st.done(stepDatabase)
 		createdDB = true
 	}
 	// Only the owner (and superusers) may connect or make temporary
@@ -208,6 +216,24 @@ func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier
 			"role", name, "database", db)
 	}
 	return !createdDB, nil
+}
+
+// undo drops what a journaled step created, if it is there.
+func (p *PostgreSQL) undo(ctx context.Context, step, name string) error {
+	ident := pgx.Identifier{name}.Sanitize()
+	var stmt string
+	switch step {
+	case stepDatabase:
+		stmt = "DROP DATABASE IF EXISTS " + ident
+	case stepAccount:
+		stmt = "DROP ROLE IF EXISTS " + ident
+	default:
+		return fmt.Errorf("database: unknown journal step %q", step)
+	}
+	if _, err := p.Pool.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("database: undoing %s %s: %w", step, name, err)
+	}
+	return nil
 }
 
 // redactPostgreSQL hides secret should a server message quote a

@@ -268,3 +268,28 @@ func (rc *Recoverer) Register(op string, u Undoer) {
 	}
 	rc.Undoers[op] = u
 }
+
+// ErrUnsettled is Begin's error when an unfinished earlier request for
+// one of the targets could not be rolled back yet.
+var ErrUnsettled = errors.New("journal: an earlier request for the name is not undone yet")
+
+// Begin starts a new request's record (Journal.Begin). If an unfinished
+// earlier record claims a target, that one is rolled back first; if it
+// cannot be yet, Begin fails with ErrUnsettled. A target claimed by a
+// running request fails with a *ClaimedError whose Active is set.
+func (rc *Recoverer) Begin(ctx context.Context, r *Record) error {
+	for attempt := 0; ; attempt++ {
+		err := rc.J.Begin(r)
+		var ce *ClaimedError
+		if !errors.As(err, &ce) || ce.Active {
+			return err
+		}
+		if attempt > 0 {
+			return fmt.Errorf("%w (request %s)", ErrUnsettled, ce.ID)
+		}
+		if ok, err := rc.Settle(ctx, ce.Target); err != nil || !ok {
+			rc.log().Warn("journal: an earlier request is not undone yet", "target", ce.Target, "id", ce.ID, "err", err)
+			return fmt.Errorf("%w (request %s)", ErrUnsettled, ce.ID)
+		}
+	}
+}
