@@ -173,17 +173,18 @@ func (f *fixture) waitGone(t *testing.T, a account, limit time.Duration) {
 	}
 }
 
-// TestSlapdKilled: slapd is SIGKILLed once the principal is made, and
-// comes back a second later: the group add fails, and within 60s of
-// slapd's return the leftovers (LDAP entry, principal) are gone.
+// TestSlapdKilled: slapd is SIGKILLed once the principal is made (the
+// group step begun) and comes back a second later: the group add fails,
+// and within 60s of slapd's return the leftovers (LDAP entry, principal)
+// are gone.
 func TestSlapdKilled(t *testing.T) {
 	f := newFixture(t)
 	slapd := f.r.PIDs()["slapd"]
-	p := f.start(t, fmt.Sprintf("%s=adduser:principal:done=KILL@%d", daemon.SignalEnv, slapd))
+	p := f.start(t, fmt.Sprintf("%s=adduser:group:begun=KILL@%d", daemon.SignalEnv, slapd))
 	a := account{name: unique("s"), password: "slapd-pw"}
 	restarted := make(chan time.Time, 1)
 	go func() {
-		for f.r.Signal("slapd", 0) == nil && processAlive(slapd) {
+		for deadline := time.Now().Add(30 * time.Second); processAlive(slapd) && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Millisecond)
 		}
 		f.r.Kill("slapd") // reap it
