@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,10 +20,7 @@ func BenchmarkAddUser(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			f := newFixture(b)
 			p := f.start(b, mode.env...)
-			defer func() {
-				p.cmd.Process.Signal(syscall.SIGTERM)
-				p.wait(b, 15*time.Second)
-			}()
+			defer p.stop(b)
 			// One request first: the ccache, connections and caches warm.
 			if ok, text, err := f.send(b.Context(), account{name: unique("w"), password: "bench-pw"}); err != nil || !ok {
 				b.Fatalf("warm-up adduser: %v %s", err, text)

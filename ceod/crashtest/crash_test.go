@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csclub/ceo/ceod/daemon"
+	"github.com/csclub/ceo/internal/realm"
 )
 
 // recoveryLimit is the acceptance bound: within it after ceod (or the
@@ -85,8 +86,7 @@ func TestKillAtEveryStep(t *testing.T) {
 				recoveryLimit, 200*time.Millisecond, "no audit line for a recovered request")
 			f.resend(t, accts, complete)
 			assert.Contains(t, f.journalList(t, "-check"), "no unfinished requests")
-			p2.cmd.Process.Signal(syscall.SIGTERM)
-			p2.wait(t, 15*time.Second)
+			p2.stop(t)
 		})
 	}
 }
@@ -115,8 +115,7 @@ func TestKillAtRandomTime(t *testing.T) {
 		}
 	}
 	f.resend(t, accts, complete)
-	p2.cmd.Process.Signal(syscall.SIGTERM)
-	p2.wait(t, 15*time.Second)
+	p2.stop(t)
 }
 
 func count(b []bool) int {
@@ -152,8 +151,7 @@ func TestKadmindFrozen(t *testing.T) {
 	require.NoError(t, f.r.Signal("kadmind", syscall.SIGCONT))
 	f.waitGone(t, a, recoveryLimit)
 	f.resend(t, []account{a}, []bool{false})
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 15*time.Second)
+	p.stop(t)
 }
 
 // waitGone waits until a is absent and the journal has let go of it.
@@ -184,7 +182,7 @@ func TestSlapdKilled(t *testing.T) {
 	a := account{name: unique("s"), password: "slapd-pw"}
 	restarted := make(chan time.Time, 1)
 	go func() {
-		for deadline := time.Now().Add(30 * time.Second); processAlive(slapd) && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(30 * time.Second); realm.ProcessAlive(slapd) && time.Now().Before(deadline); {
 			time.Sleep(50 * time.Millisecond)
 		}
 		f.r.Kill("slapd") // reap it
@@ -201,18 +199,7 @@ func TestSlapdKilled(t *testing.T) {
 	back := <-restarted
 	f.waitGone(t, a, recoveryLimit-time.Since(back))
 	f.resend(t, []account{a}, []bool{false})
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 15*time.Second)
-}
-
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+	p.stop(t)
 }
 
 // TestSigtermWhileKadmindHangs: SIGTERM while an adduser waits on a
@@ -239,8 +226,7 @@ func TestSigtermWhileKadmindHangs(t *testing.T) {
 	p2 := f.start(t)
 	f.waitGone(t, a, recoveryLimit)
 	f.resend(t, []account{a}, []bool{false})
-	p2.cmd.Process.Signal(syscall.SIGTERM)
-	p2.wait(t, 15*time.Second)
+	p2.stop(t)
 }
 
 // stopped reports whether pid is stopped (state T).
@@ -250,6 +236,6 @@ func stopped(pid int) bool {
 		return false
 	}
 	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	i := strings.LastIndexByte(s, ')') // comm may hold spaces and parens
 	return i > 0 && i+2 < len(s) && s[i+2] == 'T'
 }

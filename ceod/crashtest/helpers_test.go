@@ -189,6 +189,13 @@ func (p *proc) wait(t testing.TB, d time.Duration) {
 	}
 }
 
+// stop ends the process with SIGTERM, as systemd does.
+func (p *proc) stop(t testing.TB) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, 15*time.Second)
+}
+
 // account is one adduser request of a test.
 type account struct {
 	name, password string
