@@ -76,6 +76,8 @@ func TestParseCeodDefaults(t *testing.T) {
 		MaxConns:         4096,
 		MaxConnsPerIP:    256,
 		ShutdownGrace:    30 * time.Second,
+		Journal:          "/var/lib/ceod/journal.db",
+		RecoveryInterval: 15 * time.Second,
 	}, c)
 }
 
@@ -93,7 +95,9 @@ idle_timeout = 90
 op_timeout = 2m
 max_conns = 10
 max_conns_per_ip = 2
-shutdown_grace = 1m30s
+shutdown_grace = 25s
+journal = /srv/ceod/journal.db
+recovery_interval = 1m
 `
 	c, err := ParseCeod(strings.NewReader(in), "ceod.cf")
 	require.NoError(t, err)
@@ -111,8 +115,15 @@ shutdown_grace = 1m30s
 		OpTimeout:        2 * time.Minute,
 		MaxConns:         10,
 		MaxConnsPerIP:    2,
-		ShutdownGrace:    90 * time.Second,
+		ShutdownGrace:    25 * time.Second,
+		Journal:          "/srv/ceod/journal.db",
+		RecoveryInterval: time.Minute,
 	}, c)
+	// The bound that keeps ceod under systemd's TimeoutStopSec.
+	_, err = ParseCeod(strings.NewReader("shutdown_grace = 31s\n"), "ceod.cf")
+	assert.ErrorContains(t, err, "at most 30s")
+	_, err = ParseCeod(strings.NewReader("journal = relative.db\n"), "ceod.cf")
+	assert.ErrorContains(t, err, "absolute path")
 }
 
 func TestParseCeodListenFollowsPort(t *testing.T) {
@@ -176,7 +187,7 @@ func TestShippedCeodExample(t *testing.T) {
 	}
 	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
 	require.NoError(t, err)
-	assert.Equal(t, 14+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, 16+len(opsconfig.ExtensionKeys), keys, "every key documented once")
 	assert.Equal(t, DefaultReplayCache, c.ReplayCache)
 	assert.Equal(t, ":9987", c.Listen)
 	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)

@@ -241,6 +241,9 @@ func Run(ctx context.Context, o Options) error {
 	described := strings.Join(registry.Describe(table, builtins.Handlers), " ")
 	if st.check {
 		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
+		if !journaled(table) {
+			return nil
+		}
 		return reportJournal(o.Stderr, cf.Journal, false)
 	}
 	kf, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)

@@ -12,7 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/csclub/ceo/ceod/builtin"
+	"github.com/csclub/ceo/ceod/server"
 	"github.com/csclub/ceo/ops/journal"
+	"github.com/csclub/ceo/wire"
 )
 
 // Journal limits.
@@ -89,6 +92,17 @@ func recoverAtStart(ctx context.Context, rc *journal.Recoverer, log *slog.Logger
 	case left > 0:
 		log.Warn("journal: unfinished requests left for the recovery timer", "left", left, "duration", time.Since(t0))
 	}
+}
+
+// journaled reports whether the table serves an op that keeps the
+// journal.
+func journaled(table map[wire.MsgType]server.Op) bool {
+	for _, op := range table {
+		if builtin.Journaled(op.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // reportJournal writes the unfinished requests of the journal at path:
