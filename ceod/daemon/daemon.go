@@ -107,7 +107,7 @@ type settings struct {
 	// ignored are the legacy flags given (-d/--detach, -q/--quiet): old
 	// init scripts pass them; under systemd they mean nothing.
 	ignored []string
-	listJ     bool
+	listJ   bool
 }
 
 func parseArgs(o Options) (*settings, error) {
