@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -15,26 +14,35 @@ import (
 	"github.com/csclub/ceo/ceo/console"
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/ceo/remote"
+	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/ceo/terms"
 )
 
-// benchCommand runs a console command per iteration as office1, as
-// `ceo NAME` does after login: connect to the directory, read, print.
-// The Kerberos login is done once.
+// benchCommand runs a console command per iteration as office1 as
+// `ceo NAME` does once started with a ticket: read the configuration,
+// pick up the ticket, connect to the directory, read, print. kinit is
+// done once.
 func benchCommand(b *testing.B, args ...string) {
 	r, _ := setup(b)
-	cfg, err := config.Load(r.ConfigDir)
-	if err != nil {
-		b.Fatal(err)
+	u := r.Users["office1"]
+	cc := r.Kinit(b, u.Name, u.Password)
+	connect := func(ctx context.Context) (*app.App, error) {
+		cfg, err := config.Load(r.ConfigDir)
+		if err != nil {
+			return nil, err
+		}
+		s, err := session.Login(ctx, session.Options{CCName: "FILE:" + cc})
+		if err != nil {
+			return nil, err
+		}
+		return app.Connect(ctx, cfg, s)
 	}
-	s := ceotest.Login(b, r, "office1")
-	connect := func(ctx context.Context) (*app.App, error) { return app.Connect(ctx, cfg, s) }
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	for b.Loop() {
 		out.Reset()
-		io := console.IO{In: strings.NewReader(""), Out: &out, Err: io.Discard}
+		io := console.IO{In: strings.NewReader(""), Out: &out, Err: &errOut}
 		if code := console.Run(b.Context(), args[0], args[1:], io, connect); code != 0 {
-			b.Fatalf("%s: exit %d", args[0], code)
+			b.Fatalf("%s: exit %d\n%s", args[0], code, errOut.String())
 		}
 	}
 	b.ReportMetric(float64(strings.Count(out.String(), "\n")), "lines")
