@@ -102,11 +102,19 @@ func inactive(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ms, err := a.Dir.All(ctx)
+	// The directory leaves out those registered in the last delta
+	// terms, so a big directory is not read whole; the rule below is
+	// still applied to what comes back.
+	cur := a.Current()
+	var ms []members.Member
+	if delta == 0 {
+		ms, err = a.Dir.All(ctx)
+	} else {
+		ms, err = a.Dir.NotRegistered(ctx, terms.Interval(cur.Add(1-delta), delta), nil)
+	}
 	if err != nil {
 		return err
 	}
-	cur := a.Current()
 	for _, m := range ms {
 		last, ok := m.LastTerm()
 		switch {
@@ -174,11 +182,19 @@ func expiredAccounts(ctx context.Context, e *env, args []string, email, all bool
 	if email && a.Config.ExpireHook == "" {
 		return fmt.Errorf("--email needs expire_hook in %s/accounts.cf", a.Config.Dir)
 	}
-	everyone, err := a.Dir.All(ctx)
+	// The directory returns the candidates (not registered now and,
+	// unless all, registered in the window); expiredMembers applies the
+	// rule to them.
+	cur := a.Current()
+	var since []terms.Term
+	if !all {
+		since = terms.Interval(cur.Add(-expiredWindow), expiredWindow)
+	}
+	candidates, err := a.Dir.NotRegistered(ctx, []terms.Term{cur}, since)
 	if err != nil {
 		return err
 	}
-	ms := expiredMembers(everyone, a.Current(), all)
+	ms := expiredMembers(candidates, cur, all)
 	send := false
 	if email && len(ms) > 0 {
 		fmt.Fprintf(e.io.Err, "%d accounts have expired. If you want to send an account expiration notice to these users then type '%s' and hit enter\n", len(ms), confirmPhrase)
