@@ -237,3 +237,53 @@ func mitpeer(t *testing.T) string {
 	require.NoError(t, peerErr)
 	return peerBin
 }
+
+// TestTopologyNewMemberSubscribed: adduser on the admin host subscribes
+// the new member on the mail host, ceod calling ceod through the ceoc
+// relay as its service principal. With the mail host's ceod down the
+// account is still made, the reply says the subscription failed, and
+// the mailman op retries it.
+func TestTopologyNewMemberSubscribed(t *testing.T) {
+	r, tp := clubTopology(t)
+	ceoc := filepath.Join(binaries(t), "ceoc")
+	office := r.Kinit(t, "office1", r.Users["office1"].Password)
+	domain := strings.ToLower(r.Name)
+	add := func(name string) []*ceopb.StatusMessage {
+		t.Helper()
+		body, err := proto.Marshal(&ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(), Username: proto.String(name),
+			Password: proto.String("pw-" + randomDigits(t, 10)), Realname: proto.String("Listed Member")})
+		require.NoError(t, err)
+		code, out, stderr := onClient(t, tp, office, body, ceoc, "adduser")
+		require.Equal(t, 0, code, "ceoc adduser: %s", stderr)
+		var rep ceopb.AddUserResponse
+		require.NoError(t, proto.Unmarshal(out, &rep))
+		require.NotEmpty(t, rep.GetMessages())
+		return rep.GetMessages()
+	}
+
+	name := "listed" + randomDigits(t, 5)
+	msgs := add(name)
+	for _, m := range msgs {
+		assert.Zero(t, m.GetStatus(), "%s", m.GetMessage())
+	}
+	assert.Contains(t, msgs[len(msgs)-1].GetMessage(), "Subscribed: "+name+"@"+domain)
+	assert.Contains(t, listMembers(t, tp), name+"@"+domain)
+	assert.Equal(t, []string{"mail"}, auditedOn(t, tp, "mailman"), "the subscription is served by the mail host")
+	b, err := os.ReadFile(tp.Host("mail").Log)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "principal="+tp.Owner("adduser").Principal+"@"+r.Name, "the admin host's ceod called as itself")
+
+	require.NoError(t, tp.StopHost("mail"))
+	down := "unlisted" + randomDigits(t, 5)
+	msgs = add(down)
+	require.NoError(t, tp.StartHost("mail"))
+	last := msgs[len(msgs)-1]
+	assert.NotZero(t, last.GetStatus(), "%s", last.GetMessage())
+	assert.Contains(t, last.GetMessage(), "failed to subscribe "+down)
+	require.NotNil(t, r.LDAPEntry(t, r.UserDN(down)), "a list failure keeps the account")
+	assert.NotContains(t, listMembers(t, tp), down+"@"+domain)
+
+	code, _, stderr := onClient(t, tp, office, []byte(down+"\n"), ceoc, "mailman")
+	require.Equal(t, 0, code, "retry: %s", stderr)
+	assert.Contains(t, listMembers(t, tp), down+"@"+domain, "the retry subscribes")
+}

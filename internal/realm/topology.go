@@ -235,8 +235,11 @@ func (t *Topology) opsFile() string {
 	return b.String()
 }
 
-// hostKeys are the ceod.cf keys each host sets for itself.
-var hostKeys = []string{"listen", "hostname", "keytab", "service_principal", "replay_cache"}
+// hostKeys are the ceod.cf keys each host sets for itself; stateKeys
+// name state a ceod locks for itself, so each host gets its own path.
+var hostKeys = []string{"listen", "hostname", "keytab", "service_principal", "mailman_trusted_principals", "replay_cache", "journal"}
+
+var stateKeys = map[string]string{"replay_cache": "replay-cache", "journal": "journal"}
 
 // writeConfigs gives each host the realm's configuration with the
 // topology's ops file and a ceod.cf of its own.
@@ -246,9 +249,11 @@ func (t *Topology) writeConfigs() error {
 		return err
 	}
 	var shared []string
+	present := map[string]bool{}
 	for _, l := range strings.Split(string(ceodCf), "\n") {
 		k, _, _ := strings.Cut(l, "=")
 		k = strings.TrimSpace(k)
+		present[k] = true
 		if !contains(hostKeys, k) && l != "" {
 			shared = append(shared, l)
 		}
@@ -257,9 +262,18 @@ func (t *Topology) writeConfigs() error {
 		if err := copyDir(t.r.ConfigDir, h.ConfigDir); err != nil {
 			return err
 		}
-		// Each ceod has its replay cache to itself (ceod locks it).
-		cf := strings.Join(shared, "\n") + fmt.Sprintf("\nlisten = %s:%d\nhostname = %s\nkeytab = %s\nservice_principal = %s\nreplay_cache = %s\n",
-			h.Addr, t.r.CeodPort, h.FQDN, h.Keytab, h.Principal, filepath.Join(h.ConfigDir, "replay-cache"))
+		cf := strings.Join(shared, "\n") + fmt.Sprintf("\nlisten = %s:%d\nhostname = %s\nkeytab = %s\nservice_principal = %s\n",
+			h.Addr, t.r.CeodPort, h.FQDN, h.Keytab, h.Principal)
+		if contains(h.Ops, "mailman") {
+			// The admin host's ceod subscribes new members here, as
+			// its own service principal; nothing is trusted by address.
+			cf += fmt.Sprintf("mailman_trusted_principals = %s@%s\n", t.Owner("adduser").Principal, t.r.Name)
+		}
+		for key, name := range stateKeys {
+			if present[key] {
+				cf += fmt.Sprintf("%s = %s\n", key, filepath.Join(filepath.Dir(h.ConfigDir), name))
+			}
+		}
 		if err := writeFileMode(filepath.Join(h.ConfigDir, "ceod.cf"), []byte(cf), 0o644); err != nil {
 			return err
 		}
