@@ -23,6 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var (
 		mode     = fs.String("mode", "all", "what to measure: handshake, ops, idle or all")
 		op       = fs.String("op", "ping", "op to send")
+		body     = fs.String("body", "", "request body to send with each op (text; e.g. a user name and newline for mailman)")
 		conc     = fs.String("c", "1,16,64", "comma-separated concurrency levels")
 		dur      = fs.Duration("d", 5*time.Second, "duration of each run")
 		idle     = fs.Int("idle", 10000, "connections to open for -mode idle")
@@ -68,7 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			continue
 		}
 		for _, n := range levels {
-			cfg := bench.Config{Client: c, Op: *op, Concurrency: n, Duration: *dur}
+			cfg := bench.Config{Client: c, Op: *op, Concurrency: n, Duration: *dur, Request: []byte(*body)}
 			if m == "handshake" {
 				report(bench.Handshakes(ctx, cfg))
 			} else {
