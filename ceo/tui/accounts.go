@@ -461,19 +461,12 @@ func (u *UI) lookupMember(uid string, dst **members.Member, proceed func()) {
 		return
 	}
 	var m *members.Member
-	u.work("Looking up "+uid, func(ctx context.Context) error {
+	u.lookup("Looking up "+uid, func(ctx context.Context) error {
 		var err error
 		m, err = u.a.Dir.Get(ctx, uid)
 		return err
-	}, func(err error) {
-		switch {
-		case errors.Is(err, members.ErrNoSuchMember):
-			u.errorStatus("Member not found")
-		case err != nil:
-			u.errorStatus(plain(err))
-		default:
-			*dst = m
-			proceed()
-		}
+	}, members.ErrNoSuchMember, "Member not found", func() {
+		*dst = m
+		proceed()
 	})
 }

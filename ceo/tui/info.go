@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,23 +49,14 @@ func (u *UI) displayMember() {
 	user := up.userInput("Username: ", u.a.User(), 20, u.members)
 	up.onNext = func(proceed func()) {
 		uid := strings.TrimSpace(user.GetText())
-		u.work("Looking up "+uid, func(ctx context.Context) error {
+		u.lookup("Looking up "+uid, func(ctx context.Context) error {
 			var err error
 			if m, err = u.a.Dir.Get(ctx, uid); err != nil {
 				return err
 			}
 			groups, err = u.a.Dir.Groups(ctx, uid)
 			return err
-		}, func(err error) {
-			switch {
-			case errors.Is(err, members.ErrNoSuchMember):
-				u.errorStatus("Member not found")
-			case err != nil:
-				u.errorStatus(plain(err))
-			default:
-				proceed()
-			}
-		})
+		}, members.ErrNoSuchMember, "Member not found", proceed)
 	}
 	dp := w.page("Member Details", "")
 	dp.onShow = func() { dp.setText(memberDetails(m, groups)) }
@@ -135,58 +125,63 @@ func (u *UI) memberList(title string, ms []members.Member) {
 	u.setStatus("[gray]Enter shows a member, Esc returns to the menu.[-]")
 }
 
-func (u *UI) searchByTerm() {
-	w := u.newWizard("By Term")
-	p := w.page("Terms Members", "Members registered for a term, e.g. "+u.a.Current().String()+".")
-	term := p.input("Term: ", u.a.Current().String(), 6)
+// searchForm is one search wizard: a page with one field whose trimmed
+// text parse turns into the search (or an error status), run on Search.
+type searchForm struct {
+	wizard, title, help, label, initial string
+	width                               int
+	search                              func(text string) (title string, fn func(context.Context) ([]members.Member, error), errStatus string)
+}
+
+func (u *UI) searchForm(f searchForm) {
+	w := u.newWizard(f.wizard)
+	p := w.page(f.title, f.help)
+	field := p.input(f.label, f.initial, f.width)
 	p.nextLabel = "Search"
 	p.onNext = func(func()) {
-		t, err := terms.Parse(strings.TrimSpace(term.GetText()))
-		if err != nil {
-			u.errorStatus("Invalid term")
+		title, fn, bad := f.search(strings.TrimSpace(field.GetText()))
+		if bad != "" {
+			u.errorStatus(bad)
 			return
 		}
-		u.searchWith("Members in "+t.String(), func(ctx context.Context) ([]members.Member, error) {
-			return u.a.Dir.ByTerm(ctx, t)
-		})
+		u.searchWith(title, fn)
 	}
 	w.start()
+}
+
+func (u *UI) searchByTerm() {
+	cur := u.a.Current().String()
+	u.searchForm(searchForm{wizard: "By Term", title: "Terms Members", help: "Members registered for a term, e.g. " + cur + ".",
+		label: "Term: ", initial: cur, width: 6,
+		search: func(text string) (string, func(context.Context) ([]members.Member, error), string) {
+			t, err := terms.Parse(text)
+			if err != nil {
+				return "", nil, "Invalid term"
+			}
+			return "Members in " + t.String(), func(ctx context.Context) ([]members.Member, error) { return u.a.Dir.ByTerm(ctx, t) }, ""
+		}})
 }
 
 func (u *UI) searchByName() {
-	w := u.newWizard("By Name")
-	p := w.page("Members by Name", "Every word must appear in the name.")
-	name := p.input("Name: ", "", 40)
-	p.nextLabel = "Search"
-	p.onNext = func(func()) {
-		n := strings.TrimSpace(name.GetText())
-		if n == "" {
-			u.errorStatus("Invalid name")
-			return
-		}
-		u.searchWith("Members named "+n, func(ctx context.Context) ([]members.Member, error) {
-			return u.a.Dir.ByName(ctx, n)
-		})
-	}
-	w.start()
+	u.searchForm(searchForm{wizard: "By Name", title: "Members by Name", help: "Every word must appear in the name.",
+		label: "Name: ", width: 40,
+		search: func(n string) (string, func(context.Context) ([]members.Member, error), string) {
+			if n == "" {
+				return "", nil, "Invalid name"
+			}
+			return "Members named " + n, func(ctx context.Context) ([]members.Member, error) { return u.a.Dir.ByName(ctx, n) }, ""
+		}})
 }
 
 func (u *UI) searchByGroup() {
-	w := u.newWizard("By Group")
-	p := w.page("Members by Group", "")
-	group := p.input("Group: ", "", 30)
-	p.nextLabel = "Search"
-	p.onNext = func(func()) {
-		g := strings.TrimSpace(group.GetText())
-		if g == "" {
-			u.errorStatus("Invalid group")
-			return
-		}
-		u.searchWith("Members of "+g, func(ctx context.Context) ([]members.Member, error) {
-			return u.a.Dir.ByGroup(ctx, g)
-		})
-	}
-	w.start()
+	u.searchForm(searchForm{wizard: "By Group", title: "Members by Group",
+		label: "Group: ", width: 30,
+		search: func(g string) (string, func(context.Context) ([]members.Member, error), string) {
+			if g == "" {
+				return "", nil, "Invalid group"
+			}
+			return "Members of " + g, func(ctx context.Context) ([]members.Member, error) { return u.a.Dir.ByGroup(ctx, g) }, ""
+		}})
 }
 
 // searchWith runs a search and replaces the search window with the list.

@@ -201,21 +201,16 @@ func (u *UI) signOutBook() {
 	up.onNext = func(proceed func()) {
 		user = strings.TrimSpace(userField.GetText())
 		var ok bool
-		u.work("Checking "+user, func(ctx context.Context) error {
+		u.lookup("Checking "+user, func(ctx context.Context) error {
 			var err error
 			ok, err = u.a.Eligible(ctx, user)
 			return err
-		}, func(err error) {
-			switch {
-			case errors.Is(err, members.ErrNoSuchMember):
-				u.errorStatus("Member not found")
-			case err != nil:
-				u.errorStatus(plain(err))
-			case !ok:
+		}, members.ErrNoSuchMember, "Member not found", func() {
+			if !ok {
 				u.errorStatus("User not registered for this term!")
-			default:
-				proceed()
+				return
 			}
+			proceed()
 		})
 	}
 	u.bookSearchPage(w, nil, &found)

@@ -27,20 +27,13 @@ func (u *UI) manageGroup() {
 			u.errorStatus("Invalid group")
 			return
 		}
-		u.work("Looking up group "+name, func(ctx context.Context) error {
+		u.lookup("Looking up group "+name, func(ctx context.Context) error {
 			var err error
 			g, err = u.a.Dir.GetGroup(ctx, name)
 			return err
-		}, func(err error) {
-			switch {
-			case errors.Is(err, members.ErrNoSuchGroup):
-				u.errorStatus("Group not found")
-			case err != nil:
-				u.errorStatus(plain(err))
-			default:
-				u.pop()
-				u.groupWindow(g)
-			}
+		}, members.ErrNoSuchGroup, "Group not found", func() {
+			u.pop()
+			u.groupWindow(g)
 		})
 	}
 	w.start()

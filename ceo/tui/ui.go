@@ -376,3 +376,18 @@ func wrappedHeight(text string, width int) int {
 	}
 	return n
 }
+
+// lookup runs fn as work: on success it calls done; an error that is
+// notFound shows missing, any other error shows itself.
+func (u *UI) lookup(what string, fn func(ctx context.Context) error, notFound error, missing string, done func()) {
+	u.work(what, fn, func(err error) {
+		switch {
+		case errors.Is(err, notFound):
+			u.errorStatus(missing)
+		case err != nil:
+			u.errorStatus(plain(err))
+		default:
+			done()
+		}
+	})
+}
