@@ -109,8 +109,10 @@ func newEnv(t testing.TB, r *realm.Realm, extra ...string) *testEnv {
 	require.NoError(t, os.MkdirAll(e.libDir, 0o755))
 	require.NoError(t, os.MkdirAll(e.mark, 0o777))
 	require.NoError(t, os.Chmod(e.mark, 0o777))
-	cf := fmt.Sprintf("hostname = localhost\nkeytab = %s\nservice_principal = %s\nlib_dir = %s\nshutdown_grace = 10s\nreplay_cache = %s\n",
-		r.CeodKeytab, r.CeodPrincipal, e.libDir, filepath.Join(base, "replay-cache")) + strings.Join(extra, "\n") + "\n"
+	// The journal is the test's own too: a daemon serving adduser must
+	// not touch /var/lib/ceod, nor share a journal (and its lock).
+	cf := fmt.Sprintf("hostname = localhost\nkeytab = %s\nservice_principal = %s\nlib_dir = %s\nshutdown_grace = 10s\nreplay_cache = %s\njournal = %s\n",
+		r.CeodKeytab, r.CeodPrincipal, e.libDir, filepath.Join(base, "replay-cache"), filepath.Join(base, "journal.db")) + strings.Join(extra, "\n") + "\n"
 	if !strings.Contains(cf, "\nlisten =") {
 		cf += "listen = 127.0.0.1:0\n"
 	}
