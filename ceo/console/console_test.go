@@ -21,6 +21,7 @@ import (
 	"github.com/csclub/ceo/ceo/console"
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/ceo/terms"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -285,7 +286,7 @@ func TestUpdatePrograms(t *testing.T) {
 // written as legacy and its password works.
 func TestMySQLCreate(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).RequireServed(t, "mysql")
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "mysql")
 	home := filepath.Join(r.HomeRoot, "regular1")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
@@ -338,7 +339,7 @@ func TestMySQLCreate(t *testing.T) {
 // terms registered in LDAP.
 func TestAddMemberAndClub(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
 	const pw = "scripted-pw-9"
 

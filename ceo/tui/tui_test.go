@@ -15,6 +15,7 @@ import (
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/ceo/library"
 	"github.com/csclub/ceo/ceo/terms"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -508,7 +509,7 @@ func TestSlowServer(t *testing.T) {
 // password) and the home directory exist.
 func TestNewMember(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
 	const uid, password = "nnewton", "correct-horse-7"
 	var person realm.UWPerson

@@ -67,8 +67,10 @@ type Options struct {
 	Args   []string            // command-line arguments, without the program name
 	Getenv func(string) string // environment lookup; nil means os.Getenv
 	Stderr io.Writer           // log and usage output; nil means os.Stderr
-	Ready  func(addr net.Addr) // if set, called once the listener is open
-	Canon  registry.CanonFunc  // canonical-name lookup; nil means DNS
+	// Ready, if set, is called once the listener is open, with the op
+	// table being served.
+	Ready func(addr net.Addr, ops []registry.Entry)
+	Canon registry.CanonFunc // canonical-name lookup; nil means DNS
 }
 
 // errUsage marks a command-line error; Main exits 2 for it.
@@ -238,6 +240,7 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("closing op connections", "err", err)
 		}
 	}()
+	entries := registry.Entries(table, builtins.Handlers)
 	described := strings.Join(registry.Describe(table, builtins.Handlers), " ")
 	if st.check {
 		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
@@ -290,7 +293,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("ceod listening", "addr", ln.Addr().String(), "principal", cf.ServicePrincipal,
 		"config", st.configDir, "ops", described)
 	if o.Ready != nil {
-		o.Ready(ln.Addr())
+		o.Ready(ln.Addr(), entries)
 	}
 
 	serveErr := make(chan error, 1)

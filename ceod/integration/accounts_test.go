@@ -33,7 +33,7 @@ func TestAccountOpsThroughDaemon(t *testing.T) {
 	r := realm.Get(t)
 	d := (&testEnv{r: r, dir: r.ConfigDir}).start(t, nil, "-listen", "127.0.0.1:0")
 
-	started := d.log.waitFor(t, map[string]string{"msg": "ceod listening"})
+	started := d.log.WaitFor(t, map[string]string{"msg": "ceod listening"})
 	assert.Equal(t, "adduser=0x1(builtin) mail=0x2(builtin) mysql=0x3(builtin) mailman=0x4(builtin) postgresql=0x5(builtin) ping=0x10(builtin)",
 		started["ops"])
 
@@ -115,7 +115,7 @@ func TestAccountOpsThroughDaemon(t *testing.T) {
 	require.Len(t, refused.GetMessages(), 1)
 	assert.NotZero(t, refused.GetMessages()[0].GetStatus())
 	assert.Nil(t, r.LDAPEntry(t, r.UserDN(other)))
-	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "adduser", "principal": "regular1@" + r.Name})
+	a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "adduser", "principal": "regular1@" + r.Name})
 	assert.Equal(t, "denied", a["outcome"])
 
 	assert.NotContains(t, d.log.String(), password, "a password in ceod's log")

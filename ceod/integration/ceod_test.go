@@ -47,9 +47,9 @@ func TestPing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "regular1@"+r.Name, pingPrincipal(t, reply))
 
-	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth", "outcome": "ok"})
+	a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "auth", "outcome": "ok"})
 	assert.Equal(t, "regular1@"+r.Name, a["principal"])
-	a = d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "ping"})
+	a = d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "ping"})
 	assert.Equal(t, "ok", a["outcome"])
 	assert.Equal(t, "regular1@"+r.Name, a["principal"])
 	assert.Contains(t, a["remote"], "127.0.0.1:")
@@ -72,7 +72,7 @@ func TestManyOpsOneConnection(t *testing.T) {
 	reply, err := conn.Call(t.Context(), "echo", []byte("same connection"))
 	require.NoError(t, err)
 	assert.Contains(t, string(reply), "stdin=same connection")
-	assert.Len(t, d.log.find(t, map[string]string{"msg": "audit", "event": "auth"}), 1, "one handshake")
+	assert.Len(t, d.log.Find(t, map[string]string{"msg": "audit", "event": "auth"}), 1, "one handshake")
 }
 
 func TestProgramOp(t *testing.T) {
@@ -110,7 +110,7 @@ func TestProgramFailureEndsConnection(t *testing.T) {
 	_, err = conn.Call(t.Context(), "ping", nil)
 	assert.Error(t, err, "a failed connection stays failed")
 
-	a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "fail"})
+	a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "fail"})
 	assert.Equal(t, "error", a["outcome"])
 	assert.Contains(t, a["error"], "exit status 3")
 	assert.Contains(t, a["error"], "fail: not today")
@@ -153,7 +153,7 @@ func TestClientErrors(t *testing.T) {
 		c.ConfigDir = opsOnly(t, "localhost ghost nobody 0x30\n")
 		_, err := c.Call(t.Context(), "ghost", nil)
 		require.ErrorIs(t, err, ceoc.ErrRefused)
-		a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "msgtype(0x30)"})
+		a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "msgtype(0x30)"})
 		assert.Equal(t, "denied", a["outcome"])
 	})
 	t.Run("wrong service key", func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestClientErrors(t *testing.T) {
 		require.ErrorIs(t, err, ceoc.ErrAuth)
 		assert.Contains(t, err.Error(), "ceod closed the connection during authentication")
 		assert.Contains(t, err.Error(), "keytab must hold ceod/localhost")
-		a := wrong.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth"})
+		a := wrong.log.WaitFor(t, map[string]string{"msg": "audit", "event": "auth"})
 		assert.Equal(t, "denied", a["outcome"])
 	})
 	// Legacy ops files use short host names; ceoc canonicalizes the host
@@ -263,7 +263,7 @@ func TestMITClient(t *testing.T) {
 	assert.Regexp(t, `enctype (17|18|19|20)\n`, stdout)
 	// The audit record follows the reply: wait for both.
 	assert.Eventually(t, func() bool {
-		return len(d.log.find(t, map[string]string{"msg": "audit", "event": "op", "op": "hello", "outcome": "ok"})) == 2
+		return len(d.log.Find(t, map[string]string{"msg": "audit", "event": "op", "op": "hello", "outcome": "ok"})) == 2
 	}, 10*time.Second, 5*time.Millisecond, "two audited hello ops")
 }
 
@@ -415,7 +415,7 @@ func TestBadInput(t *testing.T) {
 			for k, v := range tt.audit {
 				want[k] = v
 			}
-			a := d.log.waitFor(t, want)
+			a := d.log.WaitFor(t, want)
 			assert.Contains(t, a["error"], tt.err)
 
 			reply, err := good.Call(t.Context(), "ping", nil)
@@ -494,7 +494,7 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	assert.Zero(t, open.Load(), "flood connections not cut off")
 	assert.Zero(t, failed.Load(), "well-behaved client failed: %v", firstErr.Load())
 	assert.Positive(t, served.Load())
-	refused := d.log.find(t, map[string]string{"msg": "connection refused"})
+	refused := d.log.Find(t, map[string]string{"msg": "connection refused"})
 	assert.NotEmpty(t, refused, "per-address cap never applied")
 	t.Logf("1,000 connections cut off in %v; well-behaved client served %d pings meanwhile", elapsed.Round(time.Millisecond), served.Load())
 }

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csclub/ceo/ceoc"
-	"github.com/csclub/ceo/ceod/daemon"
+	"github.com/csclub/ceo/internal/ceodtest"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -132,73 +130,13 @@ func canon(_ context.Context, h string) (string, error) {
 	return h, nil
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// records parses the JSON log lines written so far.
-func (s *syncBuffer) records(t testing.TB) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(s.String()))
-	for sc.Scan() {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "log line %q", sc.Text())
-		out = append(out, m)
-	}
-	return out
-}
-
-// find returns the log records that have all of want.
-func (s *syncBuffer) find(t testing.TB, want map[string]string) []map[string]any {
-	var out []map[string]any
-next:
-	for _, m := range s.records(t) {
-		for k, v := range want {
-			if fmt.Sprint(m[k]) != v {
-				continue next
-			}
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// waitFor waits until a log record has all of want, and returns it.
-func (s *syncBuffer) waitFor(t testing.TB, want map[string]string) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := s.find(t, want); len(m) > 0 {
-			return m[0]
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("no log record with %v in:\n%s", want, s.String())
-	return nil
-}
-
-// ceod is an in-process daemon.
+// ceod is an in-process daemon (internal/ceodtest/daemontest).
 type ceod struct {
+	*ceodtest.Ceod
 	env  *testEnv
 	addr string
 	port int
-	log  *syncBuffer
-	stop func() // stops the daemon; the test's cleanup also does
+	log  *ceodtest.Buffer
 }
 
 // start runs the daemon in-process (daemon.Run, the whole command but
@@ -207,58 +145,14 @@ type ceod struct {
 // stderr if that is not nil; args are added to the command line.
 func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 	t.Helper()
-	log := &syncBuffer{}
-	if stderr == nil {
-		stderr = log
-	}
-	ready := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Args: append([]string{"-config", e.dir, "-log-format", "json", "-log-level", "debug"}, args...),
-			// Only the realm's krb5.conf, for the account ops' LDAP
-			// binds and kadmin: nothing else leaks in from the test's
-			// environment.
-			Getenv: func(k string) string {
-				if k == "KRB5_CONFIG" {
-					return e.r.KRB5Config
-				}
-				return ""
-			},
-			Stderr: stderr,
-			Ready:  func(a net.Addr) { ready <- a },
-			Canon:  canon,
-		})
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("ceod did not start: %v\n%s", err, log.String())
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("ceod: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &ceod{env: e, addr: addr.String(), port: addr.(*net.TCPAddr).Port, log: log, stop: stop}
+	c := daemontest.Start(t, e.r, daemontest.Options{ConfigDir: e.dir, LibDir: e.libDir,
+		Args: append([]string{"-log-format", "json", "-log-level", "debug"}, args...), Stderr: stderr, Canon: canon})
+	return &ceod{Ceod: c, env: e, addr: c.Addr, port: c.Port, log: c.Log}
 }
 
-// client returns a ceoc client for the daemon, logged in as user with a
-// fresh MIT kinit ccache.
-func (d *ceod) client(t testing.TB, user string) *ceoc.Client {
-	t.Helper()
-	cc := d.env.r.Kinit(t, user, d.env.r.Users[user].Password)
-	return &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: d.env.r.KRB5Config,
-		Credentials: ceoc.CCache("FILE:" + cc)}
-}
+// client returns the ceoc client of user for the daemon, logged in with
+// an MIT kinit ccache.
+func (d *ceod) client(t testing.TB, user string) *ceoc.Client { return d.Client(t, user) }
 
 var (
 	binOnce sync.Once
@@ -297,15 +191,15 @@ func binaries(t testing.TB) string {
 // the test ends.
 type process struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *ceodtest.Buffer
+	stderr *ceodtest.Buffer
 	done   chan struct{}
 	err    error
 }
 
 func startProcess(t testing.TB, env []string, stdin io.Reader, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: exec.Command(name, args...), stdout: &ceodtest.Buffer{}, stderr: &ceodtest.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -75,7 +75,7 @@ func TestIntegrityOnlyRequestRefused(t *testing.T) {
 			require.NoError(t, err)
 			c.write(append(header(uint32(len(tok)), rq.id), tok...))
 			c.expectClosed(10 * time.Second)
-			a := d.log.waitFor(t, map[string]string{"msg": "audit", "event": "op", "op": rq.op, "remote": c.nc.LocalAddr().String()})
+			a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": rq.op, "remote": c.nc.LocalAddr().String()})
 			assert.Equal(t, "invalid", a["outcome"])
 			assert.Contains(t, a["error"], "confidentiality service required")
 		})
@@ -160,13 +160,13 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 	require.NoError(t, err, "first use of the AP-REQ")
 	require.Equal(t, wire.MsgAuth, typ)
 	c.nc.Close()
-	first.stop()
+	first.Stop()
 
 	second := e.start(t, nil)
 	c = dialRaw(t, second.addr)
 	c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok...))
 	c.expectClosed(10 * time.Second)
-	a := second.log.waitFor(t, map[string]string{"msg": "audit", "event": "auth", "remote": c.nc.LocalAddr().String()})
+	a := second.log.WaitFor(t, map[string]string{"msg": "audit", "event": "auth", "remote": c.nc.LocalAddr().String()})
 	assert.Equal(t, "denied", a["outcome"])
 	assert.Contains(t, a["error"], "replayed")
 
@@ -210,7 +210,7 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 	assert.Contains(t, reread["keys"], fmt.Sprintf("%s@%s kvno %d,%d", svc, r.Name, oldKVNO, oldKVNO+1))
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
-	hup := d.log.waitFor(t, map[string]string{"msg": "SIGHUP: keytab reread"})
+	hup := d.log.WaitFor(t, map[string]string{"msg": "SIGHUP: keytab reread"})
 	assert.Contains(t, hup["keys"], fmt.Sprintf("%s@%s kvno %d,%d", svc, r.Name, oldKVNO, oldKVNO+1))
 }
 

@@ -103,21 +103,44 @@ func ProgramPath(libDir, name string) string {
 	return filepath.Join(libDir, "op-"+name)
 }
 
-// Describe lists a table as "name=0x10(builtin)" words, sorted by id,
-// for the startup log.
-func Describe(t map[wire.MsgType]server.Op, builtins map[string]ops.Handler) []string {
+// Entry is one op of a table.
+type Entry struct {
+	Name    string
+	ID      wire.MsgType
+	Builtin bool // a Go handler, not an op-NAME program
+}
+
+// String is "name=0x10(builtin)" or "name=0x4(program)".
+func (e Entry) String() string {
+	kind := "program"
+	if e.Builtin {
+		kind = "builtin"
+	}
+	return fmt.Sprintf("%s=%#x(%s)", e.Name, uint32(e.ID), kind)
+}
+
+// Entries lists a table sorted by id; builtins are the built-in handlers
+// by op name.
+func Entries(t map[wire.MsgType]server.Op, builtins map[string]ops.Handler) []Entry {
 	ids := make([]wire.MsgType, 0, len(t))
 	for id := range t {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	out := make([]string, 0, len(ids))
+	out := make([]Entry, 0, len(ids))
 	for _, id := range ids {
-		kind := "program"
-		if _, ok := builtins[t[id].Name]; ok {
-			kind = "builtin"
-		}
-		out = append(out, fmt.Sprintf("%s=%#x(%s)", t[id].Name, uint32(id), kind))
+		_, builtin := builtins[t[id].Name]
+		out = append(out, Entry{Name: t[id].Name, ID: id, Builtin: builtin})
+	}
+	return out
+}
+
+// Describe lists a table as "name=0x10(builtin)" words, sorted by id,
+// for the startup log.
+func Describe(t map[wire.MsgType]server.Op, builtins map[string]ops.Handler) []string {
+	var out []string
+	for _, e := range Entries(t, builtins) {
+		out = append(out, e.String())
 	}
 	return out
 }

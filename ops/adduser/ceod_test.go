@@ -1,72 +1,28 @@
 package adduser_test
 
 import (
-	"context"
-	"errors"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/keytab"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/csclub/ceo/ceoc"
 	"github.com/csclub/ceo/ceod/server"
+	"github.com/csclub/ceo/internal/ceodtest"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
 // startCeod runs an in-process ceod serving the adduser handler as op
-// 0x01 on a loopback port, and returns the port.
-func startCeod(t *testing.T, e *env) int {
+// 0x01.
+func startCeod(t *testing.T, e *env) *ceodtest.Ceod {
 	t.Helper()
-	kt, err := keytab.Load(e.r.CeodKeytab)
-	require.NoError(t, err)
-	srv := &server.Server{
-		Keytab:    kt,
-		Principal: e.r.CeodPrincipal,
-		Ops:       map[wire.MsgType]server.Op{0x01: {Name: "adduser", Handler: e.h}},
-		Log:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, srv.Shutdown(ctx))
-		assert.True(t, errors.Is(<-done, server.ErrServerClosed))
-	})
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// ceocClient returns the ceoc client of caller, logged in with a ccache
-// from kinit with the caller's password (one per caller and env). The
-// first call must come from the test's goroutine (kinit may fail it).
-func (e *env) ceocClient(t *testing.T, caller string) *ceoc.Client {
-	e.ccMu.Lock()
-	defer e.ccMu.Unlock()
-	if e.ceoc == nil {
-		e.ceoc = map[string]*ceoc.Client{}
-	}
-	cl := e.ceoc[caller]
-	if cl == nil {
-		cc := e.r.Kinit(t, caller, e.r.Users[caller].Password)
-		cl = &ceoc.Client{ConfigDir: e.r.ConfigDir, Credentials: ceoc.CCache("FILE:" + cc), KRB5Config: e.r.KRB5Config, Port: e.port}
-		e.ceoc[caller] = cl
-	}
-	return cl
+	return ceodtest.Serve(t, e.r, map[wire.MsgType]server.Op{0x01: ceodtest.Op("adduser", e.h)})
 }
 
 // ceocWarm logs office1 in from the test goroutine, before concurrent
 // calls, when the test runs through ceod.
 func (e *env) ceocWarm(t *testing.T) {
-	if e.port != 0 {
-		e.ceocClient(t, "office1")
+	if e.ceod != nil {
+		e.ceod.Client(t, "office1")
 	}
 }
 
@@ -75,7 +31,7 @@ func (e *env) ceocWarm(t *testing.T) {
 // adduser handler -> LDAP, kadmind and the file system.
 func TestThroughCeod(t *testing.T) {
 	e := newEnv(t)
-	e.port = startCeod(t, e)
+	e.ceod = startCeod(t, e)
 
 	t.Run("member", func(t *testing.T) {
 		name := uniqueName("e")

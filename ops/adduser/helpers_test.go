@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/internal/ceodtest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
@@ -48,11 +48,9 @@ type env struct {
 	h       *adduser.Handler
 	hookLog string
 
-	// port is the in-process ceod's when the test runs through ceod
-	// (see both), else 0.
-	port int
-	ccMu sync.Mutex
-	ceoc map[string]*ceoc.Client // per caller
+	// ceod is the in-process ceod when the test runs through it (see
+	// both), else nil.
+	ceod *ceodtest.Ceod
 }
 
 // viaCeod marks the tests (subtests of both) whose env.call goes
@@ -116,7 +114,7 @@ func newEnv(t *testing.T, adjust ...func(*adduser.Deps)) *env {
 		require.NoError(t, err)
 	}
 	if _, ok := viaCeod.Load(t); ok {
-		e.port = startCeod(t, e)
+		e.ceod = startCeod(t, e)
 	}
 	return e
 }
@@ -139,8 +137,8 @@ func (e *env) tryCall(t *testing.T, caller string, m *ceopb.AddUser) ([]*ceopb.S
 		return nil, err
 	}
 	var reply []byte
-	if e.port != 0 {
-		reply, err = e.ceocClient(t, caller).Call(t.Context(), "adduser", body)
+	if e.ceod != nil {
+		reply, err = e.ceod.Client(t, caller).Call(t.Context(), "adduser", body)
 	} else {
 		var rep ops.Reply
 		rep, err = e.h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: caller, Principal: caller + "@" + e.r.Name}, Body: body})

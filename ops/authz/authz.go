@@ -33,7 +33,7 @@ var ErrNoSuchUser = directory.ErrNotFound
 type User = directory.User
 
 // Directory answers the questions the rules ask. *directory.Client (the
-// LDAP implementation) satisfies it; tests use authztest.Fake.
+// LDAP implementation) satisfies it; tests use opstest.Fake.
 type Directory interface {
 	// InGroup reports whether user is a member of group. A group that
 	// does not exist has no members.

@@ -6,15 +6,15 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
 // directory: office1 (office), syscom1 (syscom), both1 (office and
 // syscom), regular1 and regular2 (neither), club "robots" with member
 // regular2, club "quiet" with no members.
-func directory() *authztest.Fake {
-	f := &authztest.Fake{}
+func directory() *opstest.Fake {
+	f := &opstest.Fake{}
 	for _, n := range []string{"office1", "syscom1", "both1", "regular1", "regular2"} {
 		f.AddUser(authz.User{Name: n})
 	}
@@ -109,13 +109,13 @@ func TestDirectoryErrorFailsClosed(t *testing.T) {
 	outage := errors.New("ldap down")
 	rules := map[string]func() (authz.Decision, error){
 		"mail": func() (authz.Decision, error) {
-			return authz.UpdateMail(t.Context(), &authztest.Fake{Err: outage}, "office1", "regular1")
+			return authz.UpdateMail(t.Context(), &opstest.Fake{Err: outage}, "office1", "regular1")
 		},
 		"database": func() (authz.Decision, error) {
-			return authz.CreateDatabase(t.Context(), &authztest.Fake{Err: outage}, "syscom1", "regular1")
+			return authz.CreateDatabase(t.Context(), &opstest.Fake{Err: outage}, "syscom1", "regular1")
 		},
 		"subscribe": func() (authz.Decision, error) {
-			return authz.Subscribe(t.Context(), &authztest.Fake{Err: outage}, "office1", "regular1", "members")
+			return authz.Subscribe(t.Context(), &opstest.Fake{Err: outage}, "office1", "regular1", "members")
 		},
 	}
 	for name, f := range rules {

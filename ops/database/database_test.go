@@ -11,10 +11,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -153,7 +153,7 @@ func downEngines(t *testing.T) []downEngine {
 func TestServerDown(t *testing.T) {
 	for _, x := range downEngines(t) {
 		t.Run(x.d.op, func(t *testing.T) {
-			h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: "alice"})}, x.e)
+			h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddUser(authz.User{Name: "alice"})}, x.e)
 			got, pw := call(t, x.d, h, "alice", proto.String("alice"))
 			wantMsgs(t, got,
 				msg{0, x.d.op + " create db=alice by alice"},
@@ -169,7 +169,7 @@ func TestServerDown(t *testing.T) {
 func TestDirectoryOutage(t *testing.T) {
 	for _, x := range downEngines(t) {
 		t.Run(x.d.op, func(t *testing.T) {
-			h := mustNew(t, Deps{Dir: &authztest.Fake{Err: errors.New("ldap down")}}, x.e)
+			h := mustNew(t, Deps{Dir: &opstest.Fake{Err: errors.New("ldap down")}}, x.e)
 			got, pw := call(t, x.d, h, "syscom1", proto.String("alice"))
 			wantMsgs(t, got,
 				msg{0, x.d.op + " create db=alice by syscom1"},
@@ -185,15 +185,15 @@ func TestDirectoryOutage(t *testing.T) {
 // only for names that exist.
 func account(t *testing.T, r *realm.Realm, prefix string) string {
 	t.Helper()
-	name := authztest.UniqueName(prefix)
-	authztest.AddAccount(t, r, authztest.Account{Name: name, UID: authztest.UniqueUID()})
+	name := opstest.UniqueName(prefix)
+	opstest.AddAccount(t, r, opstest.Account{Name: name, UID: opstest.UniqueUID()})
 	return name
 }
 
 // Legacy made nothing for a name with no account: "user X does not
 // exist", even for syscom.
 func TestNoSuchUser(t *testing.T) {
-	dir := (&authztest.Fake{}).AddToGroup("syscom", "syscom1")
+	dir := (&opstest.Fake{}).AddToGroup("syscom", "syscom1")
 	for _, x := range downEngines(t) {
 		t.Run(x.d.op, func(t *testing.T) {
 			h := mustNew(t, Deps{Dir: dir}, x.e)
@@ -211,7 +211,7 @@ func TestNoSuchUser(t *testing.T) {
 
 func TestMalformedRequest(t *testing.T) {
 	for _, x := range downEngines(t) {
-		h := mustNew(t, Deps{Dir: &authztest.Fake{}}, x.e)
+		h := mustNew(t, Deps{Dir: &opstest.Fake{}}, x.e)
 		if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "a"}, Body: []byte{0x0a, 0x05, 'a'}}); err == nil {
 			t.Errorf("%s: truncated request accepted", x.d.op)
 		}
@@ -219,7 +219,7 @@ func TestMalformedRequest(t *testing.T) {
 }
 
 func TestForeignRealmRefused(t *testing.T) {
-	dir := &authztest.Fake{}
+	dir := &opstest.Fake{}
 	dir.AddToGroup("syscom", "syscom1")
 	dir.AddUser(authz.User{Name: "alice"})
 	for _, x := range downEngines(t) {
@@ -239,7 +239,7 @@ func TestForeignRealmRefused(t *testing.T) {
 
 func TestNewRefusesMissingDeps(t *testing.T) {
 	for _, e := range []Engine{&MariaDB{}, &PostgreSQL{}, nil} {
-		if _, err := New(Deps{Dir: &authztest.Fake{}}, e); err == nil {
+		if _, err := New(Deps{Dir: &opstest.Fake{}}, e); err == nil {
 			t.Errorf("New with engine %T without its pool: no error", e)
 		}
 	}

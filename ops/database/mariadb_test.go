@@ -13,10 +13,10 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
 type mariaEnv struct {
@@ -36,7 +36,7 @@ func newMariaEnv(t *testing.T) *mariaEnv {
 	t.Cleanup(func() { admin.Close() })
 	logs := &bytes.Buffer{}
 	h := mustNew(t, Deps{
-		Dir:   authztest.RealmDirectory(t, r),
+		Dir:   opstest.RealmDirectory(t, r),
 		Realm: r.Name,
 		Log:   slog.New(slog.NewTextHandler(logs, nil)),
 	}, &MariaDB{DB: admin, AdminUser: r.MySQLAdminUser})
@@ -196,10 +196,10 @@ func TestMariaDBRerunResetsPassword(t *testing.T) {
 
 func TestMariaDBSyscomAndClubs(t *testing.T) {
 	e := newMariaEnv(t)
-	member := authztest.UniqueName("mem")
-	club := authztest.UniqueName("club")
-	authztest.AddAccount(t, e.r, authztest.Account{Name: member, UID: authztest.UniqueUID()})
-	authztest.AddAccount(t, e.r, authztest.Account{Name: club, UID: authztest.UniqueUID(), Club: true, Members: []string{"regular1"}})
+	member := opstest.UniqueName("mem")
+	club := opstest.UniqueName("club")
+	opstest.AddAccount(t, e.r, opstest.Account{Name: member, UID: opstest.UniqueUID()})
+	opstest.AddAccount(t, e.r, opstest.Account{Name: club, UID: opstest.UniqueUID(), Club: true, Members: []string{"regular1"}})
 
 	got, pw := call(t, mysqlMsgs, e.h, "syscom1", proto.String(member))
 	wantMsgs(t, got,
@@ -308,7 +308,7 @@ func TestMariaDBPrivilegedAccountNotReset(t *testing.T) {
 
 func TestMariaDBFailureRollsBack(t *testing.T) {
 	e := newMariaEnv(t)
-	lim := authztest.UniqueName("lim")
+	lim := opstest.UniqueName("lim")
 	for _, host := range []string{"localhost", "127.0.0.1"} {
 		for _, q := range []string{
 			"CREATE USER " + quoteIdent(lim) + "@" + quoteIdent(host) + " IDENTIFIED BY 'limited-pw'",
@@ -325,8 +325,8 @@ func TestMariaDBFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	name := authztest.UniqueName("m")
-	h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: name})}, &MariaDB{DB: db})
+	name := opstest.UniqueName("m")
+	h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddUser(authz.User{Name: name})}, &MariaDB{DB: db})
 	before := e.state(t)
 	got, pw := call(t, mysqlMsgs, h, name, proto.String(name))
 	if len(got) != 3 || got[2].status != 1 || !strings.HasPrefix(got[2].message, "exception occured creating database: granting privileges: (1044,") {

@@ -17,10 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
 type pgEnv struct {
@@ -62,7 +62,7 @@ func newPGEnv(t *testing.T) *pgEnv {
 
 func (e *pgEnv) handler(t *testing.T, lock ...string) ops.Handler {
 	return mustNew(t, Deps{
-		Dir:   authztest.RealmDirectory(t, e.r),
+		Dir:   opstest.RealmDirectory(t, e.r),
 		Realm: e.r.Name,
 		Log:   slog.New(slog.NewTextHandler(e.logs, nil)),
 	}, &PostgreSQL{Pool: e.pool, AdminRole: e.r.PGAdminUser, LockDatabases: lock})
@@ -232,10 +232,10 @@ func TestPostgreSQLRerunResetsPassword(t *testing.T) {
 func TestPostgreSQLSyscomAndClubs(t *testing.T) {
 	e := newPGEnv(t)
 	h := e.handler(t)
-	member := authztest.UniqueName("mem")
-	club := authztest.UniqueName("club")
-	authztest.AddAccount(t, e.r, authztest.Account{Name: member, UID: authztest.UniqueUID()})
-	authztest.AddAccount(t, e.r, authztest.Account{Name: club, UID: authztest.UniqueUID(), Club: true, Members: []string{"regular1"}})
+	member := opstest.UniqueName("mem")
+	club := opstest.UniqueName("club")
+	opstest.AddAccount(t, e.r, opstest.Account{Name: member, UID: opstest.UniqueUID()})
+	opstest.AddAccount(t, e.r, opstest.Account{Name: club, UID: opstest.UniqueUID(), Club: true, Members: []string{"regular1"}})
 
 	got, pw := call(t, pgMsgs, h, "syscom1", proto.String(member))
 	wantMsgs(t, got,
@@ -340,7 +340,7 @@ func TestPostgreSQLRefusalsChangeNothing(t *testing.T) {
 // admin lacks the right: a CREATEROLE-only admin).
 func TestPostgreSQLFailureRollsBack(t *testing.T) {
 	e := newPGEnv(t)
-	limited := authztest.UniqueName("lim")
+	limited := opstest.UniqueName("lim")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+limited+" LOGIN CREATEROLE PASSWORD 'limited-pw'"); err != nil {
 		t.Fatal(err)
 	}
@@ -355,8 +355,8 @@ func TestPostgreSQLFailureRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	name := authztest.UniqueName("p")
-	h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddUser(authz.User{Name: name})}, &PostgreSQL{Pool: pool})
+	name := opstest.UniqueName("p")
+	h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddUser(authz.User{Name: name})}, &PostgreSQL{Pool: pool})
 	before := e.state(t)
 	got, pw := call(t, pgMsgs, h, name, proto.String(name))
 	if len(got) != 3 || got[2].status != 1 || !strings.Contains(got[2].message, "creating database: permission denied") {

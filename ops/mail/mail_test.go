@@ -20,9 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -37,7 +37,7 @@ type fixture struct {
 	home    string // regular1's home
 	outside string // a directory outside any home, with a passwd-like file
 	secret  string // outside/passwd
-	dir     *authztest.Fake
+	dir     *opstest.Fake
 	h       ops.Handler
 }
 
@@ -77,7 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(f.secret, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f.dir = &authztest.Fake{}
+	f.dir = &opstest.Fake{}
 	f.dir.AddUser(authz.User{Name: "regular1", UID: uidRegular1, GID: uidRegular1, Home: f.home})
 	f.dir.AddUser(authz.User{Name: "regular2", UID: uidRegular2, GID: uidRegular2, Home: filepath.Join(base, "home", "regular2")})
 	f.dir.AddUser(authz.User{Name: "syscom1", UID: uidSyscom1, GID: uidSyscom1, Home: filepath.Join(base, "home", "syscom1")})

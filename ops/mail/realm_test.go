@@ -12,8 +12,9 @@ import (
 
 	"github.com/csclub/ceo/ceoc"
 	"github.com/csclub/ceo/ceod/server"
+	"github.com/csclub/ceo/internal/ceodtest"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
-	"github.com/csclub/ceo/ops/authz/authztest"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
 )
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
 // slapd), with the seeded users' homes made under the realm's home root.
 type realmEnv struct {
 	r    *realm.Realm
-	ceod *authztest.Ceod
+	ceod *ceodtest.Ceod
 }
 
 func newRealmEnv(t *testing.T) *realmEnv {
@@ -37,11 +38,11 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h, err := New(Deps{Dir: authztest.RealmDirectory(t, r), Realm: r.Name, Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
+	h, err := New(Deps{Dir: opstest.RealmDirectory(t, r), Realm: r.Name, Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := authztest.StartCeod(t, r, map[wire.MsgType]server.Op{0x02: authztest.Op("mail", h)})
+	c := ceodtest.Serve(t, r, map[wire.MsgType]server.Op{0x02: ceodtest.Op("mail", h)})
 	return &realmEnv{r: r, ceod: c}
 }
 
@@ -50,7 +51,7 @@ func (e *realmEnv) callCeod(t *testing.T, caller, user string, forward *string) 
 	t.Helper()
 	out, err := e.ceod.Call(t, caller, "mail", request(user, forward))
 	if err != nil {
-		t.Fatalf("ceoc mail: %v\nceod log:\n%s", err, e.ceod.Audit)
+		t.Fatalf("ceoc mail: %v\nceod log:\n%s", err, e.ceod.Log)
 	}
 	var resp ceopb.UpdateMailResponse
 	if err := proto.Unmarshal(out, &resp); err != nil {
@@ -79,8 +80,8 @@ func TestThroughCeod(t *testing.T) {
 			msg{0, "finished updating mail for regular1"})
 		checkForward(t, filepath.Join(regularHome, ".forward"), "r1@example.com\n", r.Users["regular1"].UID)
 		// It went through ceod: the op is in its audit log.
-		if !e.ceod.WaitAudit("event=op outcome=ok", "principal=regular1@"+r.Name+" op=mail") {
-			t.Errorf("no audit record of the op:\n%s", e.ceod.Audit)
+		if !e.ceod.Log.WaitLine("event=op outcome=ok", "principal=regular1@"+r.Name+" op=mail") {
+			t.Errorf("no audit record of the op:\n%s", e.ceod.Log)
 		}
 	})
 	t.Run("office for a member", func(t *testing.T) {
@@ -144,15 +145,15 @@ func TestThroughCeod(t *testing.T) {
 		checkForward(t, fwd, "pwned@example.com\n", r.Users["regular1"].UID)
 
 		// An account whose LDAP home is a link to the outside directory.
-		name := authztest.UniqueName("lnk")
-		uid := authztest.UniqueUID()
+		name := opstest.UniqueName("lnk")
+		uid := opstest.UniqueUID()
 		os.Chown(outside, uid, uid)
 		outsideBefore = snapshot(t, outside)
 		linkHome := filepath.Join(r.HomeRoot, name)
 		if err := os.Symlink(outside, linkHome); err != nil {
 			t.Fatal(err)
 		}
-		authztest.AddAccount(t, r, authztest.Account{Name: name, UID: uid, Home: linkHome})
+		opstest.AddAccount(t, r, opstest.Account{Name: name, UID: uid, Home: linkHome})
 		wantFailure(t, e.callCeod(t, "office1", name, proto.String("a@example.com")), syscall.ELOOP, "symbolic link")
 		wantFailure(t, e.callCeod(t, "office1", name, proto.String("")), syscall.ELOOP, "symbolic link")
 

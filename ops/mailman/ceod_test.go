@@ -5,8 +5,9 @@ import (
 	"testing"
 
 	"github.com/csclub/ceo/ceod/server"
+	"github.com/csclub/ceo/internal/ceodtest"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
-	"github.com/csclub/ceo/ops/authz/authztest"
 	"github.com/csclub/ceo/wire"
 )
 
@@ -17,13 +18,13 @@ import (
 func TestThroughCeod(t *testing.T) {
 	r := realm.Get(t)
 	eachBackend(t, func(t *testing.T, b backend) {
-		h := newHandler(t, b, authztest.RealmDirectory(t, r))
-		c := authztest.StartCeod(t, r, map[wire.MsgType]server.Op{0x04: authztest.Op("mailman", h)})
+		h := newHandler(t, b, opstest.RealmDirectory(t, r))
+		c := ceodtest.Serve(t, r, map[wire.MsgType]server.Op{0x04: ceodtest.Op("mailman", h)})
 		call := func(caller, body string) string {
 			t.Helper()
 			out, err := c.Call(t, caller, "mailman", []byte(body))
 			if err != nil {
-				t.Fatalf("ceoc mailman: %v\nceod log:\n%s", err, c.Audit)
+				t.Fatalf("ceoc mailman: %v\nceod log:\n%s", err, c.Log)
 			}
 			return string(out)
 		}
@@ -46,8 +47,8 @@ func TestThroughCeod(t *testing.T) {
 				t.Errorf("after %s asks %q: members %v, want %v", s.caller, s.body, got, s.members)
 			}
 		}
-		if !c.WaitAudit("event=op outcome=ok", "principal=syscom1@"+r.Name+" op=mailman") {
-			t.Errorf("no audit record:\n%s", c.Audit)
+		if !c.Log.WaitLine("event=op outcome=ok", "principal=syscom1@"+r.Name+" op=mailman") {
+			t.Errorf("no audit record:\n%s", c.Log)
 		}
 	})
 }

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 	"github.com/csclub/ceo/ops/mailman/mailmantest"
 )
 
@@ -103,8 +103,8 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
-func directory() *authztest.Fake {
-	f := &authztest.Fake{}
+func directory() *opstest.Fake {
+	f := &opstest.Fake{}
 	f.AddToGroup("office", "office1")
 	f.AddToGroup("syscom", "syscom1")
 	return f
@@ -222,7 +222,7 @@ func TestNoSuchList(t *testing.T) {
 
 func TestDisabled(t *testing.T) {
 	s := mailmantest.NewStandIn(t, "restadmin", "rest-pw", listID)
-	dir := &authztest.Fake{}
+	dir := &opstest.Fake{}
 	h, err := New(Deps{Dir: dir, Lists: &Client{URL: s.URL, User: "restadmin", Password: "rest-pw"}, MembersList: "none", ListDomain: domain})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestServerFailures(t *testing.T) {
 		t.Error("unreachable server: no error")
 	}
 
-	h = newHandler(t, backend{url: s.URL, user: "restadmin", password: "rest-pw", list: "members"}, &authztest.Fake{Err: errors.New("ldap down")})
+	h = newHandler(t, backend{url: s.URL, user: "restadmin", password: "rest-pw", list: "members"}, &opstest.Fake{Err: errors.New("ldap down")})
 	if _, err := h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: "office1", Principal: "office1@CSCLUB.INTERNAL"}, Body: []byte("regular1\n")}); err == nil {
 		t.Error("directory outage: no error")
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -266,95 +265,4 @@ func moduleRoot() (string, error) {
 		return "", fmt.Errorf("not inside the module")
 	}
 	return filepath.Dir(mod), nil
-}
-
-// Ceod is a ceod started for a test.
-type Ceod struct {
-	r   *realm.Realm
-	ops map[string]string // op name -> "builtin" or "program", from its start-up line
-}
-
-// StartCeod builds ceod and runs it on the realm's config (the ops file
-// names localhost, where it listens), stopping it at the end of the test.
-// Its log goes to a file in the test's temp dir, shown if the test fails.
-func StartCeod(t testing.TB, r *realm.Realm) *Ceod {
-	t.Helper()
-	bin := Build(t, "./ceod/cmd/ceod")
-	logPath := filepath.Join(t.TempDir(), "ceod.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), r.Env()...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("ceod log:\n%s", b)
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", r.CeodPort)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("ceod exited:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ceod did not listen on %s", addr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	c := &Ceod{r: r, ops: map[string]string{}}
-	b, _ := os.ReadFile(logPath)
-	// ops="adduser=0x1(program) ... ping=0x10(builtin)"
-	if _, rest, ok := strings.Cut(string(b), `ops="`); ok {
-		list, _, _ := strings.Cut(rest, `"`)
-		for _, w := range strings.Fields(list) {
-			name, kind, _ := strings.Cut(w, "=")
-			if i := strings.IndexByte(kind, '('); i >= 0 {
-				c.ops[name] = strings.TrimSuffix(kind[i+1:], ")")
-			}
-		}
-	}
-	return c
-}
-
-// RequireServed fails the test unless ceod serves op, built in or as a
-// legacy op program in the realm's lib dir: a missing op is a broken
-// daemon, not a reason to skip.
-func (c *Ceod) RequireServed(t testing.TB, op string) {
-	t.Helper()
-	switch kind := c.ops[op]; kind {
-	case "builtin":
-		return
-	case "program":
-		prog := filepath.Join(c.r.LibDir, "op-"+op)
-		if st, err := os.Stat(prog); err == nil && st.Mode().Perm()&0o111 != 0 {
-			return
-		}
-		t.Fatalf("%s op not served: ceod has no built-in %s handler and %s does not exist", op, op, prog)
-	default:
-		t.Fatalf("%s op not served: ceod's op table has no %s (%v)", op, op, c.ops)
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/csclub/ceo/ceo/remote"
 	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/ceo/terms"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 )
 
 // benchCommand runs a console command per iteration as office1 as
@@ -90,7 +91,7 @@ func BenchmarkSearch(b *testing.B) {
 // empty directory (CEO_SCALE_MEMBERS=0).
 func BenchmarkAddUser(b *testing.B) {
 	r, _ := setup(b)
-	ceotest.StartCeod(b, r).RequireServed(b, "adduser")
+	daemontest.Start(b, r, daemontest.Options{}).RequireServed(b, "adduser")
 	a := connect(b, r, "office1")
 	var took []time.Duration
 	i := 0

@@ -27,6 +27,7 @@ import (
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/ceo/remote"
 	"github.com/csclub/ceo/ceo/terms"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/directory"
 )
@@ -242,7 +243,7 @@ func TestCompletion(t *testing.T) {
 // the seeded block that fills the bottom of the member range.
 func TestAddUserCrowded(t *testing.T) {
 	r, st := setup(t)
-	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "adduser")
 	a := connect(t, r, "office1")
 	if _, err := a.Remote.AddUser(t.Context(), remote.NewAccount{Kind: remote.Member, Username: "crowded1",
 		Password: "crowded-pw-1", Name: "Crowded Member"}); err != nil {

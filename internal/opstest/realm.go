@@ -1,4 +1,4 @@
-package authztest
+package opstest
 
 import (
 	"crypto/rand"

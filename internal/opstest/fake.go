@@ -1,7 +1,8 @@
-// Package authztest helps test the ops that use authz: an in-memory
-// Fake directory, and helpers that point ops/directory at the test
-// realm's slapd and add accounts to it.
-package authztest
+// Package opstest helps test the ops: Fake, an in-memory
+// authz.Directory, and helpers that point ops/directory at the test
+// realm's slapd and add accounts to it. The in-process ceod is
+// internal/ceodtest's.
+package opstest
 
 import (
 	"context"
