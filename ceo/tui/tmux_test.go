@@ -11,6 +11,7 @@ import (
 
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/internal/testreq"
 )
 
 // screenTimeout bounds every wait for the screen to show something.
@@ -36,12 +37,7 @@ const (
 // The tmux server is killed at the end of the test.
 func startCeo(t *testing.T, r *realm.Realm, cc string, extraEnv []string, args ...string) *terminal {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv(realm.RequireEnv) != "" {
-			t.Fatal("tmux is not installed (make test installs it)")
-		}
-		t.Skip("tmux is not installed")
-	}
+	testreq.Require(t, "tmux") // make test installs it
 	bin := ceotest.Build(t, "./ceo/cmd/ceo")
 	tm := &terminal{t: t, sock: fmt.Sprintf("ceotest-%d-%d", os.Getpid(), sessionSeq.Add(1))}
 	// The shell keeps the pane after ceo exits, with its exit status, so a

@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/csclub/ceo/internal/testreq"
 )
 
 func TestPercentile(t *testing.T) {
@@ -23,9 +25,7 @@ func TestPercentile(t *testing.T) {
 
 func TestRSS(t *testing.T) {
 	n, err := RSS(os.Getpid())
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
+	testreq.Check(t, "/proc", err)
 	if n < 1<<20 || n > 1<<34 {
 		t.Errorf("RSS of this process = %d bytes, implausible", n)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/testreq"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
@@ -172,9 +173,7 @@ var keyName = regexp.MustCompile(`^[a-z_]+$`)
 
 func TestShippedCeodExample(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "debian", "conf", "ceod.cf.example"))
-	if err != nil {
-		t.Skipf("no shipped ceod.cf.example: %v", err)
-	}
+	testreq.Check(t, "the shipped debian/conf/ceod.cf.example", err)
 	var lines []string
 	keys := 0
 	for _, l := range strings.Split(string(b), "\n") {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csclub/ceo/internal/procrun"
+	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
 )
 
@@ -48,13 +49,9 @@ func TestEnvironmentAndStdio(t *testing.T) {
 }
 
 func TestRunsAsUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
+	testreq.Require(t, "root")
 	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user nobody")
-	}
+	testreq.Check(t, "user nobody", err)
 	p := &Program{Path: script(t, `echo "$(id -u) $(id -g) $(id -G)"`), RunAs: "nobody"}
 	out, err := p.Serve(context.Background(), ops.Request{Caller: ops.Caller{User: "x"}})
 	require.NoError(t, err)
@@ -64,9 +61,12 @@ func TestRunsAsUser(t *testing.T) {
 	assert.Equal(t, want+"\n", string(out.Body))
 }
 
+// TestNonRootCannotSwitch needs the opposite of root, which make test
+// (as root) never has: it runs in unprivileged runs only, and a skip
+// here is expected, not a missing requirement.
 func TestNonRootCannotSwitch(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("runs as root")
+		t.Skip("runs as root: this test is for unprivileged runs")
 	}
 	p := &Program{Path: script(t, "true"), RunAs: "root"}
 	_, err := p.Serve(context.Background(), ops.Request{})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/config"
+	"github.com/csclub/ceo/internal/testreq"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
@@ -273,12 +274,8 @@ func TestPackages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds Debian packages and installs them into a debootstrapped root")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: apt, dpkg --root, chroot and debootstrap")
-	}
-	if _, err := exec.LookPath("dpkg"); err != nil {
-		t.Skip("not a Debian system: no dpkg")
-	}
+	testreq.Require(t, "root") // apt, dpkg --root, chroot and debootstrap
+	testreq.Require(t, "dpkg") // a Debian system
 	t0 := time.Now()
 	root := repoRoot(t)
 	work := t.TempDir()

@@ -11,11 +11,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/csclub/ceo/internal/testreq"
 )
 
 // RequireEnv names the variable that makes a missing realm a test failure
 // instead of a skip. `make test` sets it, so CI can never pass by skipping.
-const RequireEnv = "CEO_REQUIRE_REALM"
+const RequireEnv = testreq.RequireEnv
 
 var (
 	shared    *Realm

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/directory"
@@ -72,7 +73,7 @@ func TestUnwritableHomeRoot(t *testing.T) {
 		e := newEnv(t)
 		root := e.cfg.MemberHome
 		if out, err := exec.Command("chattr", "+i", root).CombinedOutput(); err != nil {
-			t.Skipf("chattr +i unavailable: %v %s", err, out)
+			testreq.Check(t, "chattr +i", fmt.Errorf("%v %s", err, out))
 		}
 		defer exec.Command("chattr", "-i", root).Run()
 		name := uniqueName("w")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/csclub/ceo/internal/ceodtest"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
@@ -75,9 +76,7 @@ func both(t *testing.T, f func(t *testing.T)) {
 func newEnv(t *testing.T, adjust ...func(*adduser.Deps)) *env {
 	t.Helper()
 	r := realm.Get(t)
-	if os.Geteuid() != 0 {
-		t.Skip("adduser needs root (chown of homes)")
-	}
+	testreq.Require(t, "root") // adduser chowns homes
 	cfg, err := config.LoadAccounts(r.ConfigDir)
 	require.NoError(t, err)
 	tmp := t.TempDir()

@@ -2,6 +2,7 @@ package home
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/csclub/ceo/internal/testreq"
 )
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chown)")
-	}
+	testreq.Require(t, "root") // chown
 }
 
 // skeleton builds a skeleton with every kind of entry Create must handle.
@@ -136,9 +137,7 @@ func TestCreateClubACL(t *testing.T) {
 // TestACLBytesMatchSetfacl compares our xattr encoding with the one
 // setfacl writes.
 func TestACLBytesMatchSetfacl(t *testing.T) {
-	if _, err := exec.LookPath("setfacl"); err != nil {
-		t.Skip("no setfacl")
-	}
+	testreq.Require(t, "setfacl")
 	dir := t.TempDir()
 	out, err := exec.Command("setfacl", "-m", "u::rwx,g::r-x,o::r-x,g:30001:rwx,m::rwx,u:20001:r--", dir).CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -197,7 +196,7 @@ func TestCreateUnwritableRoot(t *testing.T) {
 	needRoot(t)
 	root := t.TempDir()
 	if out, err := exec.Command("chattr", "+i", root).CombinedOutput(); err != nil {
-		t.Skipf("chattr +i unavailable: %v %s", err, out)
+		testreq.Check(t, "chattr +i", fmt.Errorf("%v %s", err, out))
 	}
 	t.Cleanup(func() { exec.Command("chattr", "-i", root).Run() })
 	err := Create(Spec{Root: root, Name: "dave", UID: 1, GID: 1})

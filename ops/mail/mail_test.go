@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/internal/opstest"
+	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -43,9 +44,7 @@ type fixture struct {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chown to the test uids)")
-	}
+	testreq.Require(t, "root") // chown to the test uids
 }
 
 func mkdirOwned(t *testing.T, path string, uid int) {

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/csclub/ceo/internal/testreq"
 )
 
 // Runner is Debian's mailman3 runner program.
@@ -54,12 +56,7 @@ func Available() error {
 // Mailman 3 is not installed.
 func SkipUnavailable(t testing.TB) {
 	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv(RequireEnv) != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	testreq.Check(t, "mailman", Available())
 }
 
 // StartMailman3 starts Mailman 3 in a fresh directory, creates the lists
