@@ -13,7 +13,9 @@ import (
 	"github.com/csclub/ceo/ceo/uwdir"
 )
 
-func init() {
+// accountCommands returns the account commands.
+func accountCommands() (cmds []*command) {
+	register := func(c *command) { cmds = append(cmds, c) }
 	register(&command{
 		name:    "updateprograms",
 		summary: "update members' programs from the university directory",
@@ -108,6 +110,7 @@ accounts have no password. Office staff only.`,
 			}
 		},
 	})
+	return cmds
 }
 
 func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) error {

@@ -48,17 +48,26 @@ type command struct {
 	flags   func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
 
-var commands = map[string]*command{}
-
-func register(c *command) { commands[c.name] = c }
+// commandTable returns the commands by name. It is built on each use
+// (a few small values) so that the package keeps no state.
+func commandTable() map[string]*command {
+	t := map[string]*command{}
+	for _, list := range [][]*command{memberCommands(), accountCommands()} {
+		for _, c := range list {
+			t[c.name] = c
+		}
+	}
+	return t
+}
 
 // IsCommand reports whether name is a console command.
-func IsCommand(name string) bool { _, ok := commands[name]; return ok }
+func IsCommand(name string) bool { _, ok := commandTable()[name]; return ok }
 
 // Usage writes the list of commands.
 func Usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: ceo [--principal NAME]                 the menus (terminal front end)\n")
 	fmt.Fprintf(w, "       ceo [--principal NAME] COMMAND [ARGS]  a console command\n\nCommands:\n")
+	commands := commandTable()
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -129,7 +138,7 @@ func (e *env) password(prompt string) (string, error) {
 // prints legacy's failure text on stdout, exit 0; any other failure (no
 // ticket, directory down) goes to stderr, exit 1, as a legacy traceback did.
 func Run(ctx context.Context, name string, args []string, io IO, connect Connector) int {
-	c, ok := commands[name]
+	c, ok := commandTable()[name]
 	if !ok {
 		fmt.Fprintf(io.Out, "Invalid command '%s'\n", name)
 		return 0

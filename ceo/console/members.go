@@ -13,7 +13,9 @@ import (
 	"github.com/csclub/ceo/ceo/terms"
 )
 
-func init() {
+// memberCommands returns the member list commands.
+func memberCommands() (cmds []*command) {
+	register := func(c *command) { cmds = append(cmds, c) }
 	register(&command{
 		name:    "memberlist",
 		summary: "list the members registered for a term",
@@ -56,6 +58,7 @@ listed; the hook mails the expiry notice.`,
 			}
 		},
 	})
+	return cmds
 }
 
 func printMember(e *env, m members.Member) {
