@@ -206,7 +206,7 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 	require.Equal(t, oldKVNO+1, newTkt.EncPart.KVNO, "ktadd gave the service a new key version")
 	authWith(t, d, after, newTkt, newKey)  // the changed keytab was reread
 	authWith(t, d, before, oldTkt, oldKey) // issued before the rotation
-	reread := d.log.waitFor(t, map[string]string{"msg": "keytab changed; reread"})
+	reread := d.log.WaitFor(t, map[string]string{"msg": "keytab changed; reread"})
 	assert.Contains(t, reread["keys"], fmt.Sprintf("%s@%s kvno %d,%d", svc, r.Name, oldKVNO, oldKVNO+1))
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))

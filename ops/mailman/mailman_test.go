@@ -351,7 +351,7 @@ func TestClientErrorsHideURLPassword(t *testing.T) {
 func TestTrustedPrincipal(t *testing.T) {
 	s := mailmantest.NewStandIn(t, "restadmin", "rest-pw", "members."+domain)
 	b := backend{url: s.URL, user: s.User, password: s.Password, list: "members", standIn: s}
-	h, err := New(Deps{Dir: &authztest.Fake{}, Lists: b.client(), MembersList: b.list, ListDomain: domain,
+	h, err := New(Deps{Dir: &opstest.Fake{}, Lists: b.client(), MembersList: b.list, ListDomain: domain,
 		Realm: "CSCLUB.INTERNAL", Trusted: []string{"ceod/aspartame.csclub.internal"}})
 	if err != nil {
 		t.Fatal(err)
