@@ -21,6 +21,7 @@ import (
 
 	"github.com/csclub/ceo/ceoc"
 	"github.com/csclub/ceo/internal/realm"
+	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -70,9 +71,7 @@ type fixture struct {
 func newFixture(t testing.TB, extra ...string) *fixture {
 	t.Helper()
 	r := realm.Get(t)
-	if os.Geteuid() != 0 {
-		t.Skip("adduser needs root (chown of homes)")
-	}
+	testreq.Require(t, "root") // adduser chowns homes
 	f := &fixture{r: r, dir: t.TempDir()}
 	f.journal = filepath.Join(f.dir, "state", "journal.db")
 	require.NoError(t, os.MkdirAll(filepath.Join(f.dir, "ops"), 0o755))

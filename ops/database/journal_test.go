@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/csclub/ceo/ops/authz/authztest"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/journal"
 )
@@ -45,7 +45,7 @@ func TestMariaDBRecovery(t *testing.T) {
 	e := newMariaEnv(t)
 	j := openJournal(t)
 	rc := &journal.Recoverer{J: j}
-	h := mustNew(t, Deps{Dir: authztest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j, Recoverer: rc,
+	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j, Recoverer: rc,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))}, &MariaDB{DB: e.admin, AdminUser: e.r.MySQLAdminUser})
 	name := account(t, e.r, "j")
 	if _, err := e.admin.Exec("CREATE DATABASE " + quoteIdent(name)); err != nil {
@@ -86,7 +86,7 @@ func requireCreated(t *testing.T, pw *string, j *journal.Journal, logs string) {
 func TestPostgreSQLRecovery(t *testing.T) {
 	e := newPGEnv(t)
 	j := openJournal(t)
-	h := mustNew(t, Deps{Dir: authztest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j,
+	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))}, &PostgreSQL{Pool: e.pool, AdminRole: e.r.PGAdminUser})
 	name := account(t, e.r, "j")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+name+" LOGIN"); err != nil {
@@ -102,7 +102,7 @@ func TestPostgreSQLRecovery(t *testing.T) {
 func TestReservedServiceNames(t *testing.T) {
 	e := newMariaEnv(t)
 	acc := &config.Accounts{ReservedNames: []string{"postmaster"}}
-	h := mustNew(t, Deps{Dir: (&authztest.Fake{}).AddToGroup("syscom", "syscom1"), Reserved: acc.Reserved},
+	h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddToGroup("syscom", "syscom1"), Reserved: acc.Reserved},
 		&MariaDB{DB: e.admin, AdminUser: e.r.MySQLAdminUser})
 	before := e.state(t)
 	for _, name := range append(config.BuiltinReservedNames, "postmaster") {
