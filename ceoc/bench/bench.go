@@ -30,6 +30,9 @@ type Config struct {
 	Concurrency int           // concurrent clients; <= 0 means 1
 	Duration    time.Duration // how long to run; <= 0 means 5s
 	Count       int           // if > 0, run exactly this many iterations instead
+	// CeodPid, if > 0, is ceod's process id on this host: the run
+	// then reports ceod's CPU time (user+system) per iteration.
+	CeodPid int
 }
 
 func (c *Config) op() string {
@@ -50,6 +53,16 @@ type Result struct {
 	Elapsed     time.Duration
 	P50, P99    time.Duration
 	Max         time.Duration
+	CeodCPU     time.Duration // ceod's user+system CPU during the run, if Config.CeodPid was set
+}
+
+// CPUPerOp returns ceod's CPU time per successful iteration, or 0 if
+// it was not measured.
+func (r Result) CPUPerOp() time.Duration {
+	if r.Count == 0 {
+		return 0
+	}
+	return r.CeodCPU / time.Duration(r.Count)
 }
 
 // Rate returns successful iterations per second.
@@ -64,6 +77,9 @@ func (r Result) String() string {
 	s := fmt.Sprintf("%-9s c=%-3d n=%-7d %9.0f/s  p50=%-9v p99=%-9v max=%-9v errors=%d",
 		r.Mode, r.Concurrency, r.Count, r.Rate(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond),
 		r.Max.Round(time.Microsecond), r.Errors)
+	if r.CeodCPU > 0 {
+		s += fmt.Sprintf(" ceod-cpu=%v/op", r.CPUPerOp().Round(time.Microsecond))
+	}
 	if r.FirstErr != nil {
 		s += " first error: " + r.FirstErr.Error()
 	}
@@ -141,6 +157,13 @@ func run(ctx context.Context, mode string, cfg Config, setup setupFunc) Result {
 	if cfg.Count > 0 {
 		runCtx, iterCtx = ctx, ctx // no time limit
 	}
+	var cpu0 time.Duration
+	if cfg.CeodPid > 0 {
+		var err error
+		if cpu0, err = CPUTime(cfg.CeodPid); err != nil {
+			return Result{Mode: mode, Concurrency: conc, Errors: 1, FirstErr: err}
+		}
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range conc {
@@ -174,6 +197,14 @@ func run(ctx context.Context, mode string, cfg Config, setup setupFunc) Result {
 	}
 	wg.Wait()
 	res := Result{Mode: mode, Concurrency: conc, Elapsed: time.Since(start)}
+	if cfg.CeodPid > 0 {
+		cpu1, err := CPUTime(cfg.CeodPid)
+		if err != nil {
+			res.Errors++
+			res.FirstErr = err
+		}
+		res.CeodCPU = cpu1 - cpu0
+	}
 	var all []time.Duration
 	for _, w := range workers {
 		all = append(all, w.lat...)
@@ -278,6 +309,40 @@ func RSS(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("bench: no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
+}
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
+// 100 on every Linux architecture (sysconf(_SC_CLK_TCK) needs cgo).
+const clockTicks = 100
+
+// CPUTime returns the user+system CPU time process pid has used, from
+// /proc/PID/stat (Linux only; 10 ms resolution, so measure runs of
+// seconds).
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// the fields after it start with field 3, the state.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bench: malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	const utime, stime = 14 - 3, 15 - 3 // field numbers from proc(5)
+	if len(f) <= stime {
+		return 0, fmt.Errorf("bench: short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, s := range []string{f[utime], f[stime]} {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bench: parsing /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 // RaiseFileLimit raises this process's soft RLIMIT_NOFILE to want, or

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,5 +32,47 @@ func TestRSS(t *testing.T) {
 	}
 	if _, err := RSS(-1); err == nil {
 		t.Error("RSS(-1) succeeded")
+	}
+}
+
+// TestCPUTime: burning CPU in this process shows up in its utime+stime.
+func TestCPUTime(t *testing.T) {
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	// 50 ms of CPU, several clock ticks.
+	for t0 := time.Now(); time.Since(t0) < 50*time.Millisecond; {
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after, err := CPUTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after-before >= 20*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time grew by only %v after a busy loop", after-before)
+		}
+		for t0 := time.Now(); time.Since(t0) < 10*time.Millisecond; {
+		}
+	}
+	if _, err := CPUTime(-1); err == nil {
+		t.Error("CPUTime(-1) succeeded")
+	}
+}
+
+func TestCPUPerOp(t *testing.T) {
+	r := Result{Mode: "ops", Count: 4, CeodCPU: time.Millisecond}
+	if got := r.CPUPerOp(); got != 250*time.Microsecond {
+		t.Errorf("CPUPerOp = %v", got)
+	}
+	if s := r.String(); !strings.Contains(s, "ceod-cpu=250µs/op") {
+		t.Errorf("String() = %q", s)
+	}
+	if s := (Result{Mode: "ops"}).String(); strings.Contains(s, "ceod-cpu") {
+		t.Errorf("unmeasured CPU printed: %q", s)
 	}
 }

@@ -6,7 +6,7 @@
 //
 //	ceod [-config DIR] [-listen ADDR] [-hostname FQDN]
 //	     [-log-level debug|info|warn|error] [-log-format text|json]
-//	     [-check] [-journal]
+//	     [-check] [-journal] [-pprof 127.0.0.1:PORT]
 //
 // Settings come from DIR/ceod.cf (see package ceod/config for its keys),
 // the ops from DIR/ops/*. The environment supplies defaults only:
@@ -110,6 +110,7 @@ type settings struct {
 	// init scripts pass them; under systemd they mean nothing.
 	ignored []string
 	listJ   bool
+	pprof   string // loopback address for net/http/pprof; empty: off
 }
 
 func parseArgs(o Options) (*settings, error) {
@@ -127,6 +128,7 @@ func parseArgs(o Options) (*settings, error) {
 		format    = fs.String("log-format", "text", "log format: text or json")
 		check     = fs.Bool("check", false, "check the configuration, print the op table and unfinished requests, and exit")
 		listJ     = fs.Bool("journal", false, "list the journal's unfinished requests with their steps, and exit")
+		pprofAddr = fs.String("pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); off by default")
 	)
 	legacy := map[string]*bool{}
 	for _, f := range []struct{ name, usage string }{
@@ -157,7 +159,12 @@ func parseArgs(o Options) (*settings, error) {
 	if fs.NArg() > 0 {
 		return nil, usage("unexpected argument %q", fs.Arg(0))
 	}
-	st := &settings{configDir: *configDir, check: *check, listJ: *listJ}
+	st := &settings{configDir: *configDir, check: *check, listJ: *listJ, pprof: *pprofAddr}
+	if st.pprof != "" {
+		if err := checkLoopback(st.pprof); err != nil {
+			return nil, usage("%v", err)
+		}
+	}
 	for _, name := range []string{"d", "detach", "q", "quiet"} {
 		if *legacy[name] {
 			st.ignored = append(st.ignored, "-"+name)
@@ -285,6 +292,13 @@ func Run(ctx context.Context, o Options) error {
 	defer stopRecovery()
 	if builtins.Recoverer != nil {
 		go builtins.Recoverer.Run(recoveryCtx)
+	}
+	if st.pprof != "" {
+		stopPprof, err := startPprof(log, st.pprof)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 	ln, err := net.Listen("tcp", cf.Listen)
 	if err != nil {

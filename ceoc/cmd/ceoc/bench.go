@@ -14,7 +14,8 @@ import (
 )
 
 // runBench is "ceoc bench": load a ceod and print throughput, latency
-// and, with -ceod-pid, its memory with many idle connections.
+// and, with -ceod-pid, its CPU time per op and memory with many idle
+// connections.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ceoc bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,10 +30,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		idle     = fs.Int("idle", 10000, "connections to open for -mode idle")
 		parallel = fs.Int("idle-parallel", 32, "concurrent handshakes while opening idle connections")
 		hold     = fs.Duration("hold", 2*time.Second, "how long to hold the idle connections before measuring")
-		pid      = fs.Int("ceod-pid", 0, "ceod's process id, to report its RSS (same host only)")
+		pid      = fs.Int("ceod-pid", 0, "ceod's process id, to report its CPU time per op and its RSS (same host only)")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, and ceod's RSS\nwith many idle authenticated connections.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, and, with -ceod-pid,\nceod's CPU time per op (utime+stime from /proc) and its RSS with many\nidle authenticated connections.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
@@ -69,7 +70,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			continue
 		}
 		for _, n := range levels {
-			cfg := bench.Config{Client: c, Op: *op, Concurrency: n, Duration: *dur, Request: []byte(*body)}
+			cfg := bench.Config{Client: c, Op: *op, Concurrency: n, Duration: *dur, Request: []byte(*body), CeodPid: *pid}
 			if m == "handshake" {
 				report(bench.Handshakes(ctx, cfg))
 			} else {
