@@ -96,7 +96,38 @@ func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return a.reply(req, gssFlags)
+	var deleg *Delegated
+	if gssFlags&flagDeleg != 0 {
+		if deleg, err = delegated(req); err != nil {
+			return nil, nil, err
+		}
+	}
+	ctx, out, err = a.reply(req, gssFlags)
+	if err != nil {
+		deleg.Wipe()
+		return nil, nil, err
+	}
+	ctx.delegated = deleg
+	return ctx, out, nil
+}
+
+// delegated decrypts the KRB-CRED of a verified AP-REQ's checksum and
+// checks it forwards a credential of the authenticated client.
+func delegated(req *messages.APReq) (*Delegated, error) {
+	b, err := delegField(req.Authenticator.Cksum)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	tkt := &req.Ticket.DecryptedEncPart
+	d, err := parseKRBCred(b, req.Authenticator.SubKey, tkt.Key)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Info.PName.Equal(tkt.CName) || d.Info.PRealm != tkt.CRealm {
+		d.Wipe()
+		return nil, fmt.Errorf("gss: delegated credential is for %s, not the authenticated %s@%s", d.Client(), tkt.CName.PrincipalNameString(), tkt.CRealm)
+	}
+	return d, nil
 }
 
 // verify decodes and checks the AP-REQ and returns it, decrypted, with the

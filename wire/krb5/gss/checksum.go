@@ -35,9 +35,40 @@ func gssChecksum(flags uint32) types.Checksum {
 	return types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: b}
 }
 
+// gssChecksumDeleg is gssChecksum with flagDeleg set and a KRB-CRED in
+// the DlgOpt (1), Dlgth and Deleg fields.
+func gssChecksumDeleg(flags uint32, krbCred []byte) (types.Checksum, error) {
+	if len(krbCred) > 0xffff {
+		return types.Checksum{}, fmt.Errorf("gss: KRB-CRED of %d bytes does not fit the checksum's 16-bit length", len(krbCred))
+	}
+	c := gssChecksum(flags | flagDeleg)
+	c.Checksum = binary.LittleEndian.AppendUint16(c.Checksum, 1)
+	c.Checksum = binary.LittleEndian.AppendUint16(c.Checksum, uint16(len(krbCred)))
+	c.Checksum = append(c.Checksum, krbCred...)
+	return c, nil
+}
+
+// delegField returns the KRB-CRED of a checksum whose flags include
+// flagDeleg, nil if it carries none (as MIT, a deleg flag without one is
+// not an error).
+func delegField(c types.Checksum) ([]byte, error) {
+	b := c.Checksum
+	if len(b) < 28 {
+		return nil, nil
+	}
+	if opt := binary.LittleEndian.Uint16(b[24:26]); opt != 1 {
+		return nil, fmt.Errorf("gss: authenticator checksum has DlgOpt %d, want 1", opt)
+	}
+	n := int(binary.LittleEndian.Uint16(b[26:28]))
+	if len(b)-28 < n {
+		return nil, fmt.Errorf("gss: authenticator checksum's Dlgth %d exceeds its %d remaining bytes", n, len(b)-28)
+	}
+	return b[28 : 28+n], nil
+}
+
 // parseGSSChecksum returns the context flags of an authenticator checksum.
 // Channel bindings are ignored, as MIT does when the acceptor has none;
-// delegated credentials (DlgOpt, KRB-CRED) are ignored too.
+// the delegated credential is read by delegField.
 func parseGSSChecksum(c types.Checksum) (uint32, error) {
 	if c.CksumType != chksumtype.GSSAPI {
 		return 0, fmt.Errorf("gss: authenticator checksum type is %d, not 0x8003", c.CksumType)

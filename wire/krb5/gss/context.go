@@ -15,9 +15,10 @@ type Context struct {
 	initiator      bool
 	key            types.EncryptionKey // protects every per-message token
 	et             etype.EType
-	acceptorSubkey bool   // key is the acceptor's subkey (token flag 0x04)
-	peer           string // the other side's principal name
-	flags          uint32 // context flags from the 0x8003 checksum
+	acceptorSubkey bool       // key is the acceptor's subkey (token flag 0x04)
+	peer           string     // the other side's principal name
+	flags          uint32     // context flags from the 0x8003 checksum
+	delegated      *Delegated // acceptor: the client's forwarded TGT, if any
 
 	sendMu  sync.Mutex
 	sendSeq uint64 // sequence number of the next token we wrap
@@ -64,6 +65,17 @@ func (c *Context) Peer() string { return c.peer }
 // Enctype returns the enctype of the key protecting per-message tokens,
 // e.g. 18 for aes256-cts-hmac-sha1-96.
 func (c *Context) Enctype() int32 { return c.key.KeyType }
+
+// Delegated returns the credential the initiator forwarded (acceptor
+// side), nil if none. It is the caller's to Wipe when the operation it
+// serves is over; ReleaseDelegated does that and forgets it.
+func (c *Context) Delegated() *Delegated { return c.delegated }
+
+// ReleaseDelegated wipes and drops the delegated credential.
+func (c *Context) ReleaseDelegated() {
+	c.delegated.Wipe()
+	c.delegated = nil
+}
 
 // Initiator reports whether this is the initiator's end of the context.
 func (c *Context) Initiator() bool { return c.initiator }

@@ -46,10 +46,11 @@ func NewInitiator(cl *client.Client, spn string, cfg Config) (*Initiator, []byte
 
 // initOptions vary the AP-REQ; the zero value is what NewInitiator sends.
 type initOptions struct {
-	gssFlags  uint32 // 0 means initiatorFlags
-	apOptions []int  // added to mutual-required
-	noSubkey  bool   // send no authenticator subkey
-	noCksum   bool   // send no 0x8003 checksum
+	gssFlags  uint32     // 0 means initiatorFlags
+	apOptions []int      // added to mutual-required
+	noSubkey  bool       // send no authenticator subkey
+	noCksum   bool       // send no 0x8003 checksum
+	deleg     *Delegated // forwarded in the checksum, GSS_C_DELEG_FLAG
 }
 
 // newInitiatorFromTicket builds the AP-REQ from a ticket and its session
@@ -85,6 +86,15 @@ func newInitiatorFromTicket(cname types.PrincipalName, crealm string, tkt messag
 	}
 	if opts.gssFlags != 0 {
 		auth.Cksum = gssChecksum(opts.gssFlags)
+	}
+	if opts.deleg != nil {
+		cred, err := marshalKRBCred(opts.deleg, sessionKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		if auth.Cksum, err = gssChecksumDeleg(initiatorFlags, cred); err != nil {
+			return nil, nil, err
+		}
 	}
 	if opts.noCksum {
 		auth.Cksum = types.Checksum{}

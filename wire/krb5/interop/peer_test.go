@@ -94,11 +94,12 @@ func enctypeConf(t *testing.T, r *realm.Realm, name string) string {
 }
 
 // kinit runs MIT kinit for a seeded user with krb5.conf conf, password on
-// stdin, into a fresh ccache whose path it returns.
-func kinit(t *testing.T, r *realm.Realm, conf string, user realm.User) string {
+// stdin, into a fresh ccache whose path it returns. opts go before the
+// principal (e.g. "-f" for a forwardable TGT).
+func kinit(t *testing.T, r *realm.Realm, conf string, user realm.User, opts ...string) string {
 	t.Helper()
 	cc := filepath.Join(t.TempDir(), "krb5cc")
-	cmd := exec.Command("kinit", user.Name)
+	cmd := exec.Command("kinit", append(opts, user.Name)...)
 	cmd.Env = append(r.KrbEnv(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+cc)
 	cmd.Stdin = strings.NewReader(user.Password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,81 @@
+package krb5
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// CredentialFromKrbCred takes a ticket and its KrbCredInfo from a
+// decrypted KRB-CRED (a delegated credential).
+func CredentialFromKrbCred(tkt messages.Ticket, info messages.KrbCredInfo) (Credential, error) {
+	der, err := tkt.Marshal()
+	if err != nil {
+		return Credential{}, fmt.Errorf("krb5: encoding the ticket: %w", err)
+	}
+	start := info.StartTime
+	if start.IsZero() {
+		start = info.AuthTime
+	}
+	return Credential{
+		Client: info.PName, ClientRealm: info.PRealm,
+		Server: tkt.SName, ServerRealm: tkt.Realm,
+		Key:      info.Key,
+		AuthTime: info.AuthTime, StartTime: start, EndTime: info.EndTime, RenewTill: info.RenewTill,
+		Flags:  info.Flags.Bytes,
+		Ticket: der,
+	}, nil
+}
+
+// ClientFromCredential returns a client using the TGT c, built in memory:
+// nothing is written to disk (a delegated credential must never be).
+func ClientFromCredential(cfg *config.Config, c Credential) (*client.Client, error) {
+	if cfg == nil {
+		return nil, errors.New("krb5: nil config")
+	}
+	if len(c.Server.NameString) != 2 || c.Server.NameString[0] != "krbtgt" {
+		return nil, fmt.Errorf("krb5: credential is for %s, not a ticket-granting ticket", c.Server.PrincipalNameString())
+	}
+	b := MarshalCCache(c)
+	cc, err := unmarshalCCache(b)
+	clear(b)
+	if err != nil {
+		return nil, fmt.Errorf("krb5: credential: %w", err)
+	}
+	cl, err := client.NewFromCCache(cc, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("krb5: using the credential of %s: %w", c.Client.PrincipalNameString(), err)
+	}
+	return cl, nil
+}
+
+// CCacheTGT returns the client principal and the TGT (ticket and session
+// key) of the FILE ccache ccname ("" means DefaultCCacheName()), e.g. to
+// forward it.
+func CCacheTGT(ccname string) (cname types.PrincipalName, crealm string, tgt messages.Ticket, key types.EncryptionKey, err error) {
+	if ccname == "" {
+		ccname = DefaultCCacheName()
+	}
+	path, err := ccachePath(ccname)
+	if err != nil {
+		return cname, "", tgt, key, err
+	}
+	cc, err := ReadCCache(path)
+	if err != nil {
+		return cname, "", tgt, key, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
+	}
+	crealm = cc.DefaultPrincipal.Realm
+	e, ok := cc.GetEntry(types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", crealm}})
+	if !ok {
+		return cname, "", tgt, key, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, crealm)
+	}
+	if err := tgt.Unmarshal(e.Ticket); err != nil {
+		return cname, "", tgt, key, fmt.Errorf("krb5: ticket-granting ticket in %s: %w", path, err)
+	}
+	return cc.DefaultPrincipal.PrincipalName, crealm, tgt, e.Key, nil
+}
