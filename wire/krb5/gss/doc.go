@@ -25,6 +25,13 @@
 // always asks for mutual authentication, replay and sequence detection,
 // confidentiality and integrity.
 //
+// Delegation (RFC 4121 section 4.1.1, GSS_C_DELEG_FLAG): ForwardTGT gets
+// a forwarded TGT from the KDC and NewInitiatorDelegating sends it as a
+// KRB-CRED in the checksum's Deleg field, encrypted in the ticket session
+// key as MIT does. The Acceptor decrypts one (with the initiator subkey or
+// the session key, as MIT's krb5_rd_cred) and exposes it, in memory only,
+// as Context.Delegated until ReleaseDelegated wipes it.
+//
 // An Acceptor remembers the authenticators it accepted in a replay cache
 // (package wire/krb5/rcache) keyed on a hash of the authenticator
 // ciphertext, as MIT does: an AP-REQ is accepted at most once, while

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/client"
-	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire"
@@ -34,11 +33,7 @@ func peerMessages() []string {
 func TestMITInitiatorGoAcceptor(t *testing.T) {
 	r := realm.Get(t)
 	mitPeer(t)
-	kt, err := keytab.Load(r.CeodKeytab)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := &gss.Acceptor{Keytab: kt, Principal: r.CeodPrincipal}
+	acc := ceodAcceptor(t, r)
 	user := r.Users["regular1"]
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {

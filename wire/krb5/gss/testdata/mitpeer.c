@@ -261,6 +261,8 @@ static int do_init(const char *host, const char *port, int nmsg, char **msgs) {
     gss_buffer_desc in = GSS_C_EMPTY_BUFFER, out;
     OM_uint32 maj, min, ret_flags = 0;
     OM_uint32 req = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG;
+    if (getenv("MITPEER_DELEG") != NULL)
+        req |= GSS_C_DELEG_FLAG; /* forward the TGT (kinit -f) */
     for (;;) {
         maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &ctx, target, (gss_OID)gss_mech_krb5, req, 0,
                                    GSS_C_NO_CHANNEL_BINDINGS, in.length ? &in : GSS_C_NO_BUFFER, NULL, &out,
@@ -284,6 +286,8 @@ static int do_init(const char *host, const char *port, int nmsg, char **msgs) {
             die("expected an auth frame");
     }
     check_flags(ret_flags);
+    if (req & GSS_C_DELEG_FLAG)
+        printf("delegated %s\n", (ret_flags & GSS_C_DELEG_FLAG) ? "yes" : "no");
 
     for (int i = 0; i < nmsg; i++) {
         int seal = !(dump_mode() && strncmp(msgs[i], "i:", 2) == 0);
@@ -303,6 +307,40 @@ static int do_init(const char *host, const char *port, int nmsg, char **msgs) {
     gss_release_name(&min, &target);
     close(fd);
     return 0;
+}
+
+/* use_delegated starts a context to service (host-based, "ldap@host")
+ * with the credential the initiator delegated, which needs a TGS exchange
+ * with the forwarded TGT, and prints whose it is. */
+static void use_delegated(OM_uint32 flags, gss_cred_id_t deleg, const char *service) {
+    OM_uint32 maj, min;
+    if (!(flags & GSS_C_DELEG_FLAG) || deleg == GSS_C_NO_CREDENTIAL) {
+        printf("delegated none\n");
+        return;
+    }
+    gss_name_t owner;
+    maj = gss_inquire_cred(&min, deleg, &owner, NULL, NULL, NULL);
+    if (GSS_ERROR(maj))
+        gss_die("gss_inquire_cred", maj, min);
+    gss_buffer_desc disp, buf = {strlen(service), (void *)service}, out = GSS_C_EMPTY_BUFFER;
+    maj = gss_display_name(&min, owner, &disp, NULL);
+    if (GSS_ERROR(maj))
+        gss_die("gss_display_name", maj, min);
+    gss_name_t target;
+    maj = gss_import_name(&min, &buf, GSS_C_NT_HOSTBASED_SERVICE, &target);
+    if (GSS_ERROR(maj))
+        gss_die("gss_import_name", maj, min);
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    maj = gss_init_sec_context(&min, deleg, &ctx, target, (gss_OID)gss_mech_krb5, GSS_C_MUTUAL_FLAG, 0,
+                               GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &out, NULL, NULL);
+    if (GSS_ERROR(maj))
+        gss_die("gss_init_sec_context with the delegated credential", maj, min);
+    printf("delegated %.*s usable for %s\n", (int)disp.length, (char *)disp.value, service);
+    gss_release_buffer(&min, &out);
+    gss_release_buffer(&min, &disp);
+    gss_delete_sec_context(&min, &ctx, GSS_C_NO_BUFFER);
+    gss_release_name(&min, &target);
+    gss_release_name(&min, &owner);
 }
 
 static int do_accept(const char *port) {
@@ -331,6 +369,7 @@ static int do_accept(const char *port) {
         gss_die("gss_acquire_cred", maj, min);
 
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_cred_id_t deleg = GSS_C_NO_CREDENTIAL;
     for (;;) {
         uint32_t type;
         gss_buffer_desc in, out;
@@ -339,7 +378,7 @@ static int do_accept(const char *port) {
         if (type != MSG_AUTH)
             die("op before authentication");
         maj = gss_accept_sec_context(&min, &ctx, cred, &in, GSS_C_NO_CHANNEL_BINDINGS, &client, NULL, &out,
-                                     &ret_flags, NULL, NULL);
+                                     &ret_flags, NULL, &deleg);
         free(in.value);
         if (out.length > 0)
             write_frame(fd, MSG_AUTH, &out); /* also sends error tokens */
@@ -356,6 +395,10 @@ static int do_accept(const char *port) {
         gss_die("gss_display_name", maj, min);
     printf("peer %.*s\n", (int)disp.length, (char *)disp.value);
     gss_release_buffer(&min, &disp);
+    const char *use = getenv("MITPEER_DELEG");
+    if (use != NULL)
+        use_delegated(ret_flags, deleg, use);
+    gss_release_cred(&min, &deleg);
 
     for (;;) {
         uint32_t type;
