@@ -1,11 +1,8 @@
 package interop
 
 import (
-	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -147,47 +144,14 @@ func TestDelegationNotForwardable(t *testing.T) {
 // TestDelegationMITToGo: MIT's gss_init_sec_context with GSS_C_DELEG_FLAG
 // and a kinit -f TGT delegates to our acceptor, which uses the TGT.
 func TestDelegationMITToGo(t *testing.T) {
-	r := realm.Get(t)
-	mitPeer(t)
-	acc := ceodAcceptor(t, r)
-	user := r.Users["regular1"]
-	for _, et := range enctypes {
-		t.Run(et.name, func(t *testing.T) {
-			conf := enctypeConf(t, r, et.name)
-			cc := kinit(t, r, conf, user, "-f")
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-			p := startPeer(t, r, []string{"KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + cc, "MITPEER_DELEG=1"},
-				"init", "127.0.0.1", port)
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
-			conn, err := ln.Accept()
-			if err != nil {
-				p.fatal(t, "accept: %v", err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
-			typ, tok, err := wire.ReadFrame(conn, 0)
-			if err != nil || typ != wire.MsgAuth {
-				p.fatal(t, "first frame: %v %v", typ, err)
-			}
-			ctx, rep, err := acc.Accept(tok)
-			if err != nil {
-				t.Fatalf("Accept: %v", err)
-			}
-			if err := wire.WriteFrame(conn, wire.MsgAuth, rep); err != nil {
-				t.Fatal(err)
-			}
-			if got := p.line(t); got != "delegated yes" {
-				t.Errorf("mitpeer printed %q, want delegated yes", got)
-			}
-			checkDelegated(t, r, conf, ctx, user, et.id)
-			p.wait(t)
-		})
-	}
+	eachMITInitiator(t, []string{"-f"}, func(t *testing.T, r *realm.Realm, acc *gss.Acceptor, user realm.User, et int32, conf, cc string) {
+		p, _, ctx := acceptFromMIT(t, r, acc, []string{"KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + cc, "MITPEER_DELEG=1"})
+		if got := p.line(t); got != "delegated yes" {
+			t.Errorf("mitpeer printed %q, want delegated yes", got)
+		}
+		checkDelegated(t, r, conf, ctx, user, et)
+		p.wait(t)
+	})
 }
 
 // TestDelegationGoToMIT: our initiator delegates to MIT's
@@ -202,18 +166,7 @@ func TestDelegationGoToMIT(t *testing.T) {
 		t.Run(et.name, func(t *testing.T) {
 			conf := enctypeConf(t, r, et.name)
 			ini, tok := newDelegator(t, r, conf, user, "-f").initiator(t, r)
-			p := startPeer(t, r, []string{"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + r.CeodKeytab, "MITPEER_DELEG=" + ldapSvc},
-				"accept", "0")
-			port, ok := strings.CutPrefix(p.line(t), "listening ")
-			if !ok {
-				t.Fatal("mitpeer did not report its port")
-			}
-			conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
+			p, conn := dialMIT(t, r, []string{"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + r.CeodKeytab, "MITPEER_DELEG=" + ldapSvc})
 			if err := wire.WriteFrame(conn, wire.MsgAuth, tok); err != nil {
 				t.Fatal(err)
 			}

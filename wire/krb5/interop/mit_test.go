@@ -31,6 +31,71 @@ func peerMessages() []string {
 // TestMITInitiatorGoAcceptor: MIT's gss_init_sec_context against our
 // Acceptor, then sealed requests and replies, for each enctype.
 func TestMITInitiatorGoAcceptor(t *testing.T) {
+	eachMITInitiator(t, nil, func(t *testing.T, r *realm.Realm, acc *gss.Acceptor, user realm.User, et int32, conf, cc string) {
+		msgs := peerMessages()
+		p, conn, ctx := acceptFromMIT(t, r, acc, []string{"KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + cc}, msgs...)
+		if got, want := ctx.Peer(), user.Name+"@"+r.Name; got != want {
+			t.Errorf("Peer() = %q, want %q", got, want)
+		}
+		if ctx.Enctype() != et {
+			t.Errorf("Enctype() = %d, want %d", ctx.Enctype(), et)
+		}
+		var toks [][]byte
+		for i := 0; ; i++ {
+			typ, body, err := wire.ReadFrame(conn, 0)
+			if errors.Is(err, io.EOF) {
+				if i != len(msgs) {
+					t.Fatalf("peer closed after %d of %d messages", i, len(msgs))
+				}
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := ctx.Unwrap(body)
+			if err != nil {
+				t.Fatalf("Unwrap %d: %v", i, err)
+			}
+			if string(req) != msgs[i] {
+				t.Fatalf("request %d = %q, want %q", i, req, msgs[i])
+			}
+			wantFlags, wantLen := byte(0x06), len(req)+60+hmacExtra(et)
+			if strings.HasPrefix(msgs[i], "i:") {
+				wantFlags, wantLen = 0x04, 16+len(req)+12+hmacExtra(et)
+			}
+			if body[2] != wantFlags || len(body) != wantLen {
+				t.Errorf("MIT token flags %#x, %d bytes for %d", body[2], len(body), len(req))
+			}
+			toks = append(toks, body)
+			out, err := ctx.Wrap([]byte("echo: " + string(req)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wire.WriteFrame(conn, typ, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rest := p.wait(t)
+		want := make([]string, 0, len(msgs)+1)
+		for _, m := range msgs {
+			want = append(want, "reply: echo: "+m)
+		}
+		want = append(want, fmt.Sprintf("enctype %d", et))
+		last := rest[len(rest)-1]
+		rest[len(rest)-1], _, _ = strings.Cut(last, " key ")
+		if strings.Join(rest, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("mitpeer printed:\n%s\nwant:\n%s", short(rest), short(want))
+		}
+		for i, tok := range toks {
+			record(t, "initiator", et, last, tok, []byte(msgs[i]))
+		}
+	})
+}
+
+// eachMITInitiator runs body for each enctype with our acceptor, the
+// user regular1 and a ccache kinit made (with kinitOpts) under a krb5.conf
+// for that enctype, for an MIT initiator to use.
+func eachMITInitiator(t *testing.T, kinitOpts []string, body func(t *testing.T, r *realm.Realm, acc *gss.Acceptor, user realm.User, et int32, conf, cc string)) {
 	r := realm.Get(t)
 	mitPeer(t)
 	acc := ceodAcceptor(t, r)
@@ -38,91 +103,7 @@ func TestMITInitiatorGoAcceptor(t *testing.T) {
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {
 			conf := enctypeConf(t, r, et.name)
-			cc := kinit(t, r, conf, user)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-			msgs := peerMessages()
-			p := startPeer(t, r, []string{"KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + cc},
-				append([]string{"init", "127.0.0.1", port}, msgs...)...)
-
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
-			conn, err := ln.Accept()
-			if err != nil {
-				p.fatal(t, "accept: %v", err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(30 * time.Second))
-
-			typ, tok, err := wire.ReadFrame(conn, 0)
-			if err != nil || typ != wire.MsgAuth {
-				p.fatal(t, "first frame: %v %v", typ, err)
-			}
-			ctx, rep, err := acc.Accept(tok)
-			if err != nil {
-				t.Fatalf("Accept: %v", err)
-			}
-			if err := wire.WriteFrame(conn, wire.MsgAuth, rep); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := ctx.Peer(), user.Name+"@"+r.Name; got != want {
-				t.Errorf("Peer() = %q, want %q", got, want)
-			}
-			if ctx.Enctype() != et.id {
-				t.Errorf("Enctype() = %d, want %d", ctx.Enctype(), et.id)
-			}
-			var toks [][]byte
-			for i := 0; ; i++ {
-				typ, body, err := wire.ReadFrame(conn, 0)
-				if errors.Is(err, io.EOF) {
-					if i != len(msgs) {
-						t.Fatalf("peer closed after %d of %d messages", i, len(msgs))
-					}
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				req, err := ctx.Unwrap(body)
-				if err != nil {
-					t.Fatalf("Unwrap %d: %v", i, err)
-				}
-				if string(req) != msgs[i] {
-					t.Fatalf("request %d = %q, want %q", i, req, msgs[i])
-				}
-				wantFlags, wantLen := byte(0x06), len(req)+60+hmacExtra(et.id)
-				if strings.HasPrefix(msgs[i], "i:") {
-					wantFlags, wantLen = 0x04, 16+len(req)+12+hmacExtra(et.id)
-				}
-				if body[2] != wantFlags || len(body) != wantLen {
-					t.Errorf("MIT token flags %#x, %d bytes for %d", body[2], len(body), len(req))
-				}
-				toks = append(toks, body)
-				out, err := ctx.Wrap([]byte("echo: " + string(req)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := wire.WriteFrame(conn, typ, out); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rest := p.wait(t)
-			want := make([]string, 0, len(msgs)+1)
-			for _, m := range msgs {
-				want = append(want, "reply: echo: "+m)
-			}
-			want = append(want, fmt.Sprintf("enctype %d", et.id))
-			last := rest[len(rest)-1]
-			rest[len(rest)-1], _, _ = strings.Cut(last, " key ")
-			if strings.Join(rest, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("mitpeer printed:\n%s\nwant:\n%s", short(rest), short(want))
-			}
-			for i, tok := range toks {
-				record(t, "initiator", et.id, last, tok, []byte(msgs[i]))
-			}
+			body(t, r, acc, user, et.id, conf, kinit(t, r, conf, user, kinitOpts...))
 		})
 	}
 }
@@ -175,17 +156,7 @@ func TestGoInitiatorMITAcceptor(t *testing.T) {
 
 func goToMIT(t *testing.T, r *realm.Realm, cl *client.Client, et int32, who string) {
 	t.Helper()
-	p := startPeer(t, r, []string{"KRB5_KTNAME=FILE:" + r.CeodKeytab}, "accept", "0")
-	port, ok := strings.CutPrefix(p.line(t), "listening ")
-	if !ok {
-		t.Fatal("mitpeer did not report its port")
-	}
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	p, conn := dialMIT(t, r, []string{"KRB5_KTNAME=FILE:" + r.CeodKeytab})
 
 	ini, tok, err := gss.NewInitiator(cl, r.CeodPrincipal, gss.Config{})
 	if err != nil {
@@ -258,4 +229,53 @@ func short(lines []string) string {
 		fmt.Fprintf(&b, "  %q\n", l)
 	}
 	return b.String()
+}
+
+// acceptFromMIT runs mitpeer init (env added, msgs to send) against our
+// acc and returns the peer, the connection and the accepted context.
+func acceptFromMIT(t *testing.T, r *realm.Realm, acc *gss.Acceptor, env []string, msgs ...string) (*peerProc, net.Conn, *gss.Context) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	p := startPeer(t, r, env, append([]string{"init", "127.0.0.1", port}, msgs...)...)
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
+	conn, err := ln.Accept()
+	if err != nil {
+		p.fatal(t, "accept: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	typ, tok, err := wire.ReadFrame(conn, 0)
+	if err != nil || typ != wire.MsgAuth {
+		p.fatal(t, "first frame: %v %v", typ, err)
+	}
+	ctx, rep, err := acc.Accept(tok)
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	if err := wire.WriteFrame(conn, wire.MsgAuth, rep); err != nil {
+		t.Fatal(err)
+	}
+	return p, conn, ctx
+}
+
+// dialMIT runs mitpeer accept (env added) and connects to it.
+func dialMIT(t *testing.T, r *realm.Realm, env []string) (*peerProc, net.Conn) {
+	t.Helper()
+	p := startPeer(t, r, env, "accept", "0")
+	port, ok := strings.CutPrefix(p.line(t), "listening ")
+	if !ok {
+		t.Fatal("mitpeer did not report its port")
+	}
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	return p, conn
 }
