@@ -1,33 +1,19 @@
 package adduser_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/csclub/ceo/internal/ceodtest"
 )
 
 type slogLogger = slog.Logger
 
 // logBuf collects a test's log output, so tests can check that no
 // password is ever logged; it is printed when the test fails.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = ceodtest.Buffer
 
 var logs sync.Map // *testing.T -> *logBuf
 

@@ -25,6 +25,34 @@ func callThrough(t *testing.T, c *ceodtest.Ceod, d dialect, caller, name string)
 	return msgs, pw
 }
 
+// refusalsThroughCeod: caller may not act for other, bad breaks the name
+// rule, nosuchuser has no account; the replies reach the client and the
+// server is left as it was.
+func refusalsThroughCeod(t *testing.T, d dialect, call func(*testing.T, string, string) ([]msg, *string),
+	state func(*testing.T) string, caller, other, bad string) {
+	before := state(t)
+	got, pw := call(t, caller, other)
+	wantMsgs(t, got,
+		msg{0, d.op + " create db=" + other + " by " + caller},
+		msg{int32(syscall.EPERM), "denied, you may not create databases for other members"})
+	if pw != nil {
+		t.Error("refusal carries a password")
+	}
+	got, _ = call(t, "syscom1", bad)
+	wantMsgs(t, got,
+		msg{0, d.op + " create db=" + bad + " by syscom1"},
+		msg{0, "user syscom1 is on systems committee"},
+		msg{int32(syscall.EINVAL), "invalid characters in username " + bad})
+	got, _ = call(t, "syscom1", "nosuchuser")
+	wantMsgs(t, got,
+		msg{0, d.op + " create db=nosuchuser by syscom1"},
+		msg{0, "user syscom1 is on systems committee"},
+		msg{int32(syscall.ENOENT), "user nosuchuser does not exist"})
+	if after := state(t); after != before {
+		t.Errorf("refusals changed the server:\n%s\n---\n%s", before, after)
+	}
+}
+
 // malformedEndsConnection: a request that does not decode gets no reply.
 func malformedEndsConnection(t *testing.T, c *ceodtest.Ceod, d dialect) {
 	if _, err := c.Call(t, "regular1", d.op, []byte{0xff}); !errors.Is(err, ceoc.ErrRefused) {
@@ -64,29 +92,7 @@ func TestMariaDBThroughCeod(t *testing.T) {
 			t.Errorf("no audit record:\n%s", c.Log)
 		}
 	})
-	t.Run("refusals", func(t *testing.T) {
-		before := e.state(t)
-		got, pw := call(t, "office1", "syscom1")
-		wantMsgs(t, got,
-			msg{0, "mysql create db=syscom1 by office1"},
-			msg{int32(syscall.EPERM), "denied, you may not create databases for other members"})
-		if pw != nil {
-			t.Error("refusal carries a password")
-		}
-		got, _ = call(t, "syscom1", "bad;name")
-		wantMsgs(t, got,
-			msg{0, "mysql create db=bad;name by syscom1"},
-			msg{0, "user syscom1 is on systems committee"},
-			msg{int32(syscall.EINVAL), "invalid characters in username bad;name"})
-		got, _ = call(t, "syscom1", "nosuchuser")
-		wantMsgs(t, got,
-			msg{0, "mysql create db=nosuchuser by syscom1"},
-			msg{0, "user syscom1 is on systems committee"},
-			msg{int32(syscall.ENOENT), "user nosuchuser does not exist"})
-		if after := e.state(t); after != before {
-			t.Errorf("refusals changed the server:\n%s\n---\n%s", before, after)
-		}
-	})
+	t.Run("refusals", func(t *testing.T) { refusalsThroughCeod(t, mysqlMsgs, call, e.state, "office1", "syscom1", "bad;name") })
 	t.Run("syscom for a member", func(t *testing.T) {
 		got, pw := call(t, "syscom1", "office1")
 		wantMsgs(t, got,
@@ -152,28 +158,6 @@ func TestPostgreSQLThroughCeod(t *testing.T) {
 			t.Errorf("login with the new password: %v", err)
 		}
 	})
-	t.Run("refusals", func(t *testing.T) {
-		before := e.state(t)
-		got, pw := call(t, "regular1", "office1")
-		wantMsgs(t, got,
-			msg{0, "postgresql create db=office1 by regular1"},
-			msg{int32(syscall.EPERM), "denied, you may not create databases for other members"})
-		if pw != nil {
-			t.Error("refusal carries a password")
-		}
-		got, _ = call(t, "syscom1", "Bad Name")
-		wantMsgs(t, got,
-			msg{0, "postgresql create db=Bad Name by syscom1"},
-			msg{0, "user syscom1 is on systems committee"},
-			msg{int32(syscall.EINVAL), "invalid characters in username Bad Name"})
-		got, _ = call(t, "syscom1", "nosuchuser")
-		wantMsgs(t, got,
-			msg{0, "postgresql create db=nosuchuser by syscom1"},
-			msg{0, "user syscom1 is on systems committee"},
-			msg{int32(syscall.ENOENT), "user nosuchuser does not exist"})
-		if after := e.state(t); after != before {
-			t.Errorf("refusals changed the server:\n%s\n---\n%s", before, after)
-		}
-	})
+	t.Run("refusals", func(t *testing.T) { refusalsThroughCeod(t, pgMsgs, call, e.state, "regular1", "office1", "Bad Name") })
 	t.Run("malformed request ends the connection", func(t *testing.T) { malformedEndsConnection(t, c, pgMsgs) })
 }
