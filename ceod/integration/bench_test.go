@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,10 +40,16 @@ func benchCeod(b *testing.B, r *realm.Realm) (*ceod, *ceoc.Client) {
 }
 
 // report fails the benchmark on errors and reports the run's figures.
+// Allocations and cpu-us/op are this process's: client and in-process
+// ceod together (the CPU from /proc, so only long runs are precise).
 func report(b *testing.B, r bench.Result, unit string) {
 	b.Helper()
+	b.ReportAllocs()
 	if r.Errors > 0 {
 		b.Fatalf("%d errors, first: %v", r.Errors, r.FirstErr)
+	}
+	if r.CeodCPU > 0 {
+		b.ReportMetric(float64(r.CPUPerOp())/1e3, "cpu-us/op")
 	}
 	b.ReportMetric(r.Rate(), unit+"/s")
 	b.ReportMetric(float64(r.P50)/1e6, "p50-ms")
@@ -57,7 +64,7 @@ func BenchmarkHandshake(b *testing.B) {
 	_, c := benchCeod(b, r)
 	for _, n := range concurrencies {
 		b.Run(fmt.Sprintf("c=%d", n), func(b *testing.B) {
-			report(b, bench.Handshakes(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N}), "handshakes")
+			report(b, bench.Handshakes(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N, CeodPid: os.Getpid()}), "handshakes")
 		})
 	}
 }
@@ -69,7 +76,7 @@ func BenchmarkPing(b *testing.B) {
 	_, c := benchCeod(b, r)
 	for _, n := range concurrencies {
 		b.Run(fmt.Sprintf("c=%d", n), func(b *testing.B) {
-			report(b, bench.Ops(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N}), "pings")
+			report(b, bench.Ops(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N, CeodPid: os.Getpid()}), "pings")
 		})
 	}
 }
