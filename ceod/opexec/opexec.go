@@ -22,7 +22,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/csclub/ceo/internal/procrun"
+	"github.com/csclub/ceo/ops/procrun"
 	"github.com/csclub/ceo/ops"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/csclub/ceo/internal/procrun"
+	"github.com/csclub/ceo/ops/procrun"
 	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
 )

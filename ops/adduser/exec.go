@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/csclub/ceo/internal/procrun"
+	"github.com/csclub/ceo/ops/procrun"
 )
 
 // progEnv is the whole environment of the programs adduser runs (the

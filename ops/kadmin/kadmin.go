@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/csclub/ceo/internal/procrun"
+	"github.com/csclub/ceo/ops/procrun"
 )
 
 // Sentinel errors, wrapped.
