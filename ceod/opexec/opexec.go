@@ -22,8 +22,8 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/csclub/ceo/ops/procrun"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/procrun"
 )
 
 // DefaultMaxOutput bounds a reply read from a program's stdout when

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/csclub/ceo/ops/procrun"
 	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/procrun"
 )
 
 // script writes an executable shell script that any user can run.
