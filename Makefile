@@ -13,7 +13,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./ceod/cmd/ceod ./ceoc/cmd/ceoc ./internal/cmd/realm
-	@if [ -d ceo/cmd/ceo ]; then $(GO) build -o $(BIN)/ ./ceo/cmd/ceo; fi
+	@if [ -d ceo/cmd/ceo ]; then $(GO) build -o $(BIN)/ ./ceo/cmd/ceo ./ceo/cmd/addmember ./ceo/cmd/addclub; fi
 
 # Installs the Debian packages the realm and tests need (only missing ones).
 deps:

@@ -451,6 +451,13 @@ func checkFiles(t *testing.T, croot string, frontEnd bool) {
 		{"usr/share/ceo-common/schema/csc.schema", 0o644, ""},
 		{"usr/share/ceo-common/schema/csc.ldif", 0o644, ""},
 		{"usr/share/doc/ceo-daemon/README.Debian", 0o644, ""},
+		// Legacy ceo-clients' scripts and ceo-common's hooks.
+		{"usr/bin/addmember", 0o755, ""},
+		{"usr/bin/addclub", 0o755, ""},
+		{"usr/share/man/man1/addmember.1.gz", 0o644, ""},
+		{"usr/share/man/man1/addclub.1.gz", 0o644, ""},
+		{"etc/csc/spam/new-member", 0o755, ""},
+		{"etc/csc/spam/expired-account", 0o755, ""},
 	}
 	if frontEnd {
 		wants = append(wants, want{"usr/bin/ceo", 0o755, ""}, want{"usr/share/man/man1/ceo.1.gz", 0o644, ""})
@@ -487,7 +494,8 @@ func checkFiles(t *testing.T, croot string, frontEnd bool) {
 func checkConffiles(t *testing.T, croot string) {
 	t.Helper()
 	want := map[string][]string{
-		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo", "/etc/csc/postgresql.cf"},
+		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo", "/etc/csc/postgresql.cf",
+			"/etc/csc/spam/expired-account", "/etc/csc/spam/new-member"},
 		"ceo-daemon": {"/etc/csc/ceod.cf.example"},
 	}
 	for pkg, files := range want {
@@ -520,6 +528,12 @@ func runInstalled(t *testing.T, croot string, frontEnd bool) {
 	for _, ceoc := range []string{"/usr/lib/ceod/ceoc", "/usr/bin/ceoc"} {
 		if out, code := chroot(ceoc); code == 0 || !strings.Contains(out, "usage: ceoc") {
 			t.Errorf("%s with no arguments: exit %d (want non-zero and a usage message):\n%s", ceoc, code, out)
+		}
+	}
+	// Legacy's exit status 2 and usage for wrong arguments.
+	for _, p := range []string{"addmember", "addclub"} {
+		if out, code := chroot("/usr/bin/"+p, "x"); code != 2 || !strings.Contains(out, "usage: "+p) {
+			t.Errorf("%s with one argument: exit %d (want 2 and a usage message):\n%s", p, code, out)
 		}
 	}
 	if frontEnd {
