@@ -368,6 +368,15 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, op := range local {
+		if _, ok := set.Handlers[op.Name]; ok {
+			continue
+		}
+		if err := registry.CheckProgram(registry.ProgramPath(cf.LibDir, op.Name)); err != nil {
+			set.Close()
+			return nil, nil, fmt.Errorf("op %s: %w", op.Name, err)
+		}
+	}
 	progLog := log.WithGroup("program")
 	table, err := registry.Table(local, set.Handlers, func(op opsfile.Op) ops.Handler {
 		return &opexec.Program{

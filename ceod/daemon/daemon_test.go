@@ -23,8 +23,36 @@ func configDir(t *testing.T, ceodcf string) string {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(
 		"h1.example ping root 0x10\nh1.example renew root 0x20\nh2.example quota quota 0x21\nh3.example mail root 2\n"), 0o644))
+	// The op programs of the non-built-in ops: ceod refuses to start
+	// without them.
+	lib := filepath.Join(dir, "lib")
+	require.NoError(t, os.MkdirAll(lib, 0o755))
+	for _, op := range []string{"renew", "quota"} {
+		require.NoError(t, os.WriteFile(filepath.Join(lib, "op-"+op), []byte("#!/bin/sh\n"), 0o755))
+	}
+	if !strings.Contains(ceodcf, "lib_dir") {
+		ceodcf += "lib_dir = " + lib + "\n"
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte(ceodcf), 0o644))
 	return dir
+}
+
+// TestMissingProgram: as legacy ("cannot add op"), a local op whose
+// op-NAME program is missing or not executable stops ceod and -check.
+func TestMissingProgram(t *testing.T) {
+	dir := configDir(t, "hostname = h1.example\n")
+	prog := filepath.Join(dir, "lib", "op-renew")
+	require.NoError(t, os.Chmod(prog, 0o644))
+	_, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "op renew: cannot add op: "+prog+" is not executable")
+	require.NoError(t, os.Remove(prog))
+	_, err = runDaemon([]string{"-check", "-config", dir}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "op renew: cannot add op: stat "+prog+": no such file or directory")
+	// Another host's program is not this host's business.
+	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
+	require.NoError(t, err)
 }
 
 func runDaemon(args []string, env map[string]string) (string, error) {

@@ -115,6 +115,12 @@ func TestTopologyRouting(t *testing.T) {
 	ok(t, added.GetMessages())
 	entry := r.LDAPEntry(t, r.UserDN(name))
 	require.NotNil(t, entry, "adduser on the admin host made no LDAP entry")
+	// The admin host's ceod subscribed the new member through the mail
+	// host's ceod (which trusts its principal): the reply's last line.
+	addr := name + "@" + strings.ToLower(r.Name)
+	msgs := added.GetMessages()
+	assert.Equal(t, "members list: Subscribed: "+addr, msgs[len(msgs)-1].GetMessage())
+	assert.Contains(t, listMembers(t, tp), addr)
 
 	member := r.Kinit(t, name, password)
 	var fwd ceopb.UpdateMailResponse
@@ -134,12 +140,12 @@ func TestTopologyRouting(t *testing.T) {
 	assert.NotEmpty(t, pg.GetPassword())
 	assert.Equal(t, []string{"db"}, auditedOn(t, tp, "mysql"))
 
-	// The member joins the list: the mail host's ceod subscribes them
-	// in its Mailman.
+	// The member asks again: the mail host's ceod answers, and they are
+	// on the list once.
 	code, out, stderr = onClient(t, tp, member, []byte(name+"\n"), ceoc, "mailman")
 	require.Equal(t, 0, code, "ceoc mailman: %s", stderr)
+	assert.Equal(t, "Already a member: "+addr+"\n\n", string(out))
 	assert.Equal(t, []string{"mail"}, auditedOn(t, tp, "mailman"))
-	addr := name + "@" + strings.ToLower(r.Name)
 	assert.Contains(t, listMembers(t, tp), addr, "reply %q", out)
 }
 

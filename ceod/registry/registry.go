@@ -103,6 +103,22 @@ func ProgramPath(libDir, name string) string {
 	return filepath.Join(libDir, "op-"+name)
 }
 
+// CheckProgram checks that path is an executable regular file: the
+// legacy daemon refused to start ("cannot add op") when a local op's
+// program was missing, rather than failing every call.
+func CheckProgram(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot add op: %w", err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("cannot add op: %s is not a regular file", path)
+	case fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("cannot add op: %s is not executable", path)
+	}
+	return nil
+}
+
 // Entry is one op of a table.
 type Entry struct {
 	Name    string
