@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/csclub/ceo/ceo/internal/ceotest"
+	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -41,7 +42,7 @@ func run(t *testing.T, r *realm.Realm, bin, user, stdin string, args ...string) 
 // the realm: legacy arguments, --stdin, exit codes, no terms registered.
 func TestAddMemberAndAddClub(t *testing.T) {
 	r := ceotest.Setup(t)
-	ceotest.StartCeod(t, r).RequireServed(t, "adduser")
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "adduser")
 	admin := ceotest.Admin(t, r)
 	addmember := ceotest.Build(t, "./ceo/cmd/addmember")
 	addclub := ceotest.Build(t, "./ceo/cmd/addclub")
