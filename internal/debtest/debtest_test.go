@@ -77,7 +77,9 @@ func TestShippedConfig(t *testing.T) {
 			"ldap_sasl_realm", "ldap_admin_principal", "krb5_realm",
 			"krb5_admin_principal", "notify_hook", "expire_hook",
 			"username_regex", "min_password_length", "shells_file",
-			"members_list", "list_domain"},
+			"members_list", "list_domain",
+			// The university directory (updateprograms, completion).
+			"uwldap_server_url", "uwldap_base"},
 		"mysql.cf":      {"mysql_admin_username", "mysql_admin_password"},
 		"postgresql.cf": {"postgresql_admin_url"},
 		"mailman.cf": {"members_list", "list_domain", "mailman_api_url",
@@ -187,7 +189,8 @@ func TestShippedConfig(t *testing.T) {
 		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
 		"max_conns", "max_conns_per_ip", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
-		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals"}
+		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals",
+		"replay_cache", "journal", "recovery_interval", "kadmin_timeout"}
 	slices.Sort(wantCeod)
 	if !slices.Equal(got, wantCeod) {
 		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)
