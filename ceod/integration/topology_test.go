@@ -57,8 +57,19 @@ func onClient(t *testing.T, tp *realm.Topology, cc string, stdin []byte, name st
 	return 0, o.Bytes(), e.Bytes()
 }
 
-// auditedOn returns the hosts whose ceod log has an audit line for op.
+// auditedOn returns the hosts whose ceod log has an audit line for op,
+// once one has: ceod writes the audit line after it sends the reply.
 func auditedOn(t *testing.T, tp *realm.Topology, op string) []string {
+	t.Helper()
+	var on []string
+	require.Eventually(t, func() bool {
+		on = auditedNow(t, tp, op)
+		return len(on) > 0
+	}, 10*time.Second, 10*time.Millisecond, "no host audited %s", op)
+	return on
+}
+
+func auditedNow(t *testing.T, tp *realm.Topology, op string) []string {
 	t.Helper()
 	var on []string
 	for _, h := range tp.Hosts {
