@@ -1,7 +1,6 @@
 package gss
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -147,7 +146,7 @@ func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uin
 	// The AP-REQ's framing (tags, lengths, the ticket's realm and name,
 	// ap-options) is not covered by any checksum: accept only the one
 	// DER encoding of what was decoded, as MIT's decoder is strict too.
-	if der, err := req.Marshal(); err != nil || !bytes.Equal(der, inner) {
+	if !isCanonicalAPReq(inner, req) {
 		return nil, 0, fmt.Errorf("%w: AP-REQ is not in canonical DER", ErrDefectiveToken)
 	}
 	if err := a.precheck(req); err != nil {
