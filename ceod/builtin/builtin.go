@@ -32,6 +32,12 @@ var makers = map[string]func(b *builder, acc *config.Accounts, dir *directory.Cl
 	"mailman":    (*builder).mailman,
 	"mysql":      (*builder).mysql,
 	"postgresql": (*builder).postgresql,
+	"renew":      memberOp("renew"),
+	"group":      memberOp("group"),
+	"positions":  memberOp("positions"),
+	"shell":      memberOp("shell"),
+	"passwd":     memberOp("passwd"),
+	"deluser":    memberOp("deluser"),
 }
 
 // Has reports whether op has a built-in handler.
@@ -129,6 +135,8 @@ type builder struct {
 	dir   *directory.Client
 
 	journal *journal.Journal
+	// members are the member ops, built together (see member.go).
+	members map[string]ops.Handler
 }
 
 // openJournal opens ceod.cf's journal and makes the Set's Recoverer.

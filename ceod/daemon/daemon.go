@@ -35,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -53,6 +54,7 @@ import (
 	"github.com/csclub/ceo/ceod/registry"
 	"github.com/csclub/ceo/ceod/server"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/krb5"
 	"github.com/csclub/ceo/wire/krb5/rcache"
@@ -251,6 +253,9 @@ func Run(ctx context.Context, o Options) error {
 	described := strings.Join(registry.Describe(table, builtins.Handlers), " ")
 	if st.check {
 		fmt.Fprintf(o.Stderr, "host %s, principal %s, ops: %s\n", cf.Hostname, cf.ServicePrincipal, described)
+		if err := checkACL(o.Stderr, st.configDir); err != nil {
+			return err
+		}
 		if !journaled(table) {
 			return nil
 		}
@@ -471,4 +476,19 @@ func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// checkACL validates the ACL file for -check, if there is one (only hosts
+// serving member ops need it, and they refuse to start without it).
+func checkACL(w io.Writer, configDir string) error {
+	path := builtin.ACLPath(configDir)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	a, err := acl.Load(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: rules for %s\n", path, strings.Join(a.Ops(), " "))
+	return nil
 }

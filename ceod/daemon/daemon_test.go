@@ -22,12 +22,12 @@ func configDir(t *testing.T, ceodcf string) string {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(
-		"h1.example ping root 0x10\nh1.example renew root 0x20\nh2.example quota quota 0x21\nh3.example mail root 2\n"), 0o644))
+		"h1.example ping root 0x10\nh1.example hello root 0x20\nh2.example quota quota 0x21\nh3.example mail root 2\n"), 0o644))
 	// The op programs of the non-built-in ops: ceod refuses to start
 	// without them.
 	lib := filepath.Join(dir, "lib")
 	require.NoError(t, os.MkdirAll(lib, 0o755))
-	for _, op := range []string{"renew", "quota"} {
+	for _, op := range []string{"hello", "quota"} {
 		require.NoError(t, os.WriteFile(filepath.Join(lib, "op-"+op), []byte("#!/bin/sh\n"), 0o755))
 	}
 	if !strings.Contains(ceodcf, "lib_dir") {
@@ -41,15 +41,15 @@ func configDir(t *testing.T, ceodcf string) string {
 // op-NAME program is missing or not executable stops ceod and -check.
 func TestMissingProgram(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
-	prog := filepath.Join(dir, "lib", "op-renew")
+	prog := filepath.Join(dir, "lib", "op-hello")
 	require.NoError(t, os.Chmod(prog, 0o644))
 	_, err := runDaemon([]string{"-check", "-config", dir}, nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "op renew: cannot add op: "+prog+" is not executable")
+	assert.Contains(t, err.Error(), "op hello: cannot add op: "+prog+" is not executable")
 	require.NoError(t, os.Remove(prog))
 	_, err = runDaemon([]string{"-check", "-config", dir}, nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "op renew: cannot add op: stat "+prog+": no such file or directory")
+	assert.Contains(t, err.Error(), "op hello: cannot add op: stat "+prog+": no such file or directory")
 	// Another host's program is not this host's business.
 	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func TestCheck(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
 	out, err := runDaemon([]string{"-check"}, map[string]string{"CEO_CONFIG_DIR": dir})
 	require.NoError(t, err)
-	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) renew=0x20(program)\n", out)
+	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) hello=0x20(program)\n", out)
 
 	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func TestLegacyFlags(t *testing.T) {
 	for _, f := range []string{"-d", "-q", "-detach", "-quiet"} {
 		assert.Contains(t, out, "legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)\" flag="+f+"\n")
 	}
-	assert.Contains(t, out, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) renew=0x20(program)\n")
+	assert.Contains(t, out, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) hello=0x20(program)\n")
 }
 
 func TestServicePrincipalRealmStripped(t *testing.T) {
@@ -156,4 +156,18 @@ func TestLoadKeytabWrongPrincipal(t *testing.T) {
 	kt2, err := got.Keytab()
 	require.NoError(t, err)
 	assert.Len(t, kt2.Entries, 1)
+}
+
+// -check validates ceod.acl when there is one, naming the bad line.
+func TestCheckACL(t *testing.T) {
+	dir := configDir(t, "hostname = h1.example\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("# ok\nrenew group:office\nshell self\n"), 0o644))
+	out, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	require.NoError(t, err)
+	assert.Contains(t, out, filepath.Join(dir, "ceod.acl")+": rules for renew shell\n")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("renew group:office\nshell wizard\n"), 0o644))
+	_, err = runDaemon([]string{"-check", "-config", dir}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ceod.acl:2: invalid WHO \"wizard\"")
 }

@@ -85,6 +85,62 @@ func (AddUser_Type) EnumDescriptor() ([]byte, []int) {
 	return file_ceo_proto_rawDescGZIP(), []int{1, 0}
 }
 
+type GroupChange_Action int32
+
+const (
+	GroupChange_ADD    GroupChange_Action = 1
+	GroupChange_REMOVE GroupChange_Action = 2
+)
+
+// Enum value maps for GroupChange_Action.
+var (
+	GroupChange_Action_name = map[int32]string{
+		1: "ADD",
+		2: "REMOVE",
+	}
+	GroupChange_Action_value = map[string]int32{
+		"ADD":    1,
+		"REMOVE": 2,
+	}
+)
+
+func (x GroupChange_Action) Enum() *GroupChange_Action {
+	p := new(GroupChange_Action)
+	*p = x
+	return p
+}
+
+func (x GroupChange_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GroupChange_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_ceo_proto_enumTypes[1].Descriptor()
+}
+
+func (GroupChange_Action) Type() protoreflect.EnumType {
+	return &file_ceo_proto_enumTypes[1]
+}
+
+func (x GroupChange_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *GroupChange_Action) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = GroupChange_Action(num)
+	return nil
+}
+
+// Deprecated: Use GroupChange_Action.Descriptor instead.
+func (GroupChange_Action) EnumDescriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{11, 0}
+}
+
 // StatusMessage is one step's outcome. status is 0 for success, else an
 // errno value (EPERM 1, EEXIST 17, EINVAL 22, ...) or a legacy code
 // (EKERB -2, ELDAP -3, EHOME -4, EQUOTA -5).
@@ -610,6 +666,408 @@ func (x *PingResponse) GetPrincipal() string {
 	return ""
 }
 
+// Renew is the request of op renew (0x06): register username for terms
+// (e.g. "f2026"), as a club rep (nonMemberTerm) if club_rep is set.
+type Renew struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      *string                `protobuf:"bytes,1,req,name=username" json:"username,omitempty"`
+	Terms         []string               `protobuf:"bytes,2,rep,name=terms" json:"terms,omitempty"`
+	ClubRep       *bool                  `protobuf:"varint,3,opt,name=club_rep,json=clubRep" json:"club_rep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Renew) Reset() {
+	*x = Renew{}
+	mi := &file_ceo_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Renew) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Renew) ProtoMessage() {}
+
+func (x *Renew) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Renew.ProtoReflect.Descriptor instead.
+func (*Renew) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Renew) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *Renew) GetTerms() []string {
+	if x != nil {
+		return x.Terms
+	}
+	return nil
+}
+
+func (x *Renew) GetClubRep() bool {
+	if x != nil && x.ClubRep != nil {
+		return *x.ClubRep
+	}
+	return false
+}
+
+// GroupChange is the request of op group (0x07): add usernames to group,
+// or remove them from it, with the group cascades.
+type GroupChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        *GroupChange_Action    `protobuf:"varint,1,req,name=action,enum=ceo.GroupChange_Action" json:"action,omitempty"`
+	Group         *string                `protobuf:"bytes,2,req,name=group" json:"group,omitempty"`
+	Usernames     []string               `protobuf:"bytes,3,rep,name=usernames" json:"usernames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupChange) Reset() {
+	*x = GroupChange{}
+	mi := &file_ceo_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupChange) ProtoMessage() {}
+
+func (x *GroupChange) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupChange.ProtoReflect.Descriptor instead.
+func (*GroupChange) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GroupChange) GetAction() GroupChange_Action {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return GroupChange_ADD
+}
+
+func (x *GroupChange) GetGroup() string {
+	if x != nil && x.Group != nil {
+		return *x.Group
+	}
+	return ""
+}
+
+func (x *GroupChange) GetUsernames() []string {
+	if x != nil {
+		return x.Usernames
+	}
+	return nil
+}
+
+// SetPosition is the request of op positions (0x08): usernames become
+// the holders of position (none: the position is vacated).
+type SetPosition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Position      *string                `protobuf:"bytes,1,req,name=position" json:"position,omitempty"`
+	Usernames     []string               `protobuf:"bytes,2,rep,name=usernames" json:"usernames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPosition) Reset() {
+	*x = SetPosition{}
+	mi := &file_ceo_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPosition) ProtoMessage() {}
+
+func (x *SetPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPosition.ProtoReflect.Descriptor instead.
+func (*SetPosition) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SetPosition) GetPosition() string {
+	if x != nil && x.Position != nil {
+		return *x.Position
+	}
+	return ""
+}
+
+func (x *SetPosition) GetUsernames() []string {
+	if x != nil {
+		return x.Usernames
+	}
+	return nil
+}
+
+// ChangeShell is the request of op shell (0x09).
+type ChangeShell struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      *string                `protobuf:"bytes,1,req,name=username" json:"username,omitempty"`
+	Shell         *string                `protobuf:"bytes,2,req,name=shell" json:"shell,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeShell) Reset() {
+	*x = ChangeShell{}
+	mi := &file_ceo_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeShell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeShell) ProtoMessage() {}
+
+func (x *ChangeShell) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeShell.ProtoReflect.Descriptor instead.
+func (*ChangeShell) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ChangeShell) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *ChangeShell) GetShell() string {
+	if x != nil && x.Shell != nil {
+		return *x.Shell
+	}
+	return ""
+}
+
+// ResetPassword is the request of op passwd (0x0a): set password, or a
+// random one (returned once in the reply) if it is absent; need_change
+// makes the member change it at next login.
+type ResetPassword struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      *string                `protobuf:"bytes,1,req,name=username" json:"username,omitempty"`
+	Password      *string                `protobuf:"bytes,2,opt,name=password" json:"password,omitempty"`
+	NeedChange    *bool                  `protobuf:"varint,3,opt,name=need_change,json=needChange" json:"need_change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPassword) Reset() {
+	*x = ResetPassword{}
+	mi := &file_ceo_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPassword) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPassword) ProtoMessage() {}
+
+func (x *ResetPassword) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPassword.ProtoReflect.Descriptor instead.
+func (*ResetPassword) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResetPassword) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *ResetPassword) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
+func (x *ResetPassword) GetNeedChange() bool {
+	if x != nil && x.NeedChange != nil {
+		return *x.NeedChange
+	}
+	return false
+}
+
+// DeleteUser is the request of op deluser (0x0b): the account's LDAP
+// entry, group and principal, and its home if remove_home is set.
+type DeleteUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      *string                `protobuf:"bytes,1,req,name=username" json:"username,omitempty"`
+	RemoveHome    *bool                  `protobuf:"varint,2,opt,name=remove_home,json=removeHome" json:"remove_home,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUser) Reset() {
+	*x = DeleteUser{}
+	mi := &file_ceo_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUser) ProtoMessage() {}
+
+func (x *DeleteUser) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
+func (*DeleteUser) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteUser) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *DeleteUser) GetRemoveHome() bool {
+	if x != nil && x.RemoveHome != nil {
+		return *x.RemoveHome
+	}
+	return false
+}
+
+// MemberResponse is the reply of every member op; password is set only
+// by passwd when it chose a random one.
+type MemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*StatusMessage       `protobuf:"bytes,1,rep,name=messages" json:"messages,omitempty"`
+	Password      *string                `protobuf:"bytes,2,opt,name=password" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberResponse) Reset() {
+	*x = MemberResponse{}
+	mi := &file_ceo_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberResponse) ProtoMessage() {}
+
+func (x *MemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberResponse.ProtoReflect.Descriptor instead.
+func (*MemberResponse) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MemberResponse) GetMessages() []*StatusMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *MemberResponse) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
 var File_ceo_proto protoreflect.FileDescriptor
 
 const file_ceo_proto_rawDesc = "" +
@@ -649,7 +1107,38 @@ const file_ceo_proto_rawDesc = "" +
 	"\bmessages\x18\x01 \x03(\v2\x12.ceo.StatusMessageR\bmessages\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\",\n" +
 	"\fPingResponse\x12\x1c\n" +
-	"\tprincipal\x18\x01 \x02(\tR\tprincipalB\"Z github.com/csclub/ceo/wire/ceopb"
+	"\tprincipal\x18\x01 \x02(\tR\tprincipal\"T\n" +
+	"\x05Renew\x12\x1a\n" +
+	"\busername\x18\x01 \x02(\tR\busername\x12\x14\n" +
+	"\x05terms\x18\x02 \x03(\tR\x05terms\x12\x19\n" +
+	"\bclub_rep\x18\x03 \x01(\bR\aclubRep\"\x91\x01\n" +
+	"\vGroupChange\x12/\n" +
+	"\x06action\x18\x01 \x02(\x0e2\x17.ceo.GroupChange.ActionR\x06action\x12\x14\n" +
+	"\x05group\x18\x02 \x02(\tR\x05group\x12\x1c\n" +
+	"\tusernames\x18\x03 \x03(\tR\tusernames\"\x1d\n" +
+	"\x06Action\x12\a\n" +
+	"\x03ADD\x10\x01\x12\n" +
+	"\n" +
+	"\x06REMOVE\x10\x02\"G\n" +
+	"\vSetPosition\x12\x1a\n" +
+	"\bposition\x18\x01 \x02(\tR\bposition\x12\x1c\n" +
+	"\tusernames\x18\x02 \x03(\tR\tusernames\"?\n" +
+	"\vChangeShell\x12\x1a\n" +
+	"\busername\x18\x01 \x02(\tR\busername\x12\x14\n" +
+	"\x05shell\x18\x02 \x02(\tR\x05shell\"h\n" +
+	"\rResetPassword\x12\x1a\n" +
+	"\busername\x18\x01 \x02(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1f\n" +
+	"\vneed_change\x18\x03 \x01(\bR\n" +
+	"needChange\"I\n" +
+	"\n" +
+	"DeleteUser\x12\x1a\n" +
+	"\busername\x18\x01 \x02(\tR\busername\x12\x1f\n" +
+	"\vremove_home\x18\x02 \x01(\bR\n" +
+	"removeHome\"\\\n" +
+	"\x0eMemberResponse\x12.\n" +
+	"\bmessages\x18\x01 \x03(\v2\x12.ceo.StatusMessageR\bmessages\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpasswordB\"Z github.com/csclub/ceo/wire/ceopb"
 
 var (
 	file_ceo_proto_rawDescOnce sync.Once
@@ -663,32 +1152,42 @@ func file_ceo_proto_rawDescGZIP() []byte {
 	return file_ceo_proto_rawDescData
 }
 
-var file_ceo_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ceo_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_ceo_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ceo_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_ceo_proto_goTypes = []any{
 	(AddUser_Type)(0),                 // 0: ceo.AddUser.Type
-	(*StatusMessage)(nil),             // 1: ceo.StatusMessage
-	(*AddUser)(nil),                   // 2: ceo.AddUser
-	(*AddUserResponse)(nil),           // 3: ceo.AddUserResponse
-	(*UpdateMail)(nil),                // 4: ceo.UpdateMail
-	(*UpdateMailResponse)(nil),        // 5: ceo.UpdateMailResponse
-	(*AddMySQLUser)(nil),              // 6: ceo.AddMySQLUser
-	(*AddMySQLUserResponse)(nil),      // 7: ceo.AddMySQLUserResponse
-	(*AddPostgreSQLUser)(nil),         // 8: ceo.AddPostgreSQLUser
-	(*AddPostgreSQLUserResponse)(nil), // 9: ceo.AddPostgreSQLUserResponse
-	(*PingResponse)(nil),              // 10: ceo.PingResponse
+	(GroupChange_Action)(0),           // 1: ceo.GroupChange.Action
+	(*StatusMessage)(nil),             // 2: ceo.StatusMessage
+	(*AddUser)(nil),                   // 3: ceo.AddUser
+	(*AddUserResponse)(nil),           // 4: ceo.AddUserResponse
+	(*UpdateMail)(nil),                // 5: ceo.UpdateMail
+	(*UpdateMailResponse)(nil),        // 6: ceo.UpdateMailResponse
+	(*AddMySQLUser)(nil),              // 7: ceo.AddMySQLUser
+	(*AddMySQLUserResponse)(nil),      // 8: ceo.AddMySQLUserResponse
+	(*AddPostgreSQLUser)(nil),         // 9: ceo.AddPostgreSQLUser
+	(*AddPostgreSQLUserResponse)(nil), // 10: ceo.AddPostgreSQLUserResponse
+	(*PingResponse)(nil),              // 11: ceo.PingResponse
+	(*Renew)(nil),                     // 12: ceo.Renew
+	(*GroupChange)(nil),               // 13: ceo.GroupChange
+	(*SetPosition)(nil),               // 14: ceo.SetPosition
+	(*ChangeShell)(nil),               // 15: ceo.ChangeShell
+	(*ResetPassword)(nil),             // 16: ceo.ResetPassword
+	(*DeleteUser)(nil),                // 17: ceo.DeleteUser
+	(*MemberResponse)(nil),            // 18: ceo.MemberResponse
 }
 var file_ceo_proto_depIdxs = []int32{
 	0, // 0: ceo.AddUser.type:type_name -> ceo.AddUser.Type
-	1, // 1: ceo.AddUserResponse.messages:type_name -> ceo.StatusMessage
-	1, // 2: ceo.UpdateMailResponse.messages:type_name -> ceo.StatusMessage
-	1, // 3: ceo.AddMySQLUserResponse.messages:type_name -> ceo.StatusMessage
-	1, // 4: ceo.AddPostgreSQLUserResponse.messages:type_name -> ceo.StatusMessage
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2, // 1: ceo.AddUserResponse.messages:type_name -> ceo.StatusMessage
+	2, // 2: ceo.UpdateMailResponse.messages:type_name -> ceo.StatusMessage
+	2, // 3: ceo.AddMySQLUserResponse.messages:type_name -> ceo.StatusMessage
+	2, // 4: ceo.AddPostgreSQLUserResponse.messages:type_name -> ceo.StatusMessage
+	1, // 5: ceo.GroupChange.action:type_name -> ceo.GroupChange.Action
+	2, // 6: ceo.MemberResponse.messages:type_name -> ceo.StatusMessage
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_ceo_proto_init() }
@@ -701,8 +1200,8 @@ func file_ceo_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ceo_proto_rawDesc), len(file_ceo_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   10,
+			NumEnums:      2,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

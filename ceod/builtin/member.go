@@ -1,0 +1,48 @@
+package builtin
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
+	"github.com/csclub/ceo/ops/config"
+	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/kadmin"
+	"github.com/csclub/ceo/ops/member"
+)
+
+// memberOp is the maker of one member op (see member.Ops).
+func memberOp(op string) func(b *builder, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
+	return func(b *builder, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
+		return b.member(op, acc, dir)
+	}
+}
+
+// ACLPath is where the member ops read the ACL file: ceod.acl in the
+// configuration directory.
+func ACLPath(configDir string) string { return filepath.Join(configDir, acl.File) }
+
+// member builds the member ops once, sharing the ACL and kadmin client.
+func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
+	if b.members == nil {
+		a, err := acl.Load(ACLPath(b.env.ConfigDir))
+		if err != nil {
+			return nil, err
+		}
+		d := member.Deps{Dir: dir, ACL: a, Realm: acc.KRB5Realm, ShellsFile: acc.ShellsFile,
+			HomeRoots: []string{acc.MemberHome, acc.ClubHome}, Log: b.env.Log}
+		if acc.AdminKeytab != "" {
+			d.Kadmin = &kadmin.Client{Principal: acc.KRB5AdminPrincipal, Keytab: acc.AdminKeytab, Realm: acc.KRB5Realm,
+				Path: acc.KadminPath, KRB5Config: b.env.KRB5Config, Log: b.env.Log}
+		}
+		if b.members, err = member.New(d); err != nil {
+			return nil, err
+		}
+	}
+	h, ok := b.members[op]
+	if !ok {
+		return nil, fmt.Errorf("%s needs admin_keytab in ceod.cf (kadmin)", op)
+	}
+	return h, nil
+}
