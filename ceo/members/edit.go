@@ -3,7 +3,6 @@ package members
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/csclub/ceo/ceo/terms"
 	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/member"
 )
 
 // AddTerms registers uid for ts (attribute term), skipping terms already
@@ -50,26 +50,9 @@ func (d *Directory) addTerms(ctx context.Context, uid string, ts []terms.Term, a
 	return nil
 }
 
-// Shells reads the shells a member may choose from shells_file: absolute
-// paths, no comments, executable on this host (as legacy).
-func Shells(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the list of shells: %w", err)
-	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || l[0] != '/' || strings.Contains(l, "#") {
-			continue
-		}
-		if st, err := os.Stat(l); err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-			continue
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
+// Shells reads the shells a member may choose from shells_file (see
+// ops/member.Shells, which ceod's shell op checks against).
+func Shells(path string) ([]string, error) { return member.Shells(path) }
 
 // SetShell sets uid's login shell; shell must be one of allowed.
 func (d *Directory) SetShell(ctx context.Context, uid, shell string, allowed []string) error {
@@ -164,19 +147,9 @@ func (d *Directory) changeGroup(ctx context.Context, group, uid string, add bool
 	return nil
 }
 
-// Positions are the club's positions, in display order, as legacy.
-var Positions = []struct{ ID, Title string }{
-	{"president", "President"},
-	{"vice-president", "Vice-president"},
-	{"treasurer", "Treasurer"},
-	{"secretary", "Secretary"},
-	{"sysadmin", "System Administrator"},
-	{"cro", "Chief Returning Officer"},
-	{"librarian", "Librarian"},
-	{"imapd", "Imapd"},
-	{"webmaster", "Web Master"},
-	{"offsck", "Office Manager"},
-}
+// Positions are the club's positions, in display order (ceod's
+// positions op accepts these).
+var Positions = member.Positions
 
 // HoldersOf maps each position to the sorted user names holding it.
 func (d *Directory) HoldersOf(ctx context.Context) (map[string][]string, error) {
