@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
-	"github.com/csclub/ceo/ops/authz/authztest"
 )
 
-func directory() *authztest.Fake {
-	f := &authztest.Fake{}
+func directory() *opstest.Fake {
+	f := &opstest.Fake{}
 	for _, n := range []string{"office1", "syscom1", "regular1", "regular2"} {
 		f.AddUser(authz.User{Name: n})
 	}
@@ -97,7 +97,7 @@ func TestParseErrors(t *testing.T) {
 func TestDirectoryErrorFailsClosed(t *testing.T) {
 	a, _ := acl.ParseDefault()
 	outage := errors.New("ldap down")
-	d, err := a.Check(t.Context(), &authztest.Fake{Err: outage}, acl.Request{Op: "passwd", Caller: "office1", Target: "regular1"})
+	d, err := a.Check(t.Context(), &opstest.Fake{Err: outage}, acl.Request{Op: "passwd", Caller: "office1", Target: "regular1"})
 	if !errors.Is(err, outage) || d.Allowed {
 		t.Errorf("got %v %v, want the outage and no", d, err)
 	}
