@@ -170,6 +170,7 @@ type Client struct {
 	mu     sync.Mutex
 	loaded bool
 	ops    []opsfile.Op
+	deleg  map[string]bool // ops to forward the caller's TGT for (delegate_ops)
 	port   int
 	krb    *krb5.Tickets
 }
@@ -225,6 +226,10 @@ func (c *Client) load() error {
 	if err != nil {
 		return fmt.Errorf("ceoc: %w (set CEO_CONFIG_DIR?)", err)
 	}
+	deleg, err := opsfile.ReadDelegateOps(dir)
+	if err != nil {
+		return fmt.Errorf("ceoc: %w", err)
+	}
 	port := c.Port
 	if port == 0 {
 		p, err := opsfile.ReadPort(dir)
@@ -233,7 +238,7 @@ func (c *Client) load() error {
 		}
 		port = p
 	}
-	c.ops, c.port, c.loaded = ops, port, true
+	c.ops, c.deleg, c.port, c.loaded = ops, deleg, port, true
 	return nil
 }
 
@@ -293,9 +298,17 @@ func (c *Client) TicketStats() (fromKDC, reused int64) {
 	return t.Stats()
 }
 
+// delegates reports whether op is listed in ceod.cf's delegate_ops.
+func (c *Client) delegates(op string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deleg[op]
+}
+
 // initiate starts the GSS handshake with spn on a service ticket from the
-// cache or the KDC.
-func (c *Client) initiate(spn string) (*gss.Initiator, []byte, error) {
+// cache or the KDC. With delegate, it forwards the caller's TGT too (a
+// fresh forwarded TGT from the KDC, wiped here once sent).
+func (c *Client) initiate(spn string, delegate bool) (*gss.Initiator, []byte, error) {
 	t, err := c.tickets()
 	if err != nil {
 		return nil, nil, err
@@ -310,5 +323,17 @@ func (c *Client) initiate(spn string) (*gss.Initiator, []byte, error) {
 		// whose replay cache keys on them (gokrb5's).
 		cfg.Stamps = &c.stamps
 	}
-	return gss.NewInitiatorWithTicket(st.Client, st.ClientRealm, st.Ticket, st.Key, cfg)
+	if !delegate {
+		return gss.NewInitiatorWithTicket(st.Client, st.ClientRealm, st.Ticket, st.Key, cfg)
+	}
+	cl, tgt, err := t.TGT()
+	if err != nil {
+		return nil, nil, err
+	}
+	fwd, err := gss.ForwardTGT(cl, tgt.CName, tgt.CRealm, tgt.Ticket, tgt.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fwd.Wipe()
+	return gss.NewInitiatorDelegating(st.Client, st.ClientRealm, st.Ticket, st.Key, fwd, cfg)
 }

@@ -35,20 +35,22 @@ type Conn struct {
 }
 
 // Dial connects to the ceod owning op and authenticates. The returned
-// Conn can send op, and any other op owned by the same host.
+// Conn can send op, and any other op owned by the same host. For an op
+// in ceod.cf's delegate_ops the handshake forwards the caller's TGT (the
+// ccache's TGT must be forwardable: kinit -f); for any other op, never.
 func (c *Client) Dial(ctx context.Context, op string) (*Conn, error) {
 	o, err := c.lookup(op)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := c.dialHost(ctx, o.Host)
+	conn, err := c.dialHost(ctx, o.Host, c.delegates(op))
 	if err != nil {
 		return nil, withOp(err, op)
 	}
 	return conn, nil
 }
 
-func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error) {
+func (c *Client) dialHost(ctx context.Context, host string, delegate bool) (_ *Conn, err error) {
 	if _, err := c.tickets(); err != nil {
 		return nil, err
 	}
@@ -75,10 +77,13 @@ func (c *Client) dialHost(ctx context.Context, host string) (_ *Conn, err error)
 	defer stop()
 
 	spn := "ceod/" + canon
-	init, tok, err := c.initiate(spn)
+	init, tok, err := c.initiate(spn, delegate)
 	if err != nil {
-		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err),
-			Hint: "run kinit if your ticket expired; the KDC must know " + spn}
+		hint := "run kinit if your ticket expired; the KDC must know " + spn
+		if delegate {
+			hint += "; this op forwards your TGT (delegate_ops in ceod.cf), which must be forwardable: kinit -f"
+		}
+		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: fmt.Errorf("getting a ticket for %s: %w", spn, err), Hint: hint}
 	}
 	sess, err := session.Initiate(nc, tok, func(reply []byte) (session.Sealer, error) { return init.Step(reply) })
 	var unexpected *session.UnexpectedFrameError

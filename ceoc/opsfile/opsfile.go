@@ -226,21 +226,14 @@ const DefaultDir = "/etc/csc"
 // DefaultPort is the TCP port of every ceod unless ceod.cf says otherwise.
 const DefaultPort = 9987
 
-// ReadPort returns the "port" of dir/ceod.cf, the one setting of ceod's
-// file that clients need; DefaultPort when the file or the key is absent.
-// The rest of ceod.cf belongs to the daemon and is not checked here.
+// ReadPort returns the "port" of dir/ceod.cf (with delegate_ops, the
+// settings of ceod's file that clients need); DefaultPort when the file or
+// the key is absent. The rest of ceod.cf belongs to the daemon and is not
+// checked here.
 func ReadPort(dir string) (int, error) {
-	f, err := os.Open(filepath.Join(dir, "ceod.cf"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return DefaultPort, nil
-	}
+	kv, err := readCeodCF(dir)
 	if err != nil {
-		return 0, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	kv, err := kv.ParseKV(f)
-	if err != nil {
-		return 0, fmt.Errorf("config: ceod.cf: %w", err)
+		return 0, err
 	}
 	v, ok := kv["port"]
 	if !ok {
@@ -251,4 +244,43 @@ func ReadPort(dir string) (int, error) {
 		return 0, fmt.Errorf("config: ceod.cf: port: want 1..65535, got %q", v)
 	}
 	return p, nil
+}
+
+// ReadDelegateOps returns the ops listed in ceod.cf's delegate_ops
+// (names separated by spaces or commas): the ops whose ceod needs the
+// caller's credentials (ldap_writes = delegated), for which ceoc forwards
+// the caller's TGT. No key, or no ceod.cf, means none: ceoc never
+// delegates to a ceod that does not ask for it.
+func ReadDelegateOps(dir string) (map[string]bool, error) {
+	kv, err := readCeodCF(dir)
+	if err != nil {
+		return nil, err
+	}
+	ops := map[string]bool{}
+	for _, name := range SplitOpList(kv["delegate_ops"]) {
+		ops[name] = true
+	}
+	return ops, nil
+}
+
+// SplitOpList splits a list of op names separated by spaces or commas.
+func SplitOpList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// readCeodCF parses dir/ceod.cf; a missing file is an empty one.
+func readCeodCF(dir string) (map[string]string, error) {
+	f, err := os.Open(filepath.Join(dir, "ceod.cf"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	kv, err := kv.ParseKV(f)
+	if err != nil {
+		return nil, fmt.Errorf("config: ceod.cf: %w", err)
+	}
+	return kv, nil
 }

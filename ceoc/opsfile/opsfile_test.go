@@ -138,3 +138,18 @@ func TestShippedOpsFile(t *testing.T) {
 		}
 	}
 }
+
+func TestReadDelegateOps(t *testing.T) {
+	dir := t.TempDir()
+	ops, err := ReadDelegateOps(dir)
+	require.NoError(t, err)
+	assert.Empty(t, ops, "no ceod.cf: delegate nothing")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte("port = 1\n"), 0o644))
+	ops, err = ReadDelegateOps(dir)
+	require.NoError(t, err)
+	assert.Empty(t, ops, "no delegate_ops: delegate nothing")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte("delegate_ops = renew,group  shell\n"), 0o644))
+	ops, err = ReadDelegateOps(dir)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"renew": true, "group": true, "shell": true}, ops)
+}

@@ -81,6 +81,8 @@ const minMaxFrame = 1024
 //	                   multi-step ops (adduser)         /var/lib/ceod/journal.db
 //	recovery_interval  how often unfinished requests    default 15s
 //	                   are retried
+//	delegate_ops       ops ceoc forwards the caller's   default none
+//	                   TGT for (spaces or commas)
 //
 // It also holds the settings of the account ops that are not in the
 // legacy accounts.cf (admin_keytab, quota_prototype, kadmin_path,
@@ -106,6 +108,9 @@ type Ceod struct {
 	ShutdownGrace    time.Duration
 	Journal          string
 	RecoveryInterval time.Duration
+	// DelegateOps are the ops for which ceoc forwards the caller's TGT
+	// (ceoc reads the key from the same file).
+	DelegateOps []string
 
 	// Extensions are the account-op settings, in file order.
 	Extensions []Entry
@@ -221,6 +226,8 @@ func (c *Ceod) set(key, val string) error {
 		c.Journal = filepath.Clean(val)
 	case "recovery_interval":
 		c.RecoveryInterval, err = duration(key, val)
+	case "delegate_ops":
+		c.DelegateOps = opsfile.SplitOpList(val)
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

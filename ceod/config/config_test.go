@@ -99,6 +99,7 @@ max_conns_per_ip = 2
 shutdown_grace = 25s
 journal = /srv/ceod/journal.db
 recovery_interval = 1m
+delegate_ops = renew, group
 `
 	c, err := ParseCeod(strings.NewReader(in), "ceod.cf")
 	require.NoError(t, err)
@@ -119,6 +120,7 @@ recovery_interval = 1m
 		ShutdownGrace:    25 * time.Second,
 		Journal:          "/srv/ceod/journal.db",
 		RecoveryInterval: time.Minute,
+		DelegateOps:      []string{"renew", "group"},
 	}, c)
 	// The bound that keeps ceod under systemd's TimeoutStopSec.
 	_, err = ParseCeod(strings.NewReader("shutdown_grace = 31s\n"), "ceod.cf")
@@ -186,7 +188,7 @@ func TestShippedCeodExample(t *testing.T) {
 	}
 	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
 	require.NoError(t, err)
-	assert.Equal(t, 16+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, 17+len(opsconfig.ExtensionKeys), keys, "every key documented once")
 	assert.Equal(t, DefaultReplayCache, c.ReplayCache)
 	assert.Equal(t, ":9987", c.Listen)
 	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)

@@ -54,28 +54,47 @@ func ClientFromCredential(cfg *config.Config, c Credential) (*client.Client, err
 	return cl, nil
 }
 
-// CCacheTGT returns the client principal and the TGT (ticket and session
-// key) of the FILE ccache ccname ("" means DefaultCCacheName()), e.g. to
-// forward it.
-func CCacheTGT(ccname string) (cname types.PrincipalName, crealm string, tgt messages.Ticket, key types.EncryptionKey, err error) {
+// TGT is a client's ticket-granting ticket and its session key.
+type TGT struct {
+	CName  types.PrincipalName
+	CRealm string
+	Ticket messages.Ticket
+	Key    types.EncryptionKey
+}
+
+// CCacheTGT returns the client principal and the TGT of the FILE ccache
+// ccname ("" means DefaultCCacheName()), e.g. to forward it.
+func CCacheTGT(ccname string) (TGT, error) {
 	if ccname == "" {
 		ccname = DefaultCCacheName()
 	}
 	path, err := ccachePath(ccname)
 	if err != nil {
-		return cname, "", tgt, key, err
+		return TGT{}, err
 	}
 	cc, err := ReadCCache(path)
 	if err != nil {
-		return cname, "", tgt, key, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
+		return TGT{}, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
 	}
-	crealm = cc.DefaultPrincipal.Realm
-	e, ok := cc.GetEntry(types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", crealm}})
+	realm := cc.DefaultPrincipal.Realm
+	e, ok := cc.GetEntry(types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", realm}})
 	if !ok {
-		return cname, "", tgt, key, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, crealm)
+		return TGT{}, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
 	}
-	if err := tgt.Unmarshal(e.Ticket); err != nil {
-		return cname, "", tgt, key, fmt.Errorf("krb5: ticket-granting ticket in %s: %w", path, err)
+	t := TGT{CName: cc.DefaultPrincipal.PrincipalName, CRealm: realm, Key: e.Key}
+	if err := t.Ticket.Unmarshal(e.Ticket); err != nil {
+		return TGT{}, fmt.Errorf("krb5: ticket-granting ticket in %s: %w", path, err)
 	}
-	return cc.DefaultPrincipal.PrincipalName, crealm, tgt, e.Key, nil
+	return t, nil
+}
+
+// TGT returns the gokrb5 client and the TGT of the FILE cache the
+// tickets come from, to forward it. A keytab or password client has no
+// cache, and delegation needs one (kinit -f).
+func (t *Tickets) TGT() (*client.Client, TGT, error) {
+	if t.ccache == "" {
+		return nil, TGT{}, errors.New("krb5: delegating needs a credentials cache with a forwardable TGT (kinit -f)")
+	}
+	tgt, err := CCacheTGT(t.ccache)
+	return t.cl, tgt, err
 }

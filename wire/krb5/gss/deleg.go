@@ -55,7 +55,7 @@ func (d *Delegated) Wiped() bool {
 }
 
 // ForwardTGT asks the KDC, with cl and the client's TGT (tgt, its session
-// key tgtKey, for cname@crealm), for a forwarded TGT: a TGS-REQ for
+// key tgtKey, for cname@crealm; krb5.CCacheTGT reads one), for a forwarded TGT: a TGS-REQ for
 // krbtgt/REALM with the FORWARDED and FORWARDABLE options and no
 // addresses, as MIT's krb5_fwd_tgt_creds does. The TGT must be
 // forwardable (kinit -f), else the KDC refuses.

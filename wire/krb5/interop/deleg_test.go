@@ -47,9 +47,11 @@ func newDelegator(t *testing.T, r *realm.Realm, conf string, user realm.User, ki
 		t.Fatal(err)
 	}
 	t.Cleanup(d.cl.Destroy)
-	if d.cname, d.crealm, d.tgt, d.key, err = krb5.CCacheTGT(cc); err != nil {
+	tgt, err := krb5.CCacheTGT(cc)
+	if err != nil {
 		t.Fatal(err)
 	}
+	d.cname, d.crealm, d.tgt, d.key = tgt.CName, tgt.CRealm, tgt.Ticket, tgt.Key
 	return d
 }
 
