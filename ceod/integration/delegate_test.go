@@ -4,10 +4,8 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -98,13 +96,8 @@ func TestCeocDelegatesOnlyListedOps(t *testing.T) {
 	require.NoError(t, s.err)
 	require.Empty(t, s.client, "ping is not in delegate_ops: nothing forwarded")
 
-	cc := filepath.Join(t.TempDir(), "krb5cc")
-	cmd := exec.Command("kinit", "-F", user.Name)
-	cmd.Env = append(r.KrbEnv(), "KRB5CCNAME=FILE:"+cc)
-	cmd.Stdin = strings.NewReader(user.Password + "\n")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "kinit -F: %s", out)
-	err = dial(client(cc), "renew")
+	cc := r.KinitWith(t, user.Name, user.Password, "-F")
+	err := dial(client(cc), "renew")
 	require.ErrorIs(t, err, ceoc.ErrAuth)
 	require.Contains(t, err.Error(), "kinit -f")
 	require.NoError(t, dial(client(cc), "ping"), "a non-delegating op still works")

@@ -94,8 +94,15 @@ func Get(t testing.TB) *Realm {
 // a fresh ccache and returns its path.
 func (r *Realm) Kinit(t testing.TB, principal, password string) string {
 	t.Helper()
+	return r.KinitWith(t, principal, password)
+}
+
+// KinitWith is Kinit with kinit options before the principal (e.g. "-F"
+// for a TGT that is not forwardable).
+func (r *Realm) KinitWith(t testing.TB, principal, password string, opts ...string) string {
+	t.Helper()
 	cc := filepath.Join(t.TempDir(), "krb5cc")
-	cmd := exec.Command("kinit", principal)
+	cmd := exec.Command("kinit", append(opts, principal)...)
 	cmd.Env = append(r.krbEnv(), "KRB5CCNAME=FILE:"+cc)
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
