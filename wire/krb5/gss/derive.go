@@ -47,13 +47,13 @@ func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, er
 func deriveUsageKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
 	var k usageKeys
 	var err error
-	if k.ke, err = et.DeriveKey(key, common.GetUsageKe(usage)); err != nil {
+	if k.ke, err = deriveKey(et, key, common.GetUsageKe(usage)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the encryption key for usage %d: %w", usage, err)
 	}
-	if k.ki, err = et.DeriveKey(key, common.GetUsageKi(usage)); err != nil {
+	if k.ki, err = deriveKey(et, key, common.GetUsageKi(usage)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the integrity key for usage %d: %w", usage, err)
 	}
-	if k.kc, err = et.DeriveKey(key, common.GetUsageKc(usage)); err != nil {
+	if k.kc, err = deriveKey(et, key, common.GetUsageKc(usage)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the checksum key for usage %d: %w", usage, err)
 	}
 	return k, nil
