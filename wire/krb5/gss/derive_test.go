@@ -24,6 +24,17 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// deriveKey (its own n-fold for the RFC 3962 enctypes) is
+		// gokrb5's DeriveKey, for the wrap usages and others.
+		for _, usage := range []uint32{22, 23, 24, 25, 11, 12} {
+			for _, c := range [][]byte{common.GetUsageKe(usage), common.GetUsageKi(usage), common.GetUsageKc(usage)} {
+				got, err := deriveKey(et, key.KeyValue, c)
+				want, werr := et.DeriveKey(key.KeyValue, c)
+				if err != nil || werr != nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s usage %d: deriveKey % x (%v), gokrb5 % x (%v)", enctypeName(id), usage, got, err, want, werr)
+				}
+			}
+		}
 		for _, usage := range []uint32{sealUsage(true), sealUsage(false)} {
 			keys, err := deriveUsageKeys(et, key.KeyValue, usage)
 			if err != nil {

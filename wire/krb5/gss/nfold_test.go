@@ -49,33 +49,6 @@ func TestNfoldMatchesGokrb5(t *testing.T) {
 	}
 }
 
-// TestDeriveKeyMatchesGokrb5 for every enctype and the usages a context
-// derives.
-func TestDeriveKeyMatchesGokrb5(t *testing.T) {
-	for _, id := range allEnctypes {
-		key, err := newKey(rand.Reader, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		et, err := checkKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, usage := range []uint32{22, 23, 24, 25, 11, 12} {
-			for _, c := range [][]byte{common.GetUsageKe(usage), common.GetUsageKi(usage), common.GetUsageKc(usage)} {
-				got, err := deriveKey(et, key.KeyValue, c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := et.DeriveKey(key.KeyValue, c)
-				if err != nil || !bytes.Equal(got, want) {
-					t.Fatalf("%s usage %d: deriveKey % x, gokrb5 % x (%v)", enctypeName(id), usage, got, want, err)
-				}
-			}
-		}
-	}
-}
-
 // BenchmarkDeriveUsageKeys: a context's key setup for one direction
 // (Ke, Ki, Kc; aes256-sha1), with this package's n-fold and with
 // gokrb5's DeriveKey, side by side.
