@@ -119,18 +119,9 @@ func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) 
 		return err
 	}
 	if acc.Kind != remote.Club {
-		pw, err := e.password("New password for " + acc.Username + ": ")
+		pw, err := e.newPassword(acc.Username)
 		if err != nil {
-			return fmt.Errorf("reading the password: %w", err)
-		}
-		if e.io.ReadPassword != nil {
-			again, err := e.password("Re-enter: ")
-			if err != nil {
-				return fmt.Errorf("reading the password: %w", err)
-			}
-			if again != pw {
-				return errors.New("the passwords do not match")
-			}
+			return err
 		}
 		acc.Password = pw
 	}

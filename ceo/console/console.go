@@ -52,7 +52,7 @@ type command struct {
 // (a few small values) so that the package keeps no state.
 func commandTable() map[string]*command {
 	t := map[string]*command{}
-	for _, list := range [][]*command{memberCommands(), accountCommands()} {
+	for _, list := range [][]*command{memberCommands(), accountCommands(), memberOpCommands()} {
 		for _, c := range list {
 			t[c.name] = c
 		}

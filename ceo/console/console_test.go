@@ -388,3 +388,82 @@ func TestAddMemberAndClub(t *testing.T) {
 		t.Errorf("addclub twice: exit %d\n%s", res.code, res.errOut)
 	}
 }
+
+// TestMemberOpCommands: the scripts' commands for ceod's member ops,
+// against the whole daemon: each changes the directory or Kerberos as
+// asked, and a refusal exits 1 naming the ACL rule with nothing changed.
+func TestMemberOpCommands(t *testing.T) {
+	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "renew")
+	admin := ceotest.Admin(t, r)
+	const pw = "scripted-pw-10"
+	name := fmt.Sprintf("mop%d", time.Now().UnixNano()%1000000)
+	if res := run(t, r, "office1", pw+"\n", "addmember", "--terms", "0", name, "Member Ops"); res.code != 0 {
+		t.Fatalf("addmember: exit %d\n%s%s", res.code, res.out, res.errOut)
+	}
+	dn := r.UserDN(name)
+	ok := func(user, stdin string, args ...string) result {
+		t.Helper()
+		res := run(t, r, user, stdin, args...)
+		if res.code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, res.code, res.out, res.errOut)
+		}
+		return res
+	}
+
+	ok("office1", "", "renew", "--terms", "2", name)
+	if got := ceotest.Attr(t, admin, dn, "term"); !slices.Equal(got, terms.Strings(terms.Interval(current(), 2))) {
+		t.Errorf("term = %v", got)
+	}
+	res := run(t, r, "regular1", "", "renew", name)
+	if res.code != 1 || !strings.Contains(res.errOut, "no rule of renew in ceod.acl") {
+		t.Errorf("renew as regular1: exit %d\n%s", res.code, res.errOut)
+	}
+	if got := ceotest.Attr(t, admin, dn, "term"); len(got) != 2 {
+		t.Errorf("refused renew changed terms: %v", got)
+	}
+
+	ok("syscom1", "", "group", "add", "office", name)
+	if got := ceotest.Attr(t, admin, r.GroupDN("office"), "memberUid"); !slices.Contains(got, name) {
+		t.Errorf("office memberUid = %v", got)
+	}
+	ok("syscom1", "", "group", "remove", "office", name)
+	if got := ceotest.Attr(t, admin, r.GroupDN("office"), "memberUid"); slices.Contains(got, name) {
+		t.Errorf("still in office: %v", got)
+	}
+
+	ok("office1", "", "positions", "set", "librarian", name)
+	if got := ceotest.Attr(t, admin, dn, "position"); !slices.Equal(got, []string{"librarian"}) {
+		t.Errorf("position = %v", got)
+	}
+	ok("office1", "", "positions", "set", "librarian")
+	if got := ceotest.Attr(t, admin, dn, "position"); len(got) != 0 {
+		t.Errorf("position = %v after vacating", got)
+	}
+
+	ok("syscom1", "", "shell", name, "/bin/sh")
+	if got := ceotest.Attr(t, admin, dn, "loginShell"); !slices.Equal(got, []string{"/bin/sh"}) {
+		t.Errorf("loginShell = %v", got)
+	}
+
+	res = ok("office1", "", "passwd", "--random", name)
+	newPW := strings.TrimSpace(res.out)
+	if newPW == "" || newPW == pw {
+		t.Fatalf("passwd --random printed %q", res.out)
+	}
+	r.Kinit(t, name, newPW)
+	res = run(t, r, "office1", "x-stolen-1\n", "passwd", "syscom1")
+	if res.code != 1 || !strings.Contains(res.errOut, "denied by ceod.acl:") {
+		t.Errorf("passwd syscom1 as office1: exit %d\n%s", res.code, res.errOut)
+	}
+	r.Kinit(t, "syscom1", r.Users["syscom1"].Password)
+
+	res = run(t, r, "office1", "", "deluser", name)
+	if res.code != 1 || !strings.Contains(res.errOut, "no rule of deluser") {
+		t.Errorf("deluser as office1: exit %d\n%s", res.code, res.errOut)
+	}
+	ok("syscom1", "", "deluser", "--remove-home", name)
+	if got := ceotest.Attr(t, admin, dn, "uid"); len(got) != 0 {
+		t.Errorf("entry left: uid = %v", got)
+	}
+}
