@@ -155,11 +155,35 @@ func (c *conn) serve() {
 		c.srv.connWG.Done()
 	}()
 
-	sec, principal, err := c.handshake()
+	sec, principal, err := c.handshakeOwnStack()
 	if err != nil {
 		return
 	}
 	err = c.serveOps(sec, principal)
+}
+
+// handshakeOwnStack runs handshake on a goroutine of its own. Decoding
+// and checking the AP-REQ (reflection-driven ASN.1) grows a stack to
+// tens of KB; on the connection's goroutine, which then waits idle in a
+// read for minutes, that stack would stay (the runtime shrinks stacks
+// only during a GC, which an idle server does not run). A finished
+// goroutine's stack goes back to the runtime's pool for the next
+// handshake.
+func (c *conn) handshakeOwnStack() (sess *session.Session, principal string, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			// serve's recover cannot see this goroutine's panics.
+			if r := recover(); r != nil {
+				c.log().Error("panic in handshake", "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("%w: %v", errConnPanic, r)
+			}
+		}()
+		sess, principal, err = c.handshake()
+	}()
+	<-done
+	return sess, principal, err
 }
 
 // handshake authenticates the client: one MSG_AUTH frame carrying the
