@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	ceodconfig "github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/config"
@@ -26,6 +27,10 @@ func ACLPath(configDir string) string { return filepath.Join(configDir, acl.File
 // member builds the member ops once, sharing the ACL and kadmin client.
 func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	if b.members == nil {
+		if b.env.Ceod != nil && b.env.Ceod.LDAPWrites == ceodconfig.LDAPWritesDelegated {
+			// The seam is member.Writers; this build has only Service.
+			return nil, fmt.Errorf("ldap_writes = %s is not supported by this ceod (use %s)", ceodconfig.LDAPWritesDelegated, ceodconfig.LDAPWritesService)
+		}
 		a, err := acl.Load(ACLPath(b.env.ConfigDir))
 		if err != nil {
 			return nil, err

@@ -83,6 +83,10 @@ const minMaxFrame = 1024
 //	                   are retried
 //	delegate_ops       ops ceoc forwards the caller's   default none
 //	                   TGT for (spaces or commas)
+//	ldap_writes        whose credentials the member     default service
+//	                   ops write LDAP with: service
+//	                   (ceod's own, after ceod.acl)
+//	                   or delegated (the caller's)
 //
 // It also holds the settings of the account ops that are not in the
 // legacy accounts.cf (admin_keytab, quota_prototype, kadmin_path,
@@ -111,6 +115,9 @@ type Ceod struct {
 	// DelegateOps are the ops for which ceoc forwards the caller's TGT
 	// (ceoc reads the key from the same file).
 	DelegateOps []string
+	// LDAPWrites is LDAPWritesService (or "", the same) or
+	// LDAPWritesDelegated.
+	LDAPWrites string
 
 	// Extensions are the account-op settings, in file order.
 	Extensions []Entry
@@ -131,8 +138,15 @@ func DefaultCeod() *Ceod {
 		ReplayCache:      DefaultReplayCache,
 		Journal:          DefaultJournal,
 		RecoveryInterval: DefaultRecoveryInterval,
+		LDAPWrites:       LDAPWritesService,
 	}
 }
+
+// The values of ldap_writes.
+const (
+	LDAPWritesService   = "service"
+	LDAPWritesDelegated = "delegated"
+)
 
 // LoadCeod reads dir/ceod.cf. A missing file yields DefaultCeod with
 // Listen filled in; any other read or parse error is returned.
@@ -228,6 +242,11 @@ func (c *Ceod) set(key, val string) error {
 		c.RecoveryInterval, err = duration(key, val)
 	case "delegate_ops":
 		c.DelegateOps = opsfile.SplitOpList(val)
+	case "ldap_writes":
+		if val != LDAPWritesService && val != LDAPWritesDelegated {
+			return fmt.Errorf("ldap_writes: want %s or %s, got %q", LDAPWritesService, LDAPWritesDelegated, val)
+		}
+		c.LDAPWrites = val
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

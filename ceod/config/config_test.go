@@ -79,6 +79,7 @@ func TestParseCeodDefaults(t *testing.T) {
 		ShutdownGrace:    30 * time.Second,
 		Journal:          "/var/lib/ceod/journal.db",
 		RecoveryInterval: 15 * time.Second,
+		LDAPWrites:       "service",
 	}, c)
 }
 
@@ -100,6 +101,7 @@ shutdown_grace = 25s
 journal = /srv/ceod/journal.db
 recovery_interval = 1m
 delegate_ops = renew, group
+ldap_writes = delegated
 `
 	c, err := ParseCeod(strings.NewReader(in), "ceod.cf")
 	require.NoError(t, err)
@@ -121,7 +123,10 @@ delegate_ops = renew, group
 		Journal:          "/srv/ceod/journal.db",
 		RecoveryInterval: time.Minute,
 		DelegateOps:      []string{"renew", "group"},
+		LDAPWrites:       "delegated",
 	}, c)
+	_, err = ParseCeod(strings.NewReader("ldap_writes = caller\n"), "ceod.cf")
+	assert.ErrorContains(t, err, `ldap_writes: want service or delegated, got "caller"`)
 	// The bound that keeps ceod under systemd's TimeoutStopSec.
 	_, err = ParseCeod(strings.NewReader("shutdown_grace = 31s\n"), "ceod.cf")
 	assert.ErrorContains(t, err, "at most 30s")
