@@ -193,7 +193,8 @@ func TestShippedCeodExample(t *testing.T) {
 	}
 	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
 	require.NoError(t, err)
-	assert.Equal(t, 17+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, 18+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, LDAPWritesService, c.LDAPWrites)
 	assert.Equal(t, DefaultReplayCache, c.ReplayCache)
 	assert.Equal(t, ":9987", c.Listen)
 	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)
