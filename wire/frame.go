@@ -44,32 +44,51 @@ var (
 // ReadFrame never allocates more than HeaderLen+max bytes and sets no
 // deadlines: a caller reading from a net.Conn sets them itself.
 func ReadFrame(r io.Reader, max int) (MsgType, []byte, error) {
+	t, size, err := ReadHeader(r, max)
+	if err != nil {
+		return t, nil, err
+	}
+	body, err := ReadBody(r, t, size)
+	return t, body, err
+}
+
+// ReadHeader reads one frame header and checks its msglen against max
+// (<= 0 means DefaultMaxFrame), with ReadFrame's errors. It returns the
+// body size, so that a caller can account for the body before
+// allocating it, then read it with ReadBody.
+func ReadHeader(r io.Reader, max int) (MsgType, int, error) {
 	if max <= 0 {
 		max = DefaultMaxFrame
 	}
 	var hdr [HeaderLen]byte
 	if n, err := readFull(r, hdr[:]); err != nil {
 		if n == 0 && err == io.EOF {
-			return 0, nil, io.EOF
+			return 0, 0, io.EOF
 		}
-		return 0, nil, fmt.Errorf("wire: reading frame header (%d of %d bytes): %w", n, HeaderLen, err)
+		return 0, 0, fmt.Errorf("wire: reading frame header (%d of %d bytes): %w", n, HeaderLen, err)
 	}
 	size := binary.BigEndian.Uint32(hdr[0:4])
 	t := MsgType(binary.BigEndian.Uint32(hdr[4:8]))
 	if size == 0 {
-		return t, nil, fmt.Errorf("%w (msgtype %v)", ErrEmptyFrame, t)
+		return t, 0, fmt.Errorf("%w (msgtype %v)", ErrEmptyFrame, t)
 	}
 	if uint64(size) > uint64(max) {
-		return t, nil, fmt.Errorf("%w: msglen %d exceeds limit %d (msgtype %v)", ErrFrameTooLarge, size, max, t)
+		return t, 0, fmt.Errorf("%w: msglen %d exceeds limit %d (msgtype %v)", ErrFrameTooLarge, size, max, t)
 	}
+	return t, int(size), nil
+}
+
+// ReadBody reads the size-byte body of a frame of type t whose header
+// ReadHeader returned. A stream that ends early is io.ErrUnexpectedEOF.
+func ReadBody(r io.Reader, t MsgType, size int) ([]byte, error) {
 	body := make([]byte, size)
 	if n, err := readFull(r, body); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF // the header promised a body
 		}
-		return t, nil, fmt.Errorf("wire: reading %v frame body (%d of %d bytes): %w", t, n, size, err)
+		return nil, fmt.Errorf("wire: reading %v frame body (%d of %d bytes): %w", t, n, size, err)
 	}
-	return t, body, nil
+	return body, nil
 }
 
 // readFull is io.ReadFull with a bound on consecutive empty reads. Like

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/ceoc/opsfile"
+	"github.com/csclub/ceo/ceod/server"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
 
@@ -20,17 +21,15 @@ import (
 // directory. It is optional: a missing file means all defaults.
 const CeodFile = "ceod.cf"
 
-// Defaults of the ceod.cf settings.
+// Defaults of the ceod.cf settings. The limits' defaults, and their
+// reasons, are server's (package ceod/server); they are not repeated
+// here.
 const (
-	DefaultPort             = opsfile.DefaultPort
-	DefaultLibDir           = "/usr/lib/ceod"
-	DefaultMaxFrame         = 65536 // the legacy limit; larger frames kill legacy peers
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultIdleTimeout      = 60 * time.Second
-	DefaultOpTimeout        = 120 * time.Second
-	DefaultMaxConns         = 4096
-	DefaultMaxConnsPerIP    = 256
-	DefaultShutdownGrace    = 30 * time.Second
+	DefaultPort   = opsfile.DefaultPort
+	DefaultLibDir = "/usr/lib/ceod"
+	// DefaultShutdownGrace: ops take seconds; 30 s lets them finish
+	// without making a restart wait long.
+	DefaultShutdownGrace = 30 * time.Second
 	// DefaultReplayCache is where accepted authenticators are kept so
 	// that a restart does not let one be replayed (MIT keeps its rcache
 	// under /var/tmp; ours belongs to ceod alone).
@@ -68,13 +67,6 @@ const minMaxFrame = 1024
 //	                   kept across restarts             /var/lib/ceod/replay-cache
 //	lib_dir            directory of op-NAME programs    default /usr/lib/ceod
 //	                                                    ($CEO_LIB_DIR overrides)
-//	max_frame          largest frame body, bytes        default 65536
-//	handshake_timeout  whole authentication phase       default 10s
-//	idle_timeout       wait for the next op             default 60s
-//	op_timeout         run time of one op               default 120s
-//	max_conns          concurrent connections           default 4096
-//	max_conns_per_ip   concurrent connections from one  default 256
-//	                   address (IPv6: one /64)
 //	shutdown_grace     time in-flight ops get on        default 30s,
 //	                   SIGTERM                          at most 30s
 //	journal            write-ahead journal of the       default
@@ -87,6 +79,28 @@ const minMaxFrame = 1024
 //	                   ops write LDAP with: service
 //	                   (ceod's own, after ceod.acl)
 //	                   or delegated (the caller's)
+//
+// The limits (see ceod/server.Limits for what each bounds and why):
+//
+//	max_frame                largest frame body, bytes            65536
+//	handshake_timeout        whole authentication phase           10s
+//	idle_timeout             wait for the next op                 60s
+//	write_timeout            sending one reply                    30s
+//	op_timeout               run time of one op                   120s
+//	max_conns                all connections                      8192
+//	max_startups             unauthenticated connections          4096
+//	max_startups_per_ip      those from one address (IPv6: /64)   1024
+//	max_conns_per_principal  authenticated, of one principal      256
+//	preauth_bytes            token bytes of unauthenticated       33554432
+//	                         connections together
+//
+// Who may call ops (see ceod/server.Callers):
+//
+//	caller_realms     realms whose principals may call, space-separated;
+//	                  default: the service principal's realm
+//	caller_instances  principals with an instance that may call, and the
+//	                  user each acts as: "alice/admin=alice bob/root=bob";
+//	                  default: none (every instance principal is refused)
 //
 // It also holds the settings of the account ops that are not in the
 // legacy accounts.cf (admin_keytab, quota_prototype, kadmin_path,
@@ -103,12 +117,6 @@ type Ceod struct {
 	ServicePrincipal string
 	ReplayCache      string
 	LibDir           string
-	MaxFrame         int
-	HandshakeTimeout time.Duration
-	IdleTimeout      time.Duration
-	OpTimeout        time.Duration
-	MaxConns         int
-	MaxConnsPerIP    int
 	ShutdownGrace    time.Duration
 	Journal          string
 	RecoveryInterval time.Duration
@@ -118,6 +126,9 @@ type Ceod struct {
 	// LDAPWrites is LDAPWritesService (or "", the same) or
 	// LDAPWritesDelegated.
 	LDAPWrites string
+	// Limits has every default filled in.
+	Limits  server.Limits
+	Callers server.Callers
 
 	// Extensions are the account-op settings, in file order.
 	Extensions []Entry
@@ -128,17 +139,12 @@ func DefaultCeod() *Ceod {
 	return &Ceod{
 		Port:             DefaultPort,
 		LibDir:           DefaultLibDir,
-		MaxFrame:         DefaultMaxFrame,
-		HandshakeTimeout: DefaultHandshakeTimeout,
-		IdleTimeout:      DefaultIdleTimeout,
-		OpTimeout:        DefaultOpTimeout,
-		MaxConns:         DefaultMaxConns,
-		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		ShutdownGrace:    DefaultShutdownGrace,
 		ReplayCache:      DefaultReplayCache,
 		Journal:          DefaultJournal,
 		RecoveryInterval: DefaultRecoveryInterval,
 		LDAPWrites:       LDAPWritesService,
+		Limits:           server.Limits{}.WithDefaults(),
 	}
 }
 
@@ -217,17 +223,36 @@ func (c *Ceod) set(key, val string) error {
 	case "lib_dir":
 		c.LibDir = val
 	case "max_frame":
-		c.MaxFrame, err = intIn(key, val, minMaxFrame, DefaultMaxFrame)
+		c.Limits.MaxFrame, err = intIn(key, val, minMaxFrame, server.DefaultMaxFrame)
 	case "handshake_timeout":
-		c.HandshakeTimeout, err = duration(key, val)
+		c.Limits.HandshakeTimeout, err = duration(key, val)
 	case "idle_timeout":
-		c.IdleTimeout, err = duration(key, val)
+		c.Limits.IdleTimeout, err = duration(key, val)
+	case "write_timeout":
+		c.Limits.WriteTimeout, err = duration(key, val)
 	case "op_timeout":
-		c.OpTimeout, err = duration(key, val)
+		c.Limits.OpTimeout, err = duration(key, val)
 	case "max_conns":
-		c.MaxConns, err = intIn(key, val, 1, 1<<20)
+		c.Limits.MaxConns, err = intIn(key, val, 1, maxCount)
+	case "max_startups":
+		c.Limits.MaxStartups, err = intIn(key, val, 1, maxCount)
+	case "max_startups_per_ip":
+		c.Limits.MaxStartupsPerAddr, err = intIn(key, val, 1, maxCount)
+	case "max_conns_per_principal":
+		c.Limits.MaxConnsPerPrincipal, err = intIn(key, val, 1, maxCount)
 	case "max_conns_per_ip":
-		c.MaxConnsPerIP, err = intIn(key, val, 1, 1<<20)
+		return errors.New("max_conns_per_ip is now max_startups_per_ip: only unauthenticated connections are limited per address (authenticated ones per principal: max_conns_per_principal)")
+	case "preauth_bytes":
+		var n int
+		n, err = intIn(key, val, server.DefaultMaxFrame, 1<<30)
+		c.Limits.PreAuthBytes = int64(n)
+	case "caller_realms":
+		c.Callers.Realms = strings.Fields(val)
+		if len(c.Callers.Realms) == 0 {
+			return errors.New("caller_realms: empty (leave it unset for the local realm)")
+		}
+	case "caller_instances":
+		c.Callers.Instances, err = instanceRules(val)
 	case "shutdown_grace":
 		c.ShutdownGrace, err = duration(key, val)
 		if err == nil && c.ShutdownGrace > MaxShutdownGrace {
@@ -251,6 +276,22 @@ func (c *Ceod) set(key, val string) error {
 		return fmt.Errorf("unknown key %q", key)
 	}
 	return err
+}
+
+// maxCount bounds the count limits: far above what one host can hold.
+const maxCount = 1 << 20
+
+// instanceRules parses "alice/admin=alice bob/root=bob".
+func instanceRules(val string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, f := range strings.Fields(val) {
+		p, u, ok := strings.Cut(f, "=")
+		if !ok || !strings.Contains(p, "/") || strings.Contains(p, "@") || u == "" || strings.ContainsAny(u, "/@") {
+			return nil, fmt.Errorf("caller_instances: want NAME/INSTANCE=USER, got %q", f)
+		}
+		m[p] = u
+	}
+	return m, nil
 }
 
 func intIn(key, val string, lo, hi int) (int, error) {

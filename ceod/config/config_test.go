@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/ceod/server"
 	"github.com/csclub/ceo/internal/testreq"
 	opsconfig "github.com/csclub/ceo/ops/config"
 )
@@ -70,12 +71,7 @@ func TestParseCeodDefaults(t *testing.T) {
 		Port:             9987,
 		ReplayCache:      "/var/lib/ceod/replay-cache",
 		LibDir:           "/usr/lib/ceod",
-		MaxFrame:         65536,
-		HandshakeTimeout: 10 * time.Second,
-		IdleTimeout:      60 * time.Second,
-		OpTimeout:        120 * time.Second,
-		MaxConns:         4096,
-		MaxConnsPerIP:    256,
+		Limits:           server.Limits{}.WithDefaults(),
 		ShutdownGrace:    30 * time.Second,
 		Journal:          "/var/lib/ceod/journal.db",
 		RecoveryInterval: 15 * time.Second,
@@ -95,8 +91,14 @@ max_frame = 4096
 handshake_timeout = 3s
 idle_timeout = 90
 op_timeout = 2m
+write_timeout = 5s
 max_conns = 10
-max_conns_per_ip = 2
+max_startups = 8
+max_startups_per_ip = 2
+max_conns_per_principal = 3
+preauth_bytes = 1000000
+caller_realms = CSCLUB.INTERNAL OTHER.ORG
+caller_instances = alice/admin=alice bob/root=bob
 shutdown_grace = 25s
 journal = /srv/ceod/journal.db
 recovery_interval = 1m
@@ -113,12 +115,22 @@ ldap_writes = delegated
 		ServicePrincipal: "ceod/localhost",
 		ReplayCache:      "/srv/ceod/rc",
 		LibDir:           "/opt/ceod",
-		MaxFrame:         4096,
-		HandshakeTimeout: 3 * time.Second,
-		IdleTimeout:      90 * time.Second,
-		OpTimeout:        2 * time.Minute,
-		MaxConns:         10,
-		MaxConnsPerIP:    2,
+		Limits: server.Limits{
+			MaxFrame:             4096,
+			HandshakeTimeout:     3 * time.Second,
+			IdleTimeout:          90 * time.Second,
+			WriteTimeout:         5 * time.Second,
+			OpTimeout:            2 * time.Minute,
+			MaxConns:             10,
+			MaxStartups:          8,
+			MaxStartupsPerAddr:   2,
+			MaxConnsPerPrincipal: 3,
+			PreAuthBytes:         1000000,
+		},
+		Callers: server.Callers{
+			Realms:    []string{"CSCLUB.INTERNAL", "OTHER.ORG"},
+			Instances: map[string]string{"alice/admin": "alice", "bob/root": "bob"},
+		},
 		ShutdownGrace:    25 * time.Second,
 		Journal:          "/srv/ceod/journal.db",
 		RecoveryInterval: time.Minute,
@@ -142,21 +154,25 @@ func TestParseCeodListenFollowsPort(t *testing.T) {
 
 func TestParseCeodErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"\nlisten_addr = :1":       `ceod.cf:2: unknown key "listen_addr"`,
-		"port = 0":                 `ceod.cf:1: port: want an integer between 1 and 65535, got "0"`,
-		"port = 70000":             `ceod.cf:1: port: want an integer between 1 and 65535, got "70000"`,
-		"port = 1\nport = 2":       `ceod.cf:2: port already set on line 1`,
-		"listen = 9987":            `ceod.cf:1: listen: want host:port or :port, got "9987"`,
-		"max_frame = 65537":        `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "65537"`,
-		"max_frame = 10":           `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "10"`,
-		"idle_timeout = soon":      `ceod.cf:1: idle_timeout: want a duration such as "30s", got "soon"`,
-		"op_timeout = 0":           `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "0"`,
-		"op_timeout = -1s":         `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "-1s"`,
-		"op_timeout = 99999999999": `ceod.cf:1: op_timeout: want a duration such as "30s", got "99999999999"`,
-		"max_conns = many":         `ceod.cf:1: max_conns: want an integer between 1 and 1048576, got "many"`,
-		"hostname = a b":           `ceod.cf:1: hostname: invalid host name "a b"`,
-		"hostname = ceod/x":        `ceod.cf:1: hostname: invalid host name "ceod/x"`,
-		"service_principal = \"\"": `ceod.cf:1: service_principal: empty`,
+		"\nlisten_addr = :1":         `ceod.cf:2: unknown key "listen_addr"`,
+		"port = 0":                   `ceod.cf:1: port: want an integer between 1 and 65535, got "0"`,
+		"port = 70000":               `ceod.cf:1: port: want an integer between 1 and 65535, got "70000"`,
+		"port = 1\nport = 2":         `ceod.cf:2: port already set on line 1`,
+		"listen = 9987":              `ceod.cf:1: listen: want host:port or :port, got "9987"`,
+		"max_frame = 65537":          `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "65537"`,
+		"max_frame = 10":             `ceod.cf:1: max_frame: want an integer between 1024 and 65536, got "10"`,
+		"idle_timeout = soon":        `ceod.cf:1: idle_timeout: want a duration such as "30s", got "soon"`,
+		"op_timeout = 0":             `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "0"`,
+		"op_timeout = -1s":           `ceod.cf:1: op_timeout: must be between 1ns and 24h, got "-1s"`,
+		"op_timeout = 99999999999":   `ceod.cf:1: op_timeout: want a duration such as "30s", got "99999999999"`,
+		"max_conns = many":           `ceod.cf:1: max_conns: want an integer between 1 and 1048576, got "many"`,
+		"max_conns_per_ip = 2":       `ceod.cf:1: max_conns_per_ip is now max_startups_per_ip: only unauthenticated connections are limited per address (authenticated ones per principal: max_conns_per_principal)`,
+		"preauth_bytes = 10":         `ceod.cf:1: preauth_bytes: want an integer between 65536 and 1073741824, got "10"`,
+		"caller_instances = alice=a": `ceod.cf:1: caller_instances: want NAME/INSTANCE=USER, got "alice=a"`,
+		"caller_instances = a/b=c/d": `ceod.cf:1: caller_instances: want NAME/INSTANCE=USER, got "a/b=c/d"`,
+		"hostname = a b":             `ceod.cf:1: hostname: invalid host name "a b"`,
+		"hostname = ceod/x":          `ceod.cf:1: hostname: invalid host name "ceod/x"`,
+		"service_principal = \"\"":   `ceod.cf:1: service_principal: empty`,
 	} {
 		_, err := ParseCeod(strings.NewReader(in), "ceod.cf")
 		if assert.Error(t, err, in) {
@@ -193,11 +209,11 @@ func TestShippedCeodExample(t *testing.T) {
 	}
 	c, err := ParseCeod(strings.NewReader(strings.Join(lines, "\n")), "ceod.cf.example")
 	require.NoError(t, err)
-	assert.Equal(t, 18+len(opsconfig.ExtensionKeys), keys, "every key documented once")
+	assert.Equal(t, 24+len(opsconfig.ExtensionKeys), keys, "every key documented once")
 	assert.Equal(t, LDAPWritesService, c.LDAPWrites)
 	assert.Equal(t, DefaultReplayCache, c.ReplayCache)
 	assert.Equal(t, ":9987", c.Listen)
-	assert.Equal(t, DefaultMaxFrame, c.MaxFrame)
+	assert.Equal(t, server.DefaultMaxFrame, c.Limits.MaxFrame)
 	assert.Equal(t, DefaultShutdownGrace, c.ShutdownGrace)
 }
 

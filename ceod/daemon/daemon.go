@@ -11,7 +11,10 @@
 // Settings come from DIR/ceod.cf (see package ceod/config for its keys),
 // the ops from DIR/ops/*. The environment supplies defaults only:
 // CEO_CONFIG_DIR (default /etc/csc), CEO_LIB_DIR (overrides lib_dir) and
-// KRB5_KTNAME (the keytab when ceod.cf names none). ceod runs in the
+// KRB5_KTNAME (the keytab when ceod.cf names none). SIGHUP rereads
+// ceod.cf: the limits and the caller rules change at once, and the log
+// names every setting that changed (those that need a restart say so).
+// ceod runs in the
 // foreground and logs to stderr with log/slog, including one audit
 // record per authentication attempt and per op. Exit status: 0 after a
 // clean shutdown, 1 on a configuration or run-time error, 2 on a usage
@@ -73,6 +76,9 @@ type Options struct {
 	// table being served.
 	Ready func(addr net.Addr, ops []registry.Entry)
 	Canon registry.CanonFunc // canonical-name lookup; nil means DNS
+	// Reload, if set, asks for the configuration to be read again
+	// (SIGHUP in Main).
+	Reload <-chan struct{}
 }
 
 // errUsage marks a command-line error; Main exits 2 for it.
@@ -89,7 +95,21 @@ func Main() int {
 		<-ctx.Done()
 		stop()
 	}()
-	err := Run(ctx, Options{Args: os.Args[1:]})
+	// SIGHUP reloads the configuration; a reload in progress absorbs
+	// further signals.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	err := Run(ctx, Options{Args: os.Args[1:], Reload: reload})
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		// -help printed the usage as asked: not a failure.
@@ -221,6 +241,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	log := newLogger(o.Stderr, st.logLevel, st.logJSON)
+	parsed := *st // as read, before the host's defaults: what a reload compares
+	parsed.cf = new(*st.cf)
 	cf := st.cf
 	for _, f := range st.ignored {
 		log.Info("legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)", "flag", f)
@@ -274,21 +296,15 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("closing the replay cache", "err", err)
 		}
 	}()
-	stopHUP := reloadOnHUP(log, kf)
-	defer stopHUP()
 
 	srv := &server.Server{
-		Keys:             newLoggedKeytab(kf, log),
-		ReplayCache:      rc,
-		Principal:        cf.ServicePrincipal,
-		Ops:              table,
-		MaxFrame:         cf.MaxFrame,
-		HandshakeTimeout: cf.HandshakeTimeout,
-		IdleTimeout:      cf.IdleTimeout,
-		OpTimeout:        cf.OpTimeout,
-		MaxConns:         cf.MaxConns,
-		MaxConnsPerIP:    cf.MaxConnsPerIP,
-		Log:              log,
+		Keys:        newLoggedKeytab(kf, log),
+		ReplayCache: rc,
+		Principal:   cf.ServicePrincipal,
+		Ops:         table,
+		Limits:      cf.Limits,
+		Callers:     cf.Callers,
+		Log:         log,
 	}
 	// Unfinished requests are rolled back before anyone can send the
 	// same request again, then on a timer until the journal is empty.
@@ -317,16 +333,24 @@ func Run(ctx context.Context, o Options) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	select {
-	case err := <-serveErr:
-		srv.Close()
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	running := &parsed
+wait:
+	for {
+		select {
+		case err := <-serveErr:
+			srv.Close()
+			return fmt.Errorf("serving: %w", err)
+		case <-o.Reload:
+			running = reload(log, o, running, srv, kf)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 
-	log.Info("shutting down", "grace", cf.ShutdownGrace)
+	grace := running.cf.ShutdownGrace
+	log.Info("shutting down", "grace", grace)
 	stopRecovery()
-	sctx, cancel := context.WithTimeout(context.Background(), cf.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("grace period over; closing remaining connections", "err", err)
@@ -388,7 +412,7 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 			Path:      registry.ProgramPath(cf.LibDir, op.Name),
 			RunAs:     op.User,
 			ConfigDir: dir,
-			MaxOutput: cf.MaxFrame,
+			MaxOutput: cf.Limits.MaxFrame,
 			Log:       progLog.With("op", op.Name),
 		}
 	})
@@ -441,32 +465,6 @@ func (l *loggedKeytab) Keytab() (*keytab.Keytab, error) {
 		l.log.Info("keytab changed; reread", "path", l.kf.Path(), "keys", l.kf.Describe())
 	}
 	return kt, err
-}
-
-// reloadOnHUP rereads the keytab on SIGHUP, logging what it holds, until
-// the returned function is called. The keytab is also reread on the
-// first handshake after the file changes; SIGHUP is for operators who
-// want to see the result.
-func reloadOnHUP(log *slog.Logger, kf *krb5.KeytabFile) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-				changed, err := kf.Reload()
-				if err != nil {
-					log.Warn("SIGHUP: keytab not reloaded; keeping the keys read before", "err", err)
-					continue
-				}
-				log.Info("SIGHUP: keytab reread", "path", kf.Path(), "changed", changed, "keys", kf.Describe())
-			}
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
 }
 
 // newLogger returns the daemon's logger, writing to w.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,9 @@ var (
 	errHandlerPanic  = errors.New("op handler panicked")
 	errReplyTooLarge = errors.New("reply too large for a frame")
 	errConnPanic     = errors.New("connection goroutine panicked")
+	errDisplaced     = errors.New("displaced by a newer unauthenticated connection (pre-auth pool full)")
+	errPreAuthBytes  = errors.New("pre-auth byte budget exhausted")
+	errPrincipalFull = errors.New("too many connections of this principal")
 )
 
 // conn is one client connection. Everything but state is owned by the
@@ -81,7 +85,13 @@ type conn struct {
 	// compare-and-swap, so an op never starts on a claimed connection.
 	state atomic.Int32
 
-	principal string // after the handshake
+	// pe is the connection's place in the admission pool, guarded by
+	// srv.mu; displaced is set when the pool displaced it.
+	pe        poolEntry
+	displaced atomic.Bool
+
+	principal string     // after the handshake
+	caller    ops.Caller // what principal maps to
 	nops      int
 	logger    *slog.Logger // built on first use
 }
@@ -138,8 +148,8 @@ func (c *conn) claimClose(from ConnState) bool {
 	return c.state.CompareAndSwap(int32(from), int32(StateClosed))
 }
 
-// serve runs the connection: the handshake, then the op loop. It owns
-// the connection and closes it.
+// serve runs the connection: the handshake, the caller check, then the
+// op loop. It owns the connection and closes it.
 func (c *conn) serve() {
 	var err error
 	defer func() {
@@ -155,11 +165,13 @@ func (c *conn) serve() {
 		c.srv.connWG.Done()
 	}()
 
-	sec, principal, err := c.handshakeOwnStack()
+	start := time.Now()
+	sess, err := c.handshakeOwnStack()
 	if err != nil {
 		return
 	}
-	err = c.serveOps(sec, principal)
+	c.auditAuth(start, c.principal, nil)
+	err = c.serveOps(sess)
 }
 
 // handshakeOwnStack runs handshake on a goroutine of its own. Decoding
@@ -169,7 +181,7 @@ func (c *conn) serve() {
 // only during a GC, which an idle server does not run). A finished
 // goroutine's stack goes back to the runtime's pool for the next
 // handshake.
-func (c *conn) handshakeOwnStack() (sess *session.Session, principal string, err error) {
+func (c *conn) handshakeOwnStack() (sess *session.Session, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -180,66 +192,167 @@ func (c *conn) handshakeOwnStack() (sess *session.Session, principal string, err
 				err = fmt.Errorf("%w: %v", errConnPanic, r)
 			}
 		}()
-		sess, principal, err = c.handshake()
+		sess, err = c.handshake()
 	}()
 	<-done
-	return sess, principal, err
+	return sess, err
 }
 
-// handshake authenticates the client: one MSG_AUTH frame carrying the
-// initial context token in, the acceptor's token out. It returns the
-// established context and the client principal.
+// handshake authenticates the client (session.Accept: one MSG_AUTH
+// frame in, the acceptor's token out) and admits the caller. Before
+// authentication the connection reads through a preAuthReader, which
+// counts the token against the pre-auth byte budget before it is
+// allocated; the connection leaves the admission pool once the token is
+// in. The caller is checked before the acceptor's token is sent, so a
+// refused caller gets no sign of success.
 //
 // The legacy order of checks is kept: a non-auth frame is reported as
-// an unknown op if it is one, else as an op before authentication.
-// Every outcome except a connection closed before sending anything is
-// audited as an authentication attempt.
-func (c *conn) handshake() (sess *session.Session, principal string, err error) {
+// an unknown op if it is one, else as an op before authentication
+// (named by its ops-file name).
+func (c *conn) handshake() (*session.Session, error) {
 	s := c.srv
+	lim := s.settings().lim
 	start := time.Now()
-	if d := s.handshakeTimeout(); d > 0 {
-		c.rwc.SetDeadline(start.Add(d))
-	}
-	sess, err = session.Accept(c.rwc, s.maxFrame(), s.acc.accept)
+	c.rwc.SetDeadline(deadline(lim.HandshakeTimeout))
+	pr := &preAuthReader{c: c, maxFrame: lim.MaxFrame}
+	sess, err := session.Accept(readWriter{pr, c.rwc}, lim.MaxFrame, func(token []byte) (session.Sealer, []byte, error) {
+		defer s.release(c)
+		if !s.tokenRead(c) {
+			return nil, nil, errDisplaced
+		}
+		sec, out, err := s.acc.accept(token)
+		if err != nil || sec == nil {
+			return sec, out, err
+		}
+		if err := c.admitCaller(start, sec.Peer()); err != nil {
+			return nil, nil, err
+		}
+		return sec, out, nil
+	})
 	if err == io.EOF {
-		return nil, "", errPeerClosed // a port probe, not an attempt
+		return nil, errPeerClosed // a port probe, not an attempt
 	}
-	defer func() { c.auditAuth(start, principal, err) }()
 	var unexpected *session.UnexpectedFrameError
 	switch {
+	case err == nil:
+		return sess, nil
 	case errors.As(err, &unexpected):
 		t := unexpected.Got
-		if _, ok := s.Ops[t]; !ok {
-			return nil, "", fmt.Errorf("%w %v before authentication", errUnknownOp, t)
+		if op, ok := s.Ops[t]; ok {
+			return nil, fmt.Errorf("%w (%s)", errOpBeforeAuth, op.Name)
 		}
-		return nil, "", fmt.Errorf("%w (%v)", errOpBeforeAuth, t)
+		return nil, fmt.Errorf("%w %v before authentication", errUnknownOp, t)
+	case errors.Is(err, errDisplaced), errors.Is(err, errCallerRefused), errors.Is(err, errPrincipalFull):
+		return nil, err
 	case errors.Is(err, session.ErrRejected):
-		return nil, "", fmt.Errorf("%w: %w", errAuthRejected, err)
-	case err != nil:
-		return nil, "", c.readError("authenticating", err)
+		return nil, fmt.Errorf("%w: %w", errAuthRejected, err)
 	}
-	return sess, sess.Peer(), nil
+	return nil, c.readError("authenticating", err)
+}
+
+// preAuthReader reads an unauthenticated connection. When the first
+// frame's header has gone by, it reserves the body's size from the
+// pre-auth byte budget (displacing older waiting connections if need
+// be) before the reader of the frame allocates the body; if that fails
+// it reports the header as cut short, so that nothing is allocated.
+type preAuthReader struct {
+	c        *conn
+	maxFrame int
+	hdr      [wire.HeaderLen]byte
+	n        int
+}
+
+func (r *preAuthReader) Read(p []byte) (int, error) {
+	if r.n >= wire.HeaderLen {
+		return r.c.rwc.Read(p)
+	}
+	p = p[:min(len(p), wire.HeaderLen-r.n)]
+	m, err := r.c.rwc.Read(p)
+	copy(r.hdr[r.n:], p[:m])
+	r.n += m
+	if r.n < wire.HeaderLen {
+		return m, err
+	}
+	size := int(binary.BigEndian.Uint32(r.hdr[:4]))
+	if size == 0 || size > r.maxFrame {
+		return m, err // the frame reader refuses it
+	}
+	if !r.c.srv.reserve(r.c, size) {
+		if r.c.displaced.Load() {
+			return m - 1, errDisplaced
+		}
+		return m - 1, fmt.Errorf("%w (%d-byte frame)", errPreAuthBytes, size)
+	}
+	return m, err
+}
+
+// readWriter joins a reader and a writer.
+type readWriter struct {
+	io.Reader
+	io.Writer
+}
+
+// admitCaller maps the authenticated principal to a caller and counts
+// the connection against the principal's limit. It audits a refused
+// caller at once; a refusal for the principal's limit is counted with
+// the unauthenticated failures instead (a runaway script must not flood
+// the log either).
+func (c *conn) admitCaller(start time.Time, principal string) error {
+	s := c.srv
+	st := s.settings()
+	caller, err := st.callers.caller(principal, s.localRealm)
+	if err != nil {
+		c.auditAuth(start, principal, err)
+		return err
+	}
+	s.mu.Lock()
+	ok := s.pool.authenticated(c, principal, st.lim)
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", errPrincipalFull, principal)
+	}
+	c.principal, c.caller = principal, caller
+	c.logger = nil // rebuild with the principal
+	return nil
+}
+
+// reserve counts size body bytes of c's auth token against the pre-auth
+// budget; tokenRead takes c out of the waiting pool; release returns
+// the bytes.
+func (s *Server) reserve(c *conn, size int) bool {
+	s.mu.Lock()
+	victims, ok := s.pool.reserve(c, int64(size), s.settings().lim)
+	s.mu.Unlock()
+	closeAll(victims)
+	return ok
+}
+
+func (s *Server) tokenRead(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pool.leave(c)
+}
+
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	s.pool.release(c)
+	s.mu.Unlock()
 }
 
 // serveOps serves op frames until the peer closes the connection, an op
 // fails, a limit is hit or the server shuts down.
-func (c *conn) serveOps(sess *session.Session, principal string) error {
+func (c *conn) serveOps(sess *session.Session) error {
 	s := c.srv
-	c.principal = principal
-	c.logger = nil // rebuild with the principal
-	caller := ops.CallerOf(principal)
 	if !c.transition(StateHandshake, StateIdle) {
 		return errShutdown
 	}
+	c.rwc.SetWriteDeadline(time.Time{})
 	for {
 		if s.shuttingDown() {
 			return errShutdown
 		}
-		if d := s.idleTimeout(); d > 0 {
-			c.rwc.SetDeadline(time.Now().Add(d))
-		} else {
-			c.rwc.SetDeadline(time.Time{})
-		}
+		lim := s.settings().lim
+		c.rwc.SetReadDeadline(deadline(lim.IdleTimeout))
 		t, body, err := sess.ReadFrame()
 		if err == io.EOF {
 			return errPeerClosed
@@ -251,7 +364,7 @@ func (c *conn) serveOps(sess *session.Session, principal string) error {
 			return errShutdown
 		}
 		c.nops++
-		if err := c.serveOp(sess, caller, t, body); err != nil {
+		if err := c.serveOp(sess, lim, t, body); err != nil {
 			return err
 		}
 		if !c.transition(StateActive, StateIdle) {
@@ -262,7 +375,7 @@ func (c *conn) serveOps(sess *session.Session, principal string) error {
 
 // serveOp serves one op frame and audits it. Any error ends the
 // connection without a reply.
-func (c *conn) serveOp(sess *session.Session, caller ops.Caller, t wire.MsgType, body []byte) (err error) {
+func (c *conn) serveOp(sess *session.Session, lim Limits, t wire.MsgType, body []byte) (err error) {
 	s := c.srv
 	start := time.Now()
 	op, known := s.Ops[t]
@@ -276,7 +389,7 @@ func (c *conn) serveOp(sess *session.Session, caller ops.Caller, t wire.MsgType,
 		if err == nil {
 			outcome = reported.OrOK()
 		}
-		c.auditOp(start, caller.Principal, name, outcome, err)
+		c.auditOp(start, name, outcome, err)
 	}()
 
 	switch {
@@ -290,19 +403,17 @@ func (c *conn) serveOp(sess *session.Session, caller ops.Caller, t wire.MsgType,
 		return fmt.Errorf("%s request: %w", name, err)
 	}
 	ctx, cancel := s.baseCtx, context.CancelFunc(func() {})
-	if d := s.opTimeout(); d > 0 {
-		ctx, cancel = context.WithTimeout(ctx, d)
+	if lim.OpTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, lim.OpTimeout)
 	}
-	rep, err := c.runHandler(ctx, op.Handler, ops.Request{Caller: caller, Body: req})
+	rep, err := c.runHandler(ctx, op.Handler, ops.Request{Caller: c.caller, Body: req})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("op %s: %w", name, err)
 	}
-	reported, reply := rep.Outcome, rep.Body
-	if d := s.idleTimeout(); d > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(d))
-	}
-	if err := sess.Send(t, reply); err != nil {
+	reported = rep.Outcome
+	c.rwc.SetWriteDeadline(deadline(lim.WriteTimeout))
+	if err := sess.Send(t, rep.Body); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			return fmt.Errorf("%w: %s: %w", errReplyTooLarge, name, err)
 		}
@@ -316,6 +427,9 @@ func (c *conn) serveOp(sess *session.Session, caller ops.Caller, t wire.MsgType,
 func (c *conn) readError(step string, err error) error {
 	if c.state.Load() == int32(StateClosed) {
 		return fmt.Errorf("%s: %w: %w", step, errShutdown, err)
+	}
+	if c.displaced.Load() {
+		return fmt.Errorf("%s: %w", step, errDisplaced)
 	}
 	return fmt.Errorf("%s: %w", step, err)
 }
@@ -340,9 +454,7 @@ func authOutcome(err error) ops.Outcome {
 	switch {
 	case err == nil:
 		return ops.OutcomeOK
-	case isTimeout(err):
-		return ops.OutcomeTimeout
-	case errors.Is(err, errAuthRejected), errors.Is(err, errOpBeforeAuth), errors.Is(err, errUnknownOp):
+	case errors.Is(err, errCallerRefused):
 		return ops.OutcomeDenied
 	}
 	return ops.OutcomeError
@@ -364,7 +476,8 @@ func opOutcome(err error) ops.Outcome {
 	return ops.OutcomeError
 }
 
-// auditAuth writes the audit record of one authentication attempt.
+// auditAuth writes the audit record of an authentication: a success, or
+// a valid ticket whose principal may not call ops.
 func (c *conn) auditAuth(start time.Time, principal string, err error) {
 	attrs := []slog.Attr{
 		slog.String("event", "auth"),
@@ -374,49 +487,75 @@ func (c *conn) auditAuth(start time.Time, principal string, err error) {
 		slog.Float64("duration", time.Since(start).Seconds()),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("err", err.Error()))
 	}
 	c.srv.audit().LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
 }
 
-// auditOp writes the audit record of one op.
-func (c *conn) auditOp(start time.Time, principal, op string, outcome ops.Outcome, err error) {
+// auditOp writes the audit record of one op. Op audit lines are never
+// aggregated or dropped.
+func (c *conn) auditOp(start time.Time, op string, outcome ops.Outcome, err error) {
 	attrs := []slog.Attr{
 		slog.String("event", "op"),
 		slog.String("outcome", string(outcome)),
 		slog.String("remote", c.remote),
-		slog.String("principal", principal),
+		slog.String("principal", c.principal),
 		slog.String("op", op),
 		slog.Float64("duration", time.Since(start).Seconds()),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("err", err.Error()))
 	}
 	c.srv.audit().LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
 }
 
-// closeTrigger names why a connection ended, from a closed vocabulary,
-// with the level to log it at.
+// preAuthReason names why a connection that never authenticated ended,
+// for the failure log; "" means it is not a failure (the shutdown).
+func preAuthReason(err error) string {
+	switch {
+	case errors.Is(err, errShutdown):
+		return ""
+	case errors.Is(err, errPeerClosed):
+		return reasonNoToken
+	case errors.Is(err, errDisplaced):
+		return reasonDisplaced
+	case errors.Is(err, errPreAuthBytes):
+		return reasonBudget
+	case errors.Is(err, errCallerRefused):
+		return reasonCaller
+	case errors.Is(err, errPrincipalFull):
+		return reasonPrincipalFull
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return reasonTimeout
+	case errors.Is(err, errAuthRejected):
+		return reasonAuthFailed
+	case isProtocolError(err):
+		return reasonProtocol
+	}
+	return reasonError
+}
+
+func isProtocolError(err error) bool {
+	return errors.Is(err, errOpBeforeAuth) || errors.Is(err, errUnknownOp) || errors.Is(err, errAuthAfterAuth) ||
+		errors.Is(err, wire.ErrEmptyFrame) || errors.Is(err, wire.ErrFrameTooLarge) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// closeTrigger names why an authenticated connection ended, from a
+// closed vocabulary, with the level to log it at.
 func (c *conn) closeTrigger(last ConnState, err error) (string, slog.Level) {
-	authenticated := c.principal != ""
 	switch {
 	case err == nil, errors.Is(err, errPeerClosed):
 		return "clean", slog.LevelDebug
 	case errors.Is(err, errShutdown):
 		return "shutdown", slog.LevelDebug
-	case errors.Is(err, os.ErrDeadlineExceeded) && !authenticated:
-		return "handshake_timeout", slog.LevelInfo
 	case errors.Is(err, os.ErrDeadlineExceeded) && last == StateActive:
 		return "write_timeout", slog.LevelInfo
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "idle_timeout", slog.LevelDebug
 	case errors.Is(err, errConnPanic), errors.Is(err, errHandlerPanic):
 		return "panic", slog.LevelError
-	case errors.Is(err, errAuthRejected):
-		return "auth_failed", slog.LevelWarn
-	case errors.Is(err, errOpBeforeAuth), errors.Is(err, errUnknownOp), errors.Is(err, errAuthAfterAuth),
-		errors.Is(err, wire.ErrEmptyFrame), errors.Is(err, wire.ErrFrameTooLarge),
-		errors.Is(err, io.ErrUnexpectedEOF):
+	case isProtocolError(err):
 		return "protocol_error", slog.LevelWarn
 	case c.srv.shuttingDown() && errors.Is(err, net.ErrClosed):
 		return "shutdown", slog.LevelDebug
@@ -426,20 +565,30 @@ func (c *conn) closeTrigger(last ConnState, err error) (string, slog.Level) {
 	return "error", slog.LevelWarn
 }
 
-// logClosed writes the connection's last diagnostic line.
+// logClosed writes the connection's last diagnostic line: for a
+// connection that never authenticated, a count in the failure log (one
+// line per address per interval); otherwise its own line.
 func (c *conn) logClosed(last ConnState, err error) {
+	if c.principal == "" {
+		if errors.Is(err, errConnPanic) {
+			c.log().Error("connection closed", "trigger", "panic", "err", err)
+		}
+		if reason := preAuthReason(err); reason != "" {
+			c.srv.failures.note(c.ipKey, reason, err)
+		}
+		return
+	}
 	trigger, level := c.closeTrigger(last, err)
 	if !c.srv.log().Enabled(context.Background(), level) {
 		return // skip building the connection's logger
 	}
-	l := c.log()
 	attrs := []slog.Attr{
 		slog.String("trigger", trigger),
 		slog.Int("ops", c.nops),
 		slog.Float64("duration", time.Since(c.start).Seconds()),
 	}
 	if err != nil && trigger != "clean" {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("err", err.Error()))
 	}
-	l.LogAttrs(context.Background(), level, "connection closed", attrs...)
+	c.log().LogAttrs(context.Background(), level, "connection closed", attrs...)
 }

@@ -25,7 +25,8 @@ func ExampleServer_audit() {
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: drop}))
 	s := &Server{
 		// A real server sets Keytab and Principal instead.
-		acceptor: fakeAcceptor{},
+		acceptor:  fakeAcceptor{},
+		Principal: "ceod/example@CSCLUB",
 		Ops: map[wire.MsgType]Op{
 			0x10: {Name: "ping", Handler: ops.HandlerFunc(func(ctx context.Context, r ops.Request) (ops.Reply, error) {
 				return ops.Reply{Body: []byte("pong for " + r.Caller.User)}, nil
@@ -54,6 +55,6 @@ func ExampleServer_audit() {
 	// Output:
 	// level=INFO msg=audit event=auth outcome=ok remote=pipe principal=alice@CSCLUB
 	// level=INFO msg=audit event=op outcome=ok remote=pipe principal=alice@CSCLUB op=ping
-	// level=INFO msg=audit event=op outcome=denied remote=pipe principal=alice@CSCLUB op=msgtype(0x42) error="unknown op msgtype(0x42)"
+	// level=INFO msg=audit event=op outcome=denied remote=pipe principal=alice@CSCLUB op=msgtype(0x42) err="unknown op msgtype(0x42)"
 	// pong for alice
 }

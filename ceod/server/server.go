@@ -16,13 +16,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,15 +35,6 @@ import (
 	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5/rcache"
-)
-
-// Defaults for the zero values of Server's limits.
-const (
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultIdleTimeout      = 60 * time.Second
-	DefaultOpTimeout        = 120 * time.Second
-	DefaultMaxConns         = 4096
-	DefaultMaxConnsPerIP    = 256
 )
 
 // ErrServerClosed is returned by Serve after a call to Shutdown or Close.
@@ -59,13 +50,10 @@ type Op struct {
 }
 
 // A Server serves the ceod protocol. Set its fields before the first
-// call to Serve and do not change them afterwards.
+// call to Serve and do not change them afterwards; Reconfigure changes
+// the limits and the caller mapping of a running server.
 //
-// Memory is bounded: a connection holds at most one frame body of
-// MaxFrame bytes at a time, plus its goroutine and security context, so
-// the worst case is about MaxConns * (MaxFrame + 16 KiB) (4096
-// connections of 64 KiB: about 330 MB), and MaxConnsPerIP bounds what a
-// single address can claim (256 connections: about 20 MB).
+// Memory is bounded by Limits (see its doc).
 type Server struct {
 	// Keytab holds the keys of Principal. Required unless Keys is set.
 	Keytab *keytab.Keytab
@@ -77,8 +65,9 @@ type Server struct {
 	// memory, lost on restart; an rcache.Open one survives restarts.
 	ReplayCache *rcache.Cache
 	// Principal is the service principal clients must have a ticket for,
-	// e.g. "ceod/host.example.org"; a realm suffix is ignored (the
-	// keytab entry and the ticket decide the realm). Required.
+	// e.g. "ceod/host.example.org". Its realm, given as a suffix or
+	// taken from the keytab entry, is the local realm of Callers.
+	// Required.
 	Principal string
 	// GSS configures the GSS-API acceptor (clock, entropy, skew). The
 	// zero value uses the system clock and crypto/rand.
@@ -88,35 +77,19 @@ type Server struct {
 	// msgtype (except wire.MsgAuth) are unknown ops.
 	Ops map[wire.MsgType]Op
 
-	// MaxFrame is the largest frame body accepted. Zero means
-	// wire.DefaultMaxFrame (65536), which is also the largest value
-	// used: the legacy peers cannot take more.
-	MaxFrame int
-	// HandshakeTimeout bounds the whole authentication phase, from
-	// accept to an established context. Zero means
-	// DefaultHandshakeTimeout; negative means no limit.
-	HandshakeTimeout time.Duration
-	// IdleTimeout bounds the wait for the next op frame once
-	// authenticated, and the time to send a reply. Zero means
-	// DefaultIdleTimeout; negative means no limit.
-	IdleTimeout time.Duration
-	// OpTimeout bounds one op: its handler's context ends after it.
-	// Zero means DefaultOpTimeout; negative means no limit.
-	OpTimeout time.Duration
-	// MaxConns caps concurrent connections; further connections are
-	// accepted and closed at once. Zero means DefaultMaxConns; negative
-	// means no limit.
-	MaxConns int
-	// MaxConnsPerIP caps concurrent connections from one IPv4 address or
-	// one IPv6 /64. Zero means DefaultMaxConnsPerIP; negative means no
-	// limit.
-	MaxConnsPerIP int
+	// Limits bound connections, time and memory; the zero value means
+	// the defaults.
+	Limits Limits
+	// Callers maps authenticated principals to the callers ops see.
+	Callers Callers
 
-	// Log receives diagnostics: rejected and failed connections, panics,
-	// accept errors. Nil means no diagnostics.
+	// Log receives diagnostics: failed connections (aggregated per
+	// address, see FailureLogInterval), panics, accept errors. Nil means
+	// no diagnostics.
 	Log *slog.Logger
-	// Audit receives one record per authentication attempt and one per
-	// op (message "audit", attribute event=auth|op). Nil means Log.
+	// Audit receives one record per successful authentication, per
+	// refused caller and per op (message "audit", attribute
+	// event=auth|op). Nil means Log.
 	Audit *slog.Logger
 
 	// ConnState, if not nil, is called whenever a connection changes
@@ -127,21 +100,31 @@ type Server struct {
 	// acceptor replaces the GSS-API acceptor built from Keytab and
 	// Principal; tests set it to a fake.
 	acceptor acceptor
+	// failInterval replaces FailureLogInterval in tests.
+	failInterval time.Duration
 
-	initOnce sync.Once
-	initErr  error
-	acc      acceptor
-	baseCtx  context.Context
-	cancel   context.CancelFunc
+	initOnce   sync.Once
+	initErr    error
+	acc        acceptor
+	localRealm string
+	current    atomic.Pointer[settings]
+	baseCtx    context.Context
+	cancel     context.CancelFunc
+	failures   *failureLog
 
 	inShutdown atomic.Bool
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
-	perIP      map[string]int
+	pool       pool
 	connWG     sync.WaitGroup
 	nextID     atomic.Uint64
-	rejectLog  rateLimit
+}
+
+// settings are what Reconfigure changes, swapped as a whole.
+type settings struct {
+	lim     Limits // with defaults
+	callers Callers
 }
 
 // init validates the configuration and builds what it implies. It runs
@@ -151,62 +134,59 @@ func (s *Server) init() error {
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = map[*net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
-		s.perIP = map[string]int{}
-		if s.acceptor != nil {
-			s.acc = s.acceptor
-			return
-		}
+		s.pool = newPool()
+		s.failures = newFailureLog(s.log(), cmp.Or(s.failInterval, FailureLogInterval))
+		s.current.Store(&settings{lim: s.Limits.WithDefaults(), callers: s.Callers})
+		principal, realm, _ := strings.Cut(s.Principal, "@")
+		s.acc = s.acceptor
 		switch {
+		case s.acc != nil:
 		case s.Keytab == nil && s.Keys == nil:
 			s.initErr = errors.New("ceod: Server.Keytab is nil: load the service keytab")
-		case s.Principal == "":
+		case principal == "":
 			s.initErr = errors.New("ceod: Server.Principal is empty: set the service principal, e.g. ceod/<fqdn>")
 		default:
-			principal, _, _ := strings.Cut(s.Principal, "@")
 			s.acc = &gssAcceptor{a: &gss.Acceptor{Keytab: s.Keytab, Keys: s.Keys, Principal: principal,
 				Config: s.GSS, ReplayCache: s.ReplayCache}}
+		}
+		s.localRealm = realm
+		if s.localRealm == "" {
+			s.localRealm = keytabRealm(s.Keytab, s.Keys, principal)
+		}
+		if s.initErr == nil && s.localRealm == "" && len(s.Callers.Realms) == 0 {
+			s.initErr = errors.New("ceod: cannot tell the local realm: give Server.Principal a realm or set Callers.Realms")
 		}
 	})
 	return s.initErr
 }
 
-func (s *Server) maxFrame() int {
-	if s.MaxFrame <= 0 || s.MaxFrame > wire.DefaultMaxFrame {
-		return wire.DefaultMaxFrame
+// keytabRealm returns the realm of the first entry for principal
+// (without realm) in keys' keytab or else kt, or "".
+func keytabRealm(kt *keytab.Keytab, keys gss.KeytabSource, principal string) string {
+	if keys != nil {
+		kt, _ = keys.Keytab()
 	}
-	return s.MaxFrame
-}
-
-// timeoutOr returns d, or def if d is zero; negative means none (0).
-func timeoutOr(d, def time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return def
-	case d < 0:
-		return 0
+	if kt == nil {
+		return ""
 	}
-	return d
-}
-
-func (s *Server) handshakeTimeout() time.Duration {
-	return timeoutOr(s.HandshakeTimeout, DefaultHandshakeTimeout)
-}
-func (s *Server) idleTimeout() time.Duration { return timeoutOr(s.IdleTimeout, DefaultIdleTimeout) }
-func (s *Server) opTimeout() time.Duration   { return timeoutOr(s.OpTimeout, DefaultOpTimeout) }
-
-// limitOr returns n, or def if n is zero; negative means unlimited (-1).
-func limitOr(n, def int) int {
-	switch {
-	case n == 0:
-		return def
-	case n < 0:
-		return -1
+	for _, e := range kt.Entries {
+		if strings.Join(e.Principal.Components, "/") == principal {
+			return e.Principal.Realm
+		}
 	}
-	return n
+	return ""
 }
 
-func (s *Server) maxConns() int      { return limitOr(s.MaxConns, DefaultMaxConns) }
-func (s *Server) maxConnsPerIP() int { return limitOr(s.MaxConnsPerIP, DefaultMaxConnsPerIP) }
+// Reconfigure replaces the limits and the caller mapping of a running
+// server (ceod's SIGHUP). New limits apply to new connections and to
+// the next step of existing ones; connections already over a lowered
+// limit are not closed.
+func (s *Server) Reconfigure(l Limits, c Callers) {
+	s.init() // a configuration error is Serve's to report
+	s.current.Store(&settings{lim: l.WithDefaults(), callers: c})
+}
+
+func (s *Server) settings() *settings { return s.current.Load() }
 
 func (s *Server) log() *slog.Logger {
 	if s.Log == nil {
@@ -261,33 +241,27 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// admit applies the connection limits and, if rw is within them,
-// registers it and starts its goroutine; otherwise it closes rw.
+// admit applies the admission limits (see Limits) and, if rw is within
+// them, registers it and starts its goroutine; otherwise it closes rw.
+// Connections displaced to make room are closed here.
 func (s *Server) admit(rw net.Conn) {
-	key := ipKey(rw.RemoteAddr())
+	c := s.newConn(rw, ipKey(rw.RemoteAddr()))
 	s.mu.Lock()
-	var reason string
-	switch {
-	case s.shuttingDown():
-		reason = "shutting down"
-	case s.maxConns() >= 0 && len(s.conns) >= s.maxConns():
-		reason = "too many connections"
-	case s.maxConnsPerIP() >= 0 && s.perIP[key] >= s.maxConnsPerIP():
-		reason = "too many connections from this address"
+	victims, reason := []*conn(nil), "shutting down"
+	if !s.shuttingDown() {
+		victims, reason = s.pool.admit(c, s.settings().lim, len(s.conns))
 	}
 	if reason != "" {
 		s.mu.Unlock()
+		closeAll(victims)
 		rw.Close()
-		if n, ok := s.rejectLog.allow(time.Now()); ok {
-			s.log().Warn("connection refused", "remote", rw.RemoteAddr().String(), "reason", reason, "refused_since_last", n)
-		}
+		s.failures.note(c.ipKey, reasonRefused, errors.New(reason))
 		return
 	}
-	c := s.newConn(rw, key)
 	s.conns[c] = struct{}{}
-	s.perIP[key]++
 	s.connWG.Add(1)
 	s.mu.Unlock()
+	closeAll(victims)
 
 	c.setState(StateHandshake) // before Shutdown can look at it
 	go c.serve()
@@ -296,28 +270,8 @@ func (s *Server) admit(rw net.Conn) {
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.conns[c]; !ok {
-		return
-	}
+	s.pool.forget(c)
 	delete(s.conns, c)
-	if s.perIP[c.ipKey]--; s.perIP[c.ipKey] <= 0 {
-		delete(s.perIP, c.ipKey)
-	}
-}
-
-// ipKey returns the key under which per-address limits count addr: the
-// IPv4 address, or the /64 of an IPv6 address (one host's usual share).
-func ipKey(addr net.Addr) string {
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		return ip.String()
-	}
-	p, _ := ip.Prefix(64)
-	return p.String()
 }
 
 func isTemporary(err error) bool {
@@ -382,6 +336,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for {
 		if s.closeIdleConns() {
 			s.connWG.Wait()
+			s.failures.close()
 			return lnerr
 		}
 		select {
@@ -426,6 +381,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.connWG.Wait()
+	s.failures.close()
 	return err
 }
 
@@ -440,26 +396,4 @@ type onceCloseListener struct {
 func (oc *onceCloseListener) Close() error {
 	oc.once.Do(func() { oc.closeErr = oc.Listener.Close() })
 	return oc.closeErr
-}
-
-// rateLimit lets one event through per second and counts the rest, so
-// a flood of refused connections cannot flood the log too.
-type rateLimit struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now, and how many events were suppressed
-// since the last one logged.
-func (r *rateLimit) allow(now time.Time) (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Sub(r.last) < time.Second {
-		r.suppressed++
-		return 0, false
-	}
-	n := r.suppressed
-	r.last, r.suppressed = now, 0
-	return n, true
 }

@@ -187,7 +187,8 @@ func TestShippedConfig(t *testing.T) {
 	slices.Sort(got)
 	wantCeod := []string{"listen", "port", "hostname", "keytab", "service_principal",
 		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
-		"max_conns", "max_conns_per_ip", "shutdown_grace",
+		"write_timeout", "max_conns", "max_startups", "max_startups_per_ip", "max_conns_per_principal",
+		"preauth_bytes", "caller_realms", "caller_instances", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
 		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals",
 		"replay_cache", "journal", "recovery_interval", "kadmin_timeout"}
