@@ -94,8 +94,8 @@ func (c *Client) dialHost(ctx context.Context, host string, delegate bool) (_ *C
 	case errors.Is(err, session.ErrRejected):
 		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: err}
 	case closedByPeer(err):
-		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: errors.New("ceod closed the connection during authentication"),
-			Hint: "ceod's keytab must hold " + spn + " and the clocks must agree; see ceod's log"}
+		return nil, &Error{Kind: ErrAuth, Addr: addr, Err: errors.New("ceod closed the connection before authentication completed"),
+			Hint: closedBeforeAuthHint(spn)}
 	default:
 		return nil, ioError(ctx, ErrAuth, addr, "authenticating", err)
 	}
@@ -118,6 +118,17 @@ func (c *Client) canonical(ctx context.Context, host string) string {
 		return host
 	}
 	return opsfile.Normalize(name)
+}
+
+// closedBeforeAuthHint names the likely causes of ceod closing the
+// connection before authentication, most likely first: a flood or too
+// many connections of this user (ceod drops waiting connections to
+// admit new ones, and limits each principal's), then a keytab without
+// the service key, then clocks further apart than the allowed skew.
+func closedBeforeAuthHint(spn string) string {
+	return "likely causes, in order: ceod's connection limit (too many connections waiting or of yours; retry), " +
+		"ceod's keytab lacking the current key of " + spn + ", the clocks of this host and ceod's differing by minutes; " +
+		"see ceod's log"
 }
 
 // Call sends one op on the connection and returns the unwrapped reply.

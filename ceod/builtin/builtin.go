@@ -191,7 +191,7 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 }
 
 func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	d := mail.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log}
+	d := mail.Deps{Dir: dir, Log: b.env.Log}
 	if acc.ForwardDNSServer != "" {
 		d.Resolver = mail.ResolverAt(acc.ForwardDNSServer)
 	}
@@ -282,7 +282,7 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 
 // databaseDeps are what the two database ops share.
 func (b *builder) databaseDeps(acc *config.Accounts, dir *directory.Client) database.Deps {
-	return database.Deps{Dir: dir, Realm: acc.KRB5Realm, Log: b.env.Log, Reserved: acc.Reserved,
+	return database.Deps{Dir: dir, Log: b.env.Log, Reserved: acc.Reserved,
 		Journal: b.journal, Recoverer: b.set.Recoverer}
 }
 
@@ -291,7 +291,7 @@ func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Hand
 	if err != nil {
 		return nil, err
 	}
-	d := mailman.Deps{Dir: dir, Realm: acc.KRB5Realm, MembersList: cf.MembersList,
+	d := mailman.Deps{Dir: dir, MembersList: cf.MembersList,
 		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log,
 		Trusted: b.trusted(acc)}
 	if !cf.Disabled() {

@@ -112,8 +112,8 @@ func TestProgramFailureEndsConnection(t *testing.T) {
 
 	a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "fail"})
 	assert.Equal(t, "error", a["outcome"])
-	assert.Contains(t, a["error"], "exit status 3")
-	assert.Contains(t, a["error"], "fail: not today")
+	assert.Contains(t, a["err"], "exit status 3")
+	assert.Contains(t, a["err"], "fail: not today")
 
 	_, err = c.Call(t.Context(), "ping", nil)
 	require.NoError(t, err, "ceod still serves")
@@ -170,10 +170,11 @@ func TestClientErrors(t *testing.T) {
 		c.Port = wrong.port
 		_, err = c.Call(t.Context(), "ping", nil)
 		require.ErrorIs(t, err, ceoc.ErrAuth)
-		assert.Contains(t, err.Error(), "ceod closed the connection during authentication")
-		assert.Contains(t, err.Error(), "keytab must hold ceod/localhost")
-		a := wrong.log.WaitFor(t, map[string]string{"msg": "audit", "event": "auth"})
-		assert.Equal(t, "denied", a["outcome"])
+		assert.Contains(t, err.Error(), "ceod closed the connection before authentication completed")
+		assert.Contains(t, err.Error(), "likely causes, in order: ceod's connection limit")
+		assert.Contains(t, err.Error(), "keytab lacking the current key of ceod/localhost")
+		f := wrong.log.WaitFor(t, map[string]string{"msg": "unauthenticated connections ended"})
+		assert.Equal(t, "auth_failed:1", f["reasons"])
 	})
 	// Legacy ops files use short host names; ceoc canonicalizes the host
 	// word (gethostbyname(host)->h_name) before it connects and asks for
@@ -205,9 +206,23 @@ func TestClientErrors(t *testing.T) {
 		require.ErrorIs(t, err, ceoc.ErrUnreachable)
 		assert.Contains(t, err.Error(), fmt.Sprintf("ceod at shorthost.csclub.internal:%d", d.port))
 	})
-	t.Run("keytab", func(t *testing.T) {
+	t.Run("keytab, instance principal", func(t *testing.T) {
+		// ceod/admin has an instance: it is refused as a caller until a
+		// rule maps it, and SIGHUP applies the rule.
 		c := &ceoc.Client{ConfigDir: d.env.dir, Port: d.port, KRB5Config: r.KRB5Config,
 			Credentials: ceoc.Keytab(r.AdminPrincipal, r.AdminKeytab)}
+		_, err := c.Call(t.Context(), "ping", nil)
+		require.ErrorIs(t, err, ceoc.ErrAuth)
+		assert.Contains(t, err.Error(), "ceod closed the connection before authentication completed")
+		a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "auth", "principal": r.AdminPrincipal + "@" + r.Name})
+		assert.Equal(t, "denied", a["outcome"])
+		assert.Contains(t, a["err"], "ceod/admin has an instance and no rule maps it")
+
+		appendConfig(t, d.env.dir, "caller_instances = ceod/admin=ceodadmin")
+		d.reload <- struct{}{}
+		ch := d.log.WaitFor(t, map[string]string{"msg": "reload: setting changed", "key": "caller_instances"})
+		assert.Equal(t, "ceod/admin=ceodadmin", ch["new"])
+		assert.Equal(t, true, ch["applied"])
 		reply, err := c.Call(t.Context(), "ping", nil)
 		require.NoError(t, err)
 		assert.Equal(t, r.AdminPrincipal+"@"+r.Name, pingPrincipal(t, reply))
@@ -276,7 +291,17 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, addr string) *rawClient {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialRawFrom(t, "", addr)
+}
+
+// dialRawFrom dials addr from the loopback address from ("" for any).
+func dialRawFrom(t *testing.T, from, addr string) *rawClient {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	nc, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { nc.Close() })
 	return &rawClient{t: t, nc: nc}
@@ -335,8 +360,11 @@ func krbClientFor(t *testing.T, r *realm.Realm, user string) *krbclient.Client {
 }
 
 // TestBadInput sends bad input to a ceod with real authentication: each
-// connection is cut off, audited, and a well-behaved client is served
-// after each.
+// connection is cut off, audited (after authentication) or counted in
+// the failure log of its address (before: "reason" is the failure
+// reason), and a well-behaved client is served after each. Each case
+// dials from its own loopback address, so that its failure line is its
+// own.
 func TestBadInput(t *testing.T) {
 	r := realm.Get(t)
 	d := newEnv(t, r, "handshake_timeout = 1s").start(t, nil)
@@ -351,27 +379,27 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"op before auth", func(c *rawClient) {
 			c.write(append(header(4, idPing), "ping"...))
-		}, map[string]string{"event": "auth", "outcome": "denied"}, "op before authentication"},
+		}, map[string]string{"reason": "protocol_error"}, "op before authentication (ping)"},
 		{"unknown op before auth", func(c *rawClient) {
 			c.write(append(header(4, 0x77), "junk"...))
-		}, map[string]string{"event": "auth", "outcome": "denied"}, "unknown op"},
+		}, map[string]string{"reason": "protocol_error"}, "unknown op msgtype(0x77) before authentication"},
 		{"garbage", func(c *rawClient) {
 			c.write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
-		}, map[string]string{"event": "auth", "outcome": "error"}, "frame too large"},
+		}, map[string]string{"reason": "protocol_error"}, "frame too large"},
 		{"truncated frame", func(c *rawClient) {
 			_, tok := apReq(c.t, cl)
 			c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok[:len(tok)/2]...))
 			c.nc.(*net.TCPConn).CloseWrite()
-		}, map[string]string{"event": "auth", "outcome": "error"}, "unexpected EOF"},
+		}, map[string]string{"reason": "protocol_error"}, "unexpected EOF"},
 		{"65537-byte length", func(c *rawClient) {
 			c.write(header(65537, wire.MsgAuth))
-		}, map[string]string{"event": "auth", "outcome": "error"}, "exceeds limit 65536"},
+		}, map[string]string{"reason": "protocol_error"}, "exceeds limit 65536"},
 		{"zero length", func(c *rawClient) {
 			c.write(header(0, wire.MsgAuth))
-		}, map[string]string{"event": "auth", "outcome": "error"}, "empty frame"},
+		}, map[string]string{"reason": "protocol_error"}, "empty frame"},
 		{"header then stall", func(c *rawClient) {
 			c.write(header(700, wire.MsgAuth))
-		}, map[string]string{"event": "auth", "outcome": "timeout"}, "i/o timeout"},
+		}, map[string]string{"reason": "handshake_timeout"}, "i/o timeout"},
 		{"replayed AP-REQ", func(c *rawClient) {
 			_, tok := apReq(c.t, cl)
 			first := dialRaw(c.t, d.addr)
@@ -379,7 +407,7 @@ func TestBadInput(t *testing.T) {
 			_, _, err := wire.ReadFrame(first.nc, 0)
 			require.NoError(c.t, err, "first use of the token")
 			c.write(append(header(uint32(len(tok)), wire.MsgAuth), tok...))
-		}, map[string]string{"event": "auth", "outcome": "denied"}, "replay"},
+		}, map[string]string{"reason": "auth_failed"}, "replay"},
 		{"unknown op after auth", func(c *rawClient) {
 			sec := c.auth(cl)
 			tok, err := sec.Wrap([]byte("x"))
@@ -406,17 +434,24 @@ func TestBadInput(t *testing.T) {
 			c.write(frame)
 		}, map[string]string{"event": "op", "outcome": "invalid", "op": "ping"}, "out of sequence"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dialRaw(t, d.addr)
+			from := fmt.Sprintf("127.0.5.%d", i+1)
+			c := dialRawFrom(t, from, d.addr)
 			tt.do(c)
 			c.expectClosed(10 * time.Second)
-			want := map[string]string{"msg": "audit", "remote": c.nc.LocalAddr().String()}
-			for k, v := range tt.audit {
-				want[k] = v
+			if reason, ok := tt.audit["reason"]; ok {
+				f := d.log.WaitFor(t, map[string]string{"msg": "unauthenticated connections ended", "remote": from})
+				assert.Equal(t, reason+":1", f["reasons"])
+				assert.Contains(t, f["err"], tt.err)
+			} else {
+				want := map[string]string{"msg": "audit", "remote": c.nc.LocalAddr().String()}
+				for k, v := range tt.audit {
+					want[k] = v
+				}
+				a := d.log.WaitFor(t, want)
+				assert.Contains(t, a["err"], tt.err)
 			}
-			a := d.log.WaitFor(t, want)
-			assert.Contains(t, a["error"], tt.err)
 
 			reply, err := good.Call(t.Context(), "ping", nil)
 			require.NoError(t, err, "well-behaved client after %s", tt.name)
@@ -426,12 +461,14 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestUnauthenticatedFlood: 1,000 connections that never authenticate,
-// from 127.0.0.2, half of them after sending a header. Those beyond the
-// per-address cap are closed at once, the rest at the handshake
-// timeout; a well-behaved client (from 127.0.0.1) is served throughout.
+// from 127.0.0.1, half of them after sending a header, with a pre-auth
+// pool of 256 per address. Newer ones displace older ones and the rest
+// end at the handshake timeout; a well-behaved client on the same
+// address is served throughout, and the flood writes at most a few
+// failure lines.
 func TestUnauthenticatedFlood(t *testing.T) {
 	r := realm.Get(t)
-	d := newEnv(t, r, "handshake_timeout = 2s").start(t, nil)
+	d := newEnv(t, r, "handshake_timeout = 2s", "max_startups_per_ip = 256").start(t, nil)
 	good := d.client(t, "regular1")
 	if _, err := good.Call(t.Context(), "ping", nil); err != nil {
 		t.Fatal(err)
@@ -458,7 +495,7 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	})
 
 	const flood = 1000
-	dialer := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	dialer := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
 	conns := make([]net.Conn, 0, flood)
 	defer func() {
 		for _, c := range conns {
@@ -494,7 +531,9 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	assert.Zero(t, open.Load(), "flood connections not cut off")
 	assert.Zero(t, failed.Load(), "well-behaved client failed: %v", firstErr.Load())
 	assert.Positive(t, served.Load())
-	refused := d.log.Find(t, map[string]string{"msg": "connection refused"})
-	assert.NotEmpty(t, refused, "per-address cap never applied")
+	lines := d.log.Find(t, map[string]string{"msg": "unauthenticated connections ended", "remote": "127.0.0.1"})
+	require.NotEmpty(t, lines)
+	assert.LessOrEqual(t, len(lines), 2, "the flood is logged per address per interval, not per connection")
+	assert.Contains(t, fmt.Sprint(lines[0]["reasons"])+fmt.Sprint(lines[len(lines)-1]["reasons"]), "displaced:", "the pool never displaced")
 	t.Logf("1,000 connections cut off in %v; well-behaved client served %d pings meanwhile", elapsed.Round(time.Millisecond), served.Load())
 }

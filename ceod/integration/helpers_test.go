@@ -133,10 +133,11 @@ func canon(_ context.Context, h string) (string, error) {
 // ceod is an in-process daemon (internal/ceodtest/daemontest).
 type ceod struct {
 	*ceodtest.Ceod
-	env  *testEnv
-	addr string
-	port int
-	log  *ceodtest.Buffer
+	env    *testEnv
+	addr   string
+	port   int
+	log    *ceodtest.Buffer
+	reload chan<- struct{} // what SIGHUP sends
 }
 
 // start runs the daemon in-process (daemon.Run, the whole command but
@@ -145,9 +146,10 @@ type ceod struct {
 // stderr if that is not nil; args are added to the command line.
 func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 	t.Helper()
+	reload := make(chan struct{})
 	c := daemontest.Start(t, e.r, daemontest.Options{ConfigDir: e.dir, LibDir: e.libDir,
-		Args: append([]string{"-log-format", "json", "-log-level", "debug"}, args...), Stderr: stderr, Canon: canon})
-	return &ceod{Ceod: c, env: e, addr: c.Addr, port: c.Port, log: c.Log}
+		Reload: reload, Args: append([]string{"-log-format", "json", "-log-level", "debug"}, args...), Stderr: stderr, Canon: canon})
+	return &ceod{Ceod: c, env: e, addr: c.Addr, port: c.Port, log: c.Log, reload: reload}
 }
 
 // client returns the ceoc client of user for the daemon, logged in with

@@ -158,15 +158,3 @@ func Subscribe(ctx context.Context, dir Directory, caller, target, list string) 
 	}
 	return deny("Access denied: user '%s' cannot subscribe users to %s", caller, list), nil
 }
-
-// Caller is the name the rules should know the client by: the
-// authenticated user (principal without realm) when the principal is in
-// realm, or the whole principal when it comes from another realm (a
-// cross-realm ticket), which then matches no account, group or target.
-// realm "" accepts every realm, as the legacy daemon did.
-func Caller(user, principal, realm string) string {
-	if realm == "" || principal == user+"@"+realm {
-		return user
-	}
-	return principal
-}

@@ -66,11 +66,6 @@ type rules struct {
 type Deps struct {
 	// Dir answers the authorization questions. Required.
 	Dir authz.Directory
-	// Realm, if set, is the Kerberos realm (krb5_realm) whose principals
-	// are known by their user name; a principal of another realm is known
-	// by its whole name and so matches no account or group. Empty trusts
-	// every realm the KDC does, as the legacy daemon did.
-	Realm string
 	// Rand is the entropy for passwords and salts; nil means crypto/rand.
 	Rand io.Reader
 	// Log receives one record per request; never a password. Nil means
@@ -127,7 +122,7 @@ type request interface {
 func protoHandler[Req request, Resp proto.Message](o *op, reply func([]*ceopb.StatusMessage, *string) Resp) ops.Handler {
 	return &ops.Proto[Req, Resp]{Op: o.r.op, Event: "add " + o.r.op + " user", Log: o.log,
 		Do: func(ctx context.Context, c ops.Caller, in Req) (Resp, ops.Outcome, []slog.Attr, error) {
-			caller := authz.Caller(c.User, c.Principal, o.d.Realm)
+			caller := c.User // ceod admitted and mapped the principal (ceod/server.Callers)
 			msgs, pw, outcome := o.create(ctx, caller, in.GetUsername())
 			return reply(msgs, pw), outcome, []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername())}, nil
 		}}

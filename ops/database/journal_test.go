@@ -45,7 +45,7 @@ func TestMariaDBRecovery(t *testing.T) {
 	e := newMariaEnv(t)
 	j := openJournal(t)
 	rc := &journal.Recoverer{J: j}
-	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j, Recoverer: rc,
+	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Journal: j, Recoverer: rc,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))}, &MariaDB{DB: e.admin, AdminUser: e.r.MySQLAdminUser})
 	name := account(t, e.r, "j")
 	if _, err := e.admin.Exec("CREATE DATABASE " + quoteIdent(name)); err != nil {
@@ -86,7 +86,7 @@ func requireCreated(t *testing.T, pw *string, j *journal.Journal, logs string) {
 func TestPostgreSQLRecovery(t *testing.T) {
 	e := newPGEnv(t)
 	j := openJournal(t)
-	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Realm: e.r.Name, Journal: j,
+	h := mustNew(t, Deps{Dir: opstest.RealmDirectory(t, e.r), Journal: j,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))}, &PostgreSQL{Pool: e.pool, AdminRole: e.r.PGAdminUser})
 	name := account(t, e.r, "j")
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+name+" LOGIN"); err != nil {

@@ -36,9 +36,8 @@ func newMariaEnv(t *testing.T) *mariaEnv {
 	t.Cleanup(func() { admin.Close() })
 	logs := &bytes.Buffer{}
 	h := mustNew(t, Deps{
-		Dir:   opstest.RealmDirectory(t, r),
-		Realm: r.Name,
-		Log:   slog.New(slog.NewTextHandler(logs, nil)),
+		Dir: opstest.RealmDirectory(t, r),
+		Log: slog.New(slog.NewTextHandler(logs, nil)),
 	}, &MariaDB{DB: admin, AdminUser: r.MySQLAdminUser})
 	return &mariaEnv{r: r, admin: admin, h: h, logs: logs}
 }

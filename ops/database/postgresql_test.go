@@ -62,9 +62,8 @@ func newPGEnv(t *testing.T) *pgEnv {
 
 func (e *pgEnv) handler(t *testing.T, lock ...string) ops.Handler {
 	return mustNew(t, Deps{
-		Dir:   opstest.RealmDirectory(t, e.r),
-		Realm: e.r.Name,
-		Log:   slog.New(slog.NewTextHandler(e.logs, nil)),
+		Dir: opstest.RealmDirectory(t, e.r),
+		Log: slog.New(slog.NewTextHandler(e.logs, nil)),
 	}, &PostgreSQL{Pool: e.pool, AdminRole: e.r.PGAdminUser, LockDatabases: lock})
 }
 

@@ -26,11 +26,6 @@ type Deps struct {
 	// Dir answers group membership and gives the target's uid, gid and
 	// home directory. Required.
 	Dir authz.Directory
-	// Realm, if set, is the Kerberos realm (krb5_realm) whose principals
-	// are known by their user name; a principal of another realm is known
-	// by its whole name and so matches no account or group. Empty trusts
-	// every realm the KDC does, as the legacy daemon did.
-	Realm string
 	// Resolver checks that a forward's mail host exists (legacy: "Invalid
 	// host"). Nil means the system's resolver.
 	Resolver Resolver
@@ -40,10 +35,9 @@ type Deps struct {
 }
 
 type handler struct {
-	dir   authz.Directory
-	realm string
-	res   Resolver
-	log   *slog.Logger
+	dir authz.Directory
+	res Resolver
+	log *slog.Logger
 }
 
 // New returns the mail op's handler.
@@ -59,7 +53,7 @@ func New(d Deps) (ops.Handler, error) {
 	if res == nil {
 		res = net.DefaultResolver
 	}
-	h := &handler{dir: d.Dir, realm: d.Realm, res: res, log: log.With("op", "mail")}
+	h := &handler{dir: d.Dir, res: res, log: log.With("op", "mail")}
 	return &ops.Proto[*ceopb.UpdateMail, *ceopb.UpdateMailResponse]{Op: "mail", Event: "update mail", Log: h.log, Do: h.serve}, nil
 }
 
@@ -75,7 +69,7 @@ func (r *reply) add(status int32, format string, args ...any) int32 {
 // (the legacy program died on it); every other outcome is a reply.
 func (h *handler) serve(ctx context.Context, c ops.Caller, in *ceopb.UpdateMail) (*ceopb.UpdateMailResponse, ops.Outcome, []slog.Attr, error) {
 	var out reply
-	caller := authz.Caller(c.User, c.Principal, h.realm)
+	caller := c.User // ceod admitted and mapped the principal (ceod/server.Callers)
 	outcome, err := h.update(ctx, caller, in, &out)
 	attrs := []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername()),
 		slog.Bool("set", in.Forward != nil && in.GetForward() != ""),

@@ -84,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
 	var err error
-	if f.h, err = New(Deps{Dir: f.dir, Realm: "CSCLUB.INTERNAL", Resolver: testHosts{}}); err != nil {
+	if f.h, err = New(Deps{Dir: f.dir, Resolver: testHosts{}}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -634,31 +634,8 @@ func TestRaceWithAttacker(t *testing.T) {
 	})
 }
 
-// A principal of another realm with a member's name is not that member.
-func TestForeignRealmRefused(t *testing.T) {
-	f := newFixture(t)
-	before := snapshot(t, f.base)
-	for _, p := range []string{"regular1@EVIL.ORG", "office1@EVIL.ORG"} {
-		user, _, _ := strings.Cut(p, "@")
-		out, err := f.h.Serve(t.Context(), ops.Request{Caller: ops.Caller{User: user, Principal: p}, Body: request("regular1", proto.String("evil@example.com"))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var resp ceopb.UpdateMailResponse
-		proto.Unmarshal(out.Body, &resp)
-		var got []msg
-		for _, m := range resp.GetMessages() {
-			got = append(got, msg{m.GetStatus(), m.GetMessage()})
-		}
-		wantFailure(t, got, syscall.EPERM, p+" not authorized to update mail")
-	}
-	if after := snapshot(t, f.base); after != before {
-		t.Errorf("changed:\n%s\n---\n%s", before, after)
-	}
-}
-
 func TestNewRefusesMissingDeps(t *testing.T) {
-	if h, err := New(Deps{Realm: "CSCLUB.INTERNAL"}); err == nil || h != nil {
+	if h, err := New(Deps{}); err == nil || h != nil {
 		t.Errorf("New without a directory: %v, %v; want an error", h, err)
 	}
 }

@@ -38,7 +38,7 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h, err := New(Deps{Dir: opstest.RealmDirectory(t, r), Realm: r.Name, Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
+	h, err := New(Deps{Dir: opstest.RealmDirectory(t, r), Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,6 @@ type Deps struct {
 	// Dir answers the authorization questions. Required unless the op
 	// is disabled.
 	Dir authz.Directory
-	// Realm, if set, is the Kerberos realm (krb5_realm) whose principals
-	// are known by their user name; a principal of another realm is known
-	// by its whole name and so matches no account or group. Empty trusts
-	// every realm the KDC does, as the legacy daemon did.
-	Realm string
 	// Lists subscribes addresses (a *Client). Required unless the op is
 	// disabled.
 	Lists Subscriber
@@ -115,7 +110,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) (ops.Reply, error)
 	// Like Python's raw_input: the first line, without its newline.
 	user, _, _ := bytes.Cut(req.Body, []byte("\n"))
 	name := string(user)
-	caller := authz.Caller(req.Caller.User, req.Caller.Principal, h.d.Realm)
+	caller := req.Caller.User // ceod admitted and mapped the principal (ceod/server.Callers)
 	reply, outcome, err := h.subscribe(ctx, caller, name)
 	if err != nil {
 		outcome = ops.OutcomeError

@@ -28,6 +28,8 @@ type Options struct {
 	Stderr io.Writer
 	// Canon resolves host names in the ops files; nil means DNS.
 	Canon registry.CanonFunc
+	// Reload, if set, is the daemon's SIGHUP (see daemon.Options).
+	Reload <-chan struct{}
 }
 
 // Start runs the daemon until the test ends; the test fails if it does
@@ -65,6 +67,7 @@ func Start(t testing.TB, r *realm.Realm, o Options) *ceodtest.Ceod {
 			Stderr: o.Stderr,
 			Ready:  func(a net.Addr, ops []registry.Entry) { ready <- started{a, ops} },
 			Canon:  o.Canon,
+			Reload: o.Reload,
 		})
 	}()
 	var s started
