@@ -292,7 +292,11 @@ func CloseAll(conns []*ceoc.Conn) {
 
 // RSS returns the resident set size of process pid, from
 // /proc/PID/status (Linux only).
-func RSS(pid int) (int64, error) {
+func RSS(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// procStatus returns the size in bytes that /proc/PID/status gives for
+// key ("VmRSS:", "VmHWM:").
+func procStatus(pid int, key string) (int64, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
@@ -300,15 +304,15 @@ func RSS(pid int) (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("bench: parsing VmRSS of %d: %w", pid, err)
+				return 0, fmt.Errorf("bench: parsing %s of %d: %w", key, pid, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, errors.New("bench: no VmRSS in /proc/" + strconv.Itoa(pid) + "/status")
+	return 0, errors.New("bench: no " + key + " in /proc/" + strconv.Itoa(pid) + "/status")
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:

@@ -88,7 +88,9 @@ func (s *Set) Close() error {
 	return errors.Join(errs...)
 }
 
-// dialTimeout bounds the connection checks made at startup.
+// dialTimeout bounds the connection checks made at startup: LDAP and
+// the databases answer in milliseconds; 30 s rides out one that is
+// restarting beside ceod, and fails the start rather than hang it.
 const dialTimeout = 30 * time.Second
 
 // Build builds the handlers of the named ops; names without a built-in

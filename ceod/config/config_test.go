@@ -47,13 +47,13 @@ regex = "^\w+\.x$"
 
 func TestParseKVErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"novalue":                       `x.cf:1: expected "name = value"`,
-		"\n\n= v":                       `x.cf:3: invalid name ""`,
-		"a b = c":                       `x.cf:1: invalid name "a b"`,
-		`k = "open`:                     "x.cf:1: value of k: missing closing double quote",
-		`k = "secret" b`:                "x.cf:1: value of k: unexpected text after the closing quote",
-		"a = 1\na = 2":                  "x.cf:2: a already set on line 1",
-		strings.Repeat("x", maxLine+10): "x.cf:1: line longer than 65536 bytes",
+		"novalue":                      `x.cf:1: expected "name = value"`,
+		"\n\n= v":                      `x.cf:3: invalid name ""`,
+		"a b = c":                      `x.cf:1: invalid name "a b"`,
+		`k = "open`:                    "x.cf:1: value of k: missing closing double quote",
+		`k = "secret" b`:               "x.cf:1: value of k: unexpected text after the closing quote",
+		"a = 1\na = 2":                 "x.cf:2: a already set on line 1",
+		strings.Repeat("x", 64<<10+10): "x.cf:1: line longer than 65536 bytes",
 	} {
 		_, err := ParseKV(strings.NewReader(in), "x.cf")
 		require.Error(t, err, "%.20q", in)

@@ -20,11 +20,6 @@ import (
 // not set, as in the legacy system.
 const DefaultDir = opsfile.DefaultDir
 
-// maxLine bounds one line of a configuration file. Configuration files
-// are written by administrators, but a bound keeps a wrong path (a
-// binary file) from being read into memory whole.
-const maxLine = 64 << 10
-
 // Entry is one "name = value" line of a legacy configuration file.
 type Entry = opsconfig.Entry
 

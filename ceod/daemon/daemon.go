@@ -14,9 +14,10 @@
 // KRB5_KTNAME (the keytab when ceod.cf names none). SIGHUP rereads
 // ceod.cf: the limits and the caller rules change at once, and the log
 // names every setting that changed (those that need a restart say so).
-// ceod runs in the
-// foreground and logs to stderr with log/slog, including one audit
-// record per authentication attempt and per op. Exit status: 0 after a
+// ceod runs in the foreground and logs to stderr with log/slog: one
+// audit record per authentication and per op, and connections that
+// fail before authenticating counted per address (at most one line per
+// address per ceod/server.FailureLogInterval). Exit status: 0 after a
 // clean shutdown, 1 on a configuration or run-time error, 2 on a usage
 // error. A second signal during the shutdown grace ends ceod at once.
 //

@@ -24,12 +24,13 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/procrun"
+	"github.com/csclub/ceo/wire"
 )
 
 // DefaultMaxOutput bounds a reply read from a program's stdout when
 // Program.MaxOutput is zero. It is the legacy frame limit: a larger reply
 // could not be sent anyway.
-const DefaultMaxOutput = 65536
+const DefaultMaxOutput = wire.DefaultMaxFrame
 
 // maxStderr bounds how much of a program's stderr is kept for the log.
 const maxStderr = 4096

@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cf clientFlags
 	cf.register(fs)
 	var (
-		mode     = fs.String("mode", "all", "what to measure: handshake, ops, idle or all")
+		mode     = fs.String("mode", "all", "what to measure: handshake, ops, idle, all, or flood (not part of all)")
 		op       = fs.String("op", "ping", "op to send")
 		body     = fs.String("body", "", "request body to send with each op (text; e.g. a user name and newline for mailman)")
 		conc     = fs.String("c", "1,16,64", "comma-separated concurrency levels")
@@ -31,6 +31,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		parallel = fs.Int("idle-parallel", 32, "concurrent handshakes while opening idle connections")
 		hold     = fs.Duration("hold", 2*time.Second, "how long to hold the idle connections before measuring")
 		pid      = fs.Int("ceod-pid", 0, "ceod's process id, to report its CPU time per op and its RSS (same host only)")
+		fconns   = fs.Int("flood-conns", 4096, "-mode flood: junk connections held at once, each re-dialled when ceod closes it")
+		faddrs   = fs.Int("flood-addrs", 1, "-mode flood: loopback addresses to flood from (127.0.0.1 and up)")
+		fjunk    = fs.String("flood-junk", "idle", "-mode flood: what junk connections send: idle, header, body (65,535 of a 65,536-byte token) or empty")
+		fdur     = fs.Duration("flood-duration", 20*time.Second, "-mode flood: how long to flood")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, and, with -ceod-pid,\nceod's CPU time per op (utime+stime from /proc) and its RSS with many\nidle authenticated connections.\n\n")
@@ -57,6 +61,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if _, err := c.Call(ctx, *op, nil); err != nil {
 		fmt.Fprintln(stderr, oneLine(err.Error()))
 		return 1
+	}
+	if *mode == "flood" {
+		return benchFlood(ctx, c, *op, bench.FloodConfig{Conns: *fconns, Sources: loopbacks(*faddrs),
+			Junk: bench.Junk(*fjunk), Duration: *fdur, RSSPid: *pid}, stdout, stderr)
 	}
 	failed := false
 	report := func(r bench.Result) {
@@ -92,6 +100,43 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// benchFlood runs -mode flood against the ceod owning op; the exit
+// status is 1 if fewer than 95% of the legitimate round trips succeed.
+func benchFlood(ctx context.Context, c *ceoc.Client, op string, cfg bench.FloodConfig, stdout, stderr io.Writer) int {
+	const spareFDs = 64
+	if lim, err := bench.RaiseFileLimit(uint64(cfg.Conns) + spareFDs); err != nil || lim < uint64(cfg.Conns)+spareFDs {
+		fmt.Fprintf(stderr, "ceoc bench: RLIMIT_NOFILE %d too low for %d connections: %v\n", lim, cfg.Conns, err)
+		return 1
+	}
+	conn, err := c.Dial(ctx, op)
+	if err != nil {
+		fmt.Fprintln(stderr, oneLine(err.Error()))
+		return 1
+	}
+	cfg.Addr = conn.Addr()
+	conn.Close()
+	cfg.Client, cfg.Op = c, op
+	res, err := bench.Flood(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceoc bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, res)
+	if res.Success() < 95 {
+		return 1
+	}
+	return 0
+}
+
+// loopbacks returns the n addresses 127.0.0.1, 127.0.0.2, ...
+func loopbacks(n int) []string {
+	var out []string
+	for i := range min(n, 250) {
+		out = append(out, fmt.Sprintf("127.0.0.%d", i+1))
+	}
+	return out
 }
 
 // benchIdle opens n authenticated connections, holds them, and reports
