@@ -89,7 +89,7 @@ const minMaxFrame = 1024
 //	op_timeout               run time of one op                   120s
 //	max_conns                all connections                      8192
 //	max_startups             unauthenticated connections          4096
-//	max_startups_per_ip      those from one address (IPv6: /64)   1024
+//	max_startups_per_ip      those from one address (IPv6: /64)   4096
 //	max_conns_per_principal  authenticated, of one principal      256
 //	preauth_bytes            token bytes of unauthenticated       33554432
 //	                         connections together

@@ -81,7 +81,7 @@ func TestParseCeodDefaults(t *testing.T) {
 	assert.Equal(t, 65536, c.Limits.MaxFrame)
 	assert.Equal(t, 30*time.Second, c.Limits.WriteTimeout)
 	assert.Equal(t, 4096, c.Limits.MaxStartups)
-	assert.Equal(t, 1024, c.Limits.MaxStartupsPerAddr)
+	assert.Equal(t, 4096, c.Limits.MaxStartupsPerAddr)
 	assert.Equal(t, int64(32<<20), c.Limits.PreAuthBytes)
 }
 
