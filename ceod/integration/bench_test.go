@@ -33,7 +33,7 @@ var concurrencies = []int{1, 16, 64}
 // let 64 concurrent clients from one address in.
 func benchCeod(b *testing.B, r *realm.Realm) (*ceod, *ceoc.Client) {
 	b.Helper()
-	d := newEnv(b, r, "max_conns_per_ip = 20000", "max_conns = 20000").start(b, io.Discard, "-log-level", "info")
+	d := newEnv(b, r, "max_conns_per_principal = 20000", "max_conns = 20000").start(b, io.Discard, "-log-level", "info")
 	c := d.client(b, "regular1")
 	if _, err := c.Call(b.Context(), "ping", nil); err != nil {
 		b.Fatal(err)
@@ -99,7 +99,7 @@ func BenchmarkIdleConns(b *testing.B) {
 	addr, port := ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	e := newEnv(b, r, "listen = "+addr, fmt.Sprintf("port = %d", port),
-		"max_conns = 20000", "max_conns_per_ip = 20000", "idle_timeout = 10m", "handshake_timeout = 60s")
+		"max_conns = 20000", "max_conns_per_principal = 20000", "idle_timeout = 10m", "handshake_timeout = 60s")
 	// ceod inherits the raised file limit.
 	p := startProcess(b, []string{pathEnv()}, nil, filepath.Join(bin, "ceod"), "-config", e.dir, "-log-level", "warn")
 	waitListening(b, addr, p)

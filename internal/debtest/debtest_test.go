@@ -185,7 +185,7 @@ func TestShippedConfig(t *testing.T) {
 	}
 	on, got := uncomment(string(ex))
 	slices.Sort(got)
-	wantCeod := []string{"listen", "port", "hostname", "keytab", "service_principal",
+	wantCeod := []string{"listen", "port", "hostname", "keytab", "service_principal", "replay_cache",
 		"lib_dir", "max_frame", "handshake_timeout", "idle_timeout", "op_timeout",
 		"write_timeout", "max_conns", "max_startups", "max_startups_per_ip", "max_conns_per_principal",
 		"preauth_bytes", "caller_realms", "caller_instances", "shutdown_grace",
