@@ -75,7 +75,11 @@ type Set struct {
 	// Recoverer rolls back the journal's unfinished requests; nil when
 	// no journaled op is built.
 	Recoverer *journal.Recoverer
-	closers   []func() error
+	// Trusted are the service principals (without realm, such as
+	// "ceod/host") that the ops trust by name: ceod must admit them as
+	// callers of that same name (see ceod/server.Callers).
+	Trusted []string
+	closers []func() error
 }
 
 // Close releases the handlers' connections (LDAP, database pools).
@@ -296,6 +300,7 @@ func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Hand
 	d := mailman.Deps{Dir: dir, MembersList: cf.MembersList,
 		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log,
 		Trusted: b.trusted(acc)}
+	b.set.Trusted = append(b.set.Trusted, d.Trusted...)
 	if !cf.Disabled() {
 		d.Lists = &mailman.Client{URL: cf.APIURL, User: cf.APIUser, Password: cf.APIPassword}
 	}

@@ -41,6 +41,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
@@ -304,7 +305,7 @@ func Run(ctx context.Context, o Options) error {
 		Principal:   cf.ServicePrincipal,
 		Ops:         table,
 		Limits:      cf.Limits,
-		Callers:     cf.Callers,
+		Callers:     callers(cf.Callers, builtins.Trusted),
 		Log:         log,
 	}
 	// Unfinished requests are rolled back before anyone can send the
@@ -342,7 +343,7 @@ wait:
 			srv.Close()
 			return fmt.Errorf("serving: %w", err)
 		case <-o.Reload:
-			running = reload(log, o, running, srv, kf)
+			running = reload(log, o, running, srv, kf, builtins.Trusted)
 		case <-ctx.Done():
 			break wait
 		}
@@ -422,6 +423,26 @@ func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ce
 		return nil, nil, err
 	}
 	return table, set, nil
+}
+
+// callers returns the caller rules of ceod.cf with the service
+// principals the ops trust by name (builtin.Set.Trusted) admitted as
+// callers of that same name: a principal with an instance is otherwise
+// refused before any op runs.
+func callers(c server.Callers, trusted []string) server.Callers {
+	inst := maps.Clone(c.Instances)
+	for _, p := range trusted {
+		if strings.Contains(p, "/") && !strings.Contains(p, "@") {
+			if inst == nil {
+				inst = map[string]string{}
+			}
+			if _, set := inst[p]; !set {
+				inst[p] = p
+			}
+		}
+	}
+	c.Instances = inst
+	return c
 }
 
 // loadKeytab loads the service keytab and checks that it has a key for

@@ -18,7 +18,7 @@ import (
 // saying whether it took effect or needs a restart. A configuration
 // that does not parse changes nothing. It returns the settings now in
 // force.
-func reload(log *slog.Logger, o Options, old *settings, srv *server.Server, kf *krb5.KeytabFile) *settings {
+func reload(log *slog.Logger, o Options, old *settings, srv *server.Server, kf *krb5.KeytabFile, trusted []string) *settings {
 	// The keytab is also reread on the first handshake after the file
 	// changes; SIGHUP shows the operator the result.
 	if changed, err := kf.Reload(); err != nil {
@@ -31,7 +31,7 @@ func reload(log *slog.Logger, o Options, old *settings, srv *server.Server, kf *
 		log.Error("reload: configuration unchanged", "err", err)
 		return old
 	}
-	srv.Reconfigure(st.cf.Limits, st.cf.Callers)
+	srv.Reconfigure(st.cf.Limits, callers(st.cf.Callers, trusted))
 	changes := 0
 	before, after := values(old.cf), values(st.cf)
 	for _, key := range slices.Sorted(maps.Keys(after)) {
