@@ -73,6 +73,8 @@ func values(cf *config.Ceod) map[string]value {
 		"keytab":                  restart(cf.Keytab),
 		"service_principal":       restart(cf.ServicePrincipal),
 		"replay_cache":            restart(cf.ReplayCache),
+		"journal":                 restart(cf.Journal),
+		"recovery_interval":       restart(cf.RecoveryInterval),
 		"lib_dir":                 restart(cf.LibDir),
 		"account ops settings":    restart(strings.Join(ext, " ")),
 		"shutdown_grace":          live(cf.ShutdownGrace),
