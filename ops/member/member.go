@@ -18,7 +18,6 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/acl"
-	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/groups"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -138,7 +137,7 @@ func handler[Req proto.Message](s *server, op, event string, do func(*server, *r
 	log := s.Log.With("op", op)
 	return &ops.Proto[Req, *ceopb.MemberResponse]{Op: op, Event: event, Log: log,
 		Do: func(ctx context.Context, c ops.Caller, in Req) (*ceopb.MemberResponse, ops.Outcome, []slog.Attr, error) {
-			r := &req{ctx: ctx, caller: c, name: authz.Caller(c.User, c.Principal, s.Realm), out: &ceopb.MemberResponse{}}
+			r := &req{ctx: ctx, caller: c, name: c.User /* ceod admitted and mapped the principal (ceod/server.Callers) */, out: &ceopb.MemberResponse{}}
 			r.attrs = []slog.Attr{slog.String("caller", r.name)}
 			outcome := do(s, r, in)
 			if err := ctx.Err(); err != nil && outcome != ops.OutcomeOK {
