@@ -232,7 +232,8 @@ func (u *UI) changeShell() {
 	}
 	sp.onNext = func(proceed func()) {
 		u.work("Changing the shell of "+m.UID, func(ctx context.Context) error {
-			result = u.a.Dir.SetShell(ctx, m.UID, shell, shells)
+			// ceod checks ceod.acl and writes the directory itself.
+			_, result = u.a.Remote.SetShell(ctx, m.UID, shell)
 			return nil
 		}, func(error) { proceed() })
 	}

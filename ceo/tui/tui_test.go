@@ -316,9 +316,11 @@ func TestSearchByName(t *testing.T) {
 	tm.waitFor("Invalid term")
 }
 
-// TestChangeShell: a member changes their own shell; LDAP has it.
+// TestChangeShell: a member changes their own shell through ceod's
+// shell op; LDAP has it.
 func TestChangeShell(t *testing.T) {
 	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "shell")
 	admin := ceotest.Admin(t, r)
 	t.Cleanup(func() { ceotest.SetAttr(t, admin, r.UserDN("regular1"), "loginShell", "/bin/bash") })
 	tm := startCeo(t, r, login(t, r, "regular1"), nil)
@@ -336,7 +338,7 @@ func TestChangeShell(t *testing.T) {
 		t.Fatalf("loginShell = %v", got)
 	}
 
-	// Someone else's shell: the directory refuses, said plainly.
+	// Someone else's shell: ceod refuses, naming the ACL, said plainly.
 	tm.keys("Enter")
 	tm.waitFor("Main Menu")
 	tm.choose("Change Shell")
@@ -348,7 +350,7 @@ func TestChangeShell(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitFor("Choose a Shell")
 	tm.choose("/bin/sh")
-	s = tm.waitFor("Failed to Change Shell", "permission")
+	s = tm.waitFor("Failed to Change Shell", "permission", "no rule of shell")
 	if strings.Contains(s, "goroutine") || strings.Contains(s, ".go:") {
 		t.Errorf("a stack trace on screen:\n%s", s)
 	}
