@@ -209,21 +209,31 @@ func (b *builder) accounts() (*config.Accounts, error) {
 	if b.acc != nil {
 		return b.acc, nil
 	}
-	acc, err := config.LoadAccounts(b.env.ConfigDir)
+	acc, err := LoadAccounts(b.env.ConfigDir, b.env.Ceod)
 	if err != nil {
 		return nil, err
-	}
-	if b.env.Ceod != nil {
-		for _, e := range b.env.Ceod.Extensions {
-			if _, err := acc.SetExtension(e.Name, e.Value); err != nil {
-				return nil, fmt.Errorf("config: %s:%d: %w", ceodconfig.CeodFile, e.Line, err)
-			}
-		}
 	}
 	if len(acc.Unknown) > 0 {
 		b.env.Log.Warn("accounts.cf has keys this version does not use", "keys", acc.Unknown)
 	}
 	b.acc = acc
+	return acc, nil
+}
+
+// LoadAccounts loads dir/accounts.cf and applies the account settings
+// of ceod.cf (cf may be nil), as the built-in ops see them.
+func LoadAccounts(dir string, cf *ceodconfig.Ceod) (*config.Accounts, error) {
+	acc, err := config.LoadAccounts(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cf != nil {
+		for _, e := range cf.Extensions {
+			if _, err := acc.SetExtension(e.Name, e.Value); err != nil {
+				return nil, fmt.Errorf("config: %s:%d: %w", ceodconfig.CeodFile, e.Line, err)
+			}
+		}
+	}
 	return acc, nil
 }
 

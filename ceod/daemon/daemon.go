@@ -17,9 +17,15 @@
 // ceod runs in the foreground and logs to stderr with log/slog: one
 // audit record per authentication and per op, and connections that
 // fail before authenticating counted per address (at most one line per
-// address per ceod/server.FailureLogInterval). Exit status: 0 after a
-// clean shutdown, 1 on a configuration or run-time error, 2 on a usage
-// error. A second signal during the shutdown grace ends ceod at once.
+// address per ceod/server.FailureLogInterval).
+//
+// Before serving, and alone with -check, ceod checks everything it will
+// need (package ceod/check) and names each problem. Exit status: 0
+// after a clean shutdown (or a clean -check), ExitConfig (78) when the
+// configuration or the host must change, ExitTempFail (75) when the
+// problem may pass by itself (DNS or a service not up yet: systemd
+// retries), 1 on another run-time error, 2 on a usage error. A second
+// signal during the shutdown grace ends ceod at once.
 //
 // The multi-step ops (adduser) keep a write-ahead journal (ceod.cf key
 // journal). Before serving, ceod rolls back the requests the journal
@@ -54,6 +60,7 @@ import (
 
 	"github.com/csclub/ceo/ceoc/opsfile"
 	"github.com/csclub/ceo/ceod/builtin"
+	"github.com/csclub/ceo/ceod/check"
 	"github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ceod/opexec"
 	"github.com/csclub/ceo/ceod/registry"
@@ -85,6 +92,19 @@ type Options struct {
 
 // errUsage marks a command-line error; Main exits 2 for it.
 var errUsage = errors.New("usage")
+
+// Exit statuses besides 0, 1 and 2 (sysexits.h): ceod.service restarts
+// ceod after ExitTempFail and never after ExitConfig.
+const (
+	ExitTempFail = 75 // EX_TEMPFAIL: may pass by itself; try again later
+	ExitConfig   = 78 // EX_CONFIG: the configuration or the host must change
+)
+
+// Errors wrapped by Run's error for the two statuses above.
+var (
+	ErrConfig    = errors.New("configuration")
+	ErrTransient = errors.New("not ready yet")
+)
 
 // Main runs ceod as a command and returns its exit status: 0 after a
 // clean shutdown or -help, 1 on a runtime error, 2 on a usage error.
@@ -120,6 +140,20 @@ func Main() int {
 		return 2
 	}
 	fmt.Fprintf(os.Stderr, "ceod: %v\n", err)
+	return ExitStatus(err)
+}
+
+// ExitStatus is Main's exit status for an error of Run other than a
+// usage error.
+func ExitStatus(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrConfig):
+		return ExitConfig
+	case errors.Is(err, ErrTransient):
+		return ExitTempFail
+	}
 	return 1
 }
 
@@ -150,7 +184,7 @@ func parseArgs(o Options) (*settings, error) {
 		hostname  = fs.String("hostname", "", "this host's FQDN, overriding ceod.cf and the system's (decides which ops are local)")
 		level     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		format    = fs.String("log-format", "text", "log format: text or json")
-		check     = fs.Bool("check", false, "check the configuration, print the op table and unfinished requests, and exit")
+		check     = fs.Bool("check", false, "check everything ceod needs, name each problem (or print the op table and unfinished requests) and exit")
 		listJ     = fs.Bool("journal", false, "list the journal's unfinished requests with their steps, and exit")
 		pprofAddr = fs.String("pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); off by default")
 	)
@@ -206,7 +240,7 @@ func parseArgs(o Options) (*settings, error) {
 	}
 	cf, err := config.LoadCeod(st.configDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if *listen != "" {
 		cf.Listen = *listen
@@ -255,7 +289,7 @@ func Run(ctx context.Context, o Options) error {
 
 	if cf.Hostname == "" {
 		if cf.Hostname, err = registry.FQDN(ctx); err != nil {
-			return err
+			return fmt.Errorf("%w: this host's name: %w", ErrTransient, err)
 		}
 	}
 	if cf.ServicePrincipal == "" {
@@ -264,8 +298,23 @@ func Run(ctx context.Context, o Options) error {
 	// The acceptor matches the principal without realm: the realm is
 	// whatever the keytab entry and the ticket say.
 	cf.ServicePrincipal, _, _ = strings.Cut(cf.ServicePrincipal, "@")
-	table, builtins, err := buildTable(ctx, log, st.configDir, cf, o, st.check)
+	all, err := opsfile.ReadOps(st.configDir)
 	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	local, skipped := registry.Local(ctx, all, cf.Hostname, o.Canon)
+	for _, err := range skipped {
+		log.Warn("op host not resolvable; op not served here", "err", err)
+	}
+	if err := runChecks(ctx, log, o, st, local, skipped); err != nil {
+		return err
+	}
+	table, builtins, err := buildTable(ctx, log, st.configDir, cf, o, local, st.check)
+	if err != nil {
+		// The checks passed a moment ago: a service went away since.
+		if check.Transient(err) {
+			return fmt.Errorf("%w: %w", ErrTransient, err)
+		}
 		return err
 	}
 	defer func() {
@@ -287,11 +336,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	kf, err := loadKeytab(cf.Keytab, cf.ServicePrincipal)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	rc, err := rcache.Open(cf.ReplayCache)
 	if err != nil {
-		return fmt.Errorf("replay cache (replay_cache in ceod.cf): %w", err)
+		return fmt.Errorf("%w: replay cache (replay_cache in ceod.cf): %w", ErrConfig, err)
 	}
 	defer func() {
 		if err := rc.Close(); err != nil {
@@ -374,21 +423,36 @@ wait:
 	return nil
 }
 
-// buildTable reads the ops files and binds this host's ops to handlers:
-// the built-in ones (built here, with their configuration checked and
-// their services reached) and op-NAME programs for the rest.
-func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options, check bool) (map[wire.MsgType]server.Op, *builtin.Set, error) {
-	all, err := opsfile.ReadOps(dir)
-	if err != nil {
-		return nil, nil, err
+// runChecks runs the checks of package ceod/check: with -check it
+// prints each problem, otherwise it logs them; either way a problem is
+// an error wrapping ErrConfig, or ErrTransient if every problem may pass.
+func runChecks(ctx context.Context, log *slog.Logger, o Options, st *settings, local []opsfile.Op, skipped []error) error {
+	report := check.Run(ctx, check.Host{ConfigDir: st.configDir, Ceod: st.cf, KRB5Config: o.Getenv("KRB5_CONFIG"),
+		Local: local, Unresolved: skipped})
+	if len(report) == 0 {
+		return nil
 	}
-	local, skipped := registry.Local(ctx, all, cf.Hostname, o.Canon)
-	for _, err := range skipped {
-		log.Warn("op host not resolvable; op not served here", "err", err)
+	for _, p := range report {
+		switch {
+		case st.check && p.Transient:
+			fmt.Fprintf(o.Stderr, "problem (may pass by itself): %s\n", p)
+		case st.check:
+			fmt.Fprintf(o.Stderr, "problem: %s\n", p)
+		default:
+			log.Error("cannot start", "problem", p.What, "err", p.Err, "transient", p.Transient)
+		}
 	}
-	if len(local) == 0 {
-		log.Warn("no op in the ops files is owned by this host", "hostname", cf.Hostname)
+	kind := ErrTransient
+	if report.Fatal() {
+		kind = ErrConfig
 	}
+	return fmt.Errorf("%w: %d problem(s) on %s; see above", kind, len(report), st.cf.Hostname)
+}
+
+// buildTable binds this host's ops to handlers: the built-in ones
+// (built here, with their configuration checked and their services
+// reached) and op-NAME programs for the rest.
+func buildTable(ctx context.Context, log *slog.Logger, dir string, cf *config.Ceod, o Options, local []opsfile.Op, check bool) (map[wire.MsgType]server.Op, *builtin.Set, error) {
 	names := make([]string, 0, len(local))
 	for _, op := range local {
 		names = append(names, op.Name)
@@ -457,12 +521,10 @@ func loadKeytab(path, principal string) (*krb5.KeytabFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range kt.Entries {
-		if strings.Join(e.Principal.Components, "/") == principal {
-			return kf, nil
-		}
+	if !check.HasKey(kt, principal) {
+		return nil, fmt.Errorf("keytab %s has no key for %s (add one with kadmin ktadd, or set keytab/service_principal in ceod.cf)", path, principal)
 	}
-	return nil, fmt.Errorf("keytab %s has no key for %s (add one with kadmin ktadd, or set keytab/service_principal in ceod.cf)", path, principal)
+	return kf, nil
 }
 
 // loggedKeytab is the server's keytab source: the file, reread when it

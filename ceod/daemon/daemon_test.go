@@ -17,21 +17,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// configDir writes a configuration directory whose ceod.cf is ceodcf
+// followed by a keytab with keys for the test hosts' principals and a
+// lib_dir with the programs of the non-built-in ops.
 func configDir(t *testing.T, ceodcf string) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ops"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ops", "ceo"), []byte(
-		"h1.example ping root 0x10\nh1.example hello root 0x20\nh2.example quota quota 0x21\nh3.example mail root 2\n"), 0o644))
-	// The op programs of the non-built-in ops: ceod refuses to start
-	// without them.
+		"h1.example ping root 0x10\nh1.example hello root 0x20\nh2.example quota nobody 0x21\nh3.example mail root 2\n"), 0o644))
+	kt := keytab.New()
+	for _, p := range []string{"ceod/h1.example", "ceod/h2.example", "ceod/h3.example", "ceod/alias.example"} {
+		require.NoError(t, kt.AddEntry(p, "CSCLUB", "pw", time.Now(), 1, 18))
+	}
+	b, err := kt.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keytab"), b, 0o600))
 	lib := filepath.Join(dir, "lib")
-	require.NoError(t, os.MkdirAll(lib, 0o755))
+	require.NoError(t, os.Mkdir(lib, 0o755))
 	for _, op := range []string{"hello", "quota"} {
 		require.NoError(t, os.WriteFile(filepath.Join(lib, "op-"+op), []byte("#!/bin/sh\n"), 0o755))
 	}
-	if !strings.Contains(ceodcf, "lib_dir") {
-		ceodcf += "lib_dir = " + lib + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "krb5.conf"), []byte("[libdefaults]\n\tdefault_realm = CSCLUB\n"), 0o644))
+	for k, v := range map[string]string{"keytab": filepath.Join(dir, "keytab"), "lib_dir": lib} {
+		if !strings.Contains(ceodcf, k+" =") {
+			ceodcf += k + " = " + v + "\n"
+		}
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte(ceodcf), 0o644))
 	return dir
@@ -41,25 +52,32 @@ func configDir(t *testing.T, ceodcf string) string {
 // op-NAME program is missing or not executable stops ceod and -check.
 func TestMissingProgram(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
+	krb5 := map[string]string{"KRB5_CONFIG": filepath.Join(dir, "krb5.conf")}
 	prog := filepath.Join(dir, "lib", "op-hello")
 	require.NoError(t, os.Chmod(prog, 0o644))
-	_, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	out, err := runDaemon([]string{"-check", "-config", dir}, krb5)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "op hello: cannot add op: "+prog+" is not executable")
+	assert.Equal(t, ExitConfig, ExitStatus(err))
+	assert.Contains(t, out, "problem: op hello: program "+prog+": "+prog+" is not executable")
 	require.NoError(t, os.Remove(prog))
-	_, err = runDaemon([]string{"-check", "-config", dir}, nil)
+	out, err = runDaemon([]string{"-check", "-config", dir}, krb5)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "op hello: cannot add op: stat "+prog+": no such file or directory")
+	assert.Contains(t, out, "problem: op hello: program "+prog+": stat "+prog+": no such file or directory")
 	// Another host's program is not this host's business.
-	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
+	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, krb5)
 	require.NoError(t, err)
 }
 
 func runDaemon(args []string, env map[string]string) (string, error) {
 	var stderr bytes.Buffer
 	err := Run(context.Background(), Options{
-		Args:   args,
-		Getenv: func(k string) string { return env[k] },
+		Args: args,
+		Getenv: func(k string) string {
+			if v, ok := env[k]; ok || k != "KRB5_CONFIG" {
+				return v
+			}
+			return "/nonexistent/krb5.conf" // never the host's
+		},
 		Stderr: &stderr,
 		Canon:  func(_ context.Context, h string) (string, error) { return h, nil },
 	})
@@ -68,25 +86,35 @@ func runDaemon(args []string, env map[string]string) (string, error) {
 
 func TestCheck(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
-	out, err := runDaemon([]string{"-check"}, map[string]string{"CEO_CONFIG_DIR": dir})
+	krb5 := filepath.Join(dir, "krb5.conf")
+	out, err := runDaemon([]string{"-check"}, map[string]string{"CEO_CONFIG_DIR": dir, "KRB5_CONFIG": krb5})
 	require.NoError(t, err)
 	assert.Equal(t, "host h1.example, principal ceod/h1.example, ops: ping=0x10(builtin) hello=0x20(program)\n", out)
 
-	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, nil)
+	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h2.example"}, map[string]string{"KRB5_CONFIG": krb5})
 	require.NoError(t, err)
 	assert.Equal(t, "host h2.example, principal ceod/h2.example, ops: quota=0x21(program)\n", out)
 
-	// A built-in account op checks its configuration at startup.
-	_, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h3.example"}, nil)
+	// A built-in account op checks its configuration at startup, and
+	// -check names every problem, not only the first.
+	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h3.example"}, nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "op mail: config: open "+filepath.Join(dir, "accounts.cf"))
+	assert.Equal(t, ExitConfig, ExitStatus(err))
+	assert.Contains(t, out, "problem: accounts.cf: config: open "+filepath.Join(dir, "accounts.cf"))
+	assert.Contains(t, out, "problem: krb5 config: open /nonexistent/krb5.conf")
+
+	// A host that owns no op: it may be DNS, so systemd should retry.
+	out, err = runDaemon([]string{"-check", "-config", dir, "-hostname", "h9.example"}, nil)
+	require.Error(t, err)
+	assert.Equal(t, ExitTempFail, ExitStatus(err))
+	assert.Contains(t, out, "problem (may pass by itself): ops: no op in the ops files")
 }
 
 // TestLegacyFlags: old init scripts start "ceod -d -q" (or the long
 // forms); ceod accepts them as no-ops and says so in the log.
 func TestLegacyFlags(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
-	out, err := runDaemon([]string{"-d", "-q", "--detach", "--quiet", "-check", "-config", dir}, nil)
+	out, err := runDaemon([]string{"-d", "-q", "--detach", "--quiet", "-check", "-config", dir}, map[string]string{"KRB5_CONFIG": filepath.Join(dir, "krb5.conf")})
 	require.NoError(t, err)
 	for _, f := range []string{"-d", "-q", "-detach", "-quiet"} {
 		assert.Contains(t, out, "legacy flag ignored: ceod runs in the foreground and logs to stderr (journald)\" flag="+f+"\n")
@@ -96,7 +124,7 @@ func TestLegacyFlags(t *testing.T) {
 
 func TestServicePrincipalRealmStripped(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\nservice_principal = ceod/alias.example@CSCLUB\n")
-	out, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	out, err := runDaemon([]string{"-check", "-config", dir}, map[string]string{"KRB5_CONFIG": filepath.Join(dir, "krb5.conf")})
 	require.NoError(t, err)
 	assert.Contains(t, out, "principal ceod/alias.example,")
 }
@@ -120,8 +148,8 @@ func TestRunErrors(t *testing.T) {
 		{"pprof no port", []string{"-config", good, "-pprof", "127.0.0.1"}, nil, true, "-pprof"},
 		{"bad ceod.cf", []string{"-config", configDir(t, "colour = blue\n")}, nil, false, `ceod.cf:1: unknown key "colour"`},
 		{"no ops dir", []string{"-config", t.TempDir()}, nil, false, "reading ops directory"},
-		{"keytab missing", []string{"-config", good}, map[string]string{"KRB5_KTNAME": "FILE:/nonexistent/krb5.keytab"}, false,
-			"loading keytab /nonexistent/krb5.keytab"},
+		{"keytab missing", []string{"-config", configDir(t, "hostname = h2.example\nkeytab = /nonexistent/krb5.keytab\n")}, nil, false,
+			"loading /nonexistent/krb5.keytab"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := runDaemon(tt.args, tt.env)
@@ -133,7 +161,9 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestLibDirFromEnv(t *testing.T) {
-	st, err := parseArgs(Options{Args: []string{"-config", configDir(t, "lib_dir = /from/config\n")},
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.cf"), []byte("lib_dir = /from/config\n"), 0o644))
+	st, err := parseArgs(Options{Args: []string{"-config", dir},
 		Getenv: func(k string) string { return map[string]string{"CEO_LIB_DIR": "/from/env"}[k] }, Stderr: &bytes.Buffer{}})
 	require.NoError(t, err)
 	assert.Equal(t, "/from/env", st.cf.LibDir)
@@ -161,13 +191,14 @@ func TestLoadKeytabWrongPrincipal(t *testing.T) {
 // -check validates ceod.acl when there is one, naming the bad line.
 func TestCheckACL(t *testing.T) {
 	dir := configDir(t, "hostname = h1.example\n")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("# ok\nrenew group:office\nshell self\n"), 0o644))
-	out, err := runDaemon([]string{"-check", "-config", dir}, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("# ok\nhello group:office\nshell self\n"), 0o644))
+	krb5 := map[string]string{"KRB5_CONFIG": filepath.Join(dir, "krb5.conf")}
+	out, err := runDaemon([]string{"-check", "-config", dir}, krb5)
 	require.NoError(t, err)
-	assert.Contains(t, out, filepath.Join(dir, "ceod.acl")+": rules for renew shell\n")
+	assert.Contains(t, out, filepath.Join(dir, "ceod.acl")+": rules for hello shell\n")
 
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("renew group:office\nshell wizard\n"), 0o644))
-	_, err = runDaemon([]string{"-check", "-config", dir}, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ceod.acl"), []byte("hello group:office\nshell wizard\n"), 0o644))
+	_, err = runDaemon([]string{"-check", "-config", dir}, krb5)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ceod.acl:2: invalid WHO \"wizard\"")
 }
