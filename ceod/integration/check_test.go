@@ -105,10 +105,10 @@ func TestCheckNamesEachMissingPiece(t *testing.T) {
 
 	const fatal, transient = daemon.ExitConfig, daemon.ExitTempFail
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, h *checkHost)
-		code  int
-		want  string
+		code   int
+		want   string
 	}{
 		{"service keytab missing", func(t *testing.T, h *checkHost) { h.set("ceod.cf", "keytab", "/nonexistent/krb5.keytab") },
 			fatal, "problem: service keytab: loading /nonexistent/krb5.keytab"},
