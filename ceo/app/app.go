@@ -83,6 +83,9 @@ func (a *App) Library(ctx context.Context) (*library.Library, error) {
 	if a.lib != nil {
 		return a.lib, nil
 	}
+	if a.Config.LibraryErr != nil {
+		return nil, fmt.Errorf("%w: %w", library.ErrNoConfig, a.Config.LibraryErr)
+	}
 	l, err := library.Open(ctx, a.Config.LibraryConnect, library.Options{
 		Eligible:   a.Eligible,
 		LoanPeriod: a.Config.LoanPeriod,

@@ -59,6 +59,11 @@ type Config struct {
 
 	// library.cf
 	LibraryConnect string // library_connect_string; "" if library.cf is absent
+	// LibraryErr is why library.cf could not be read, typically
+	// permission denied for a user outside the group it is shared with
+	// (it may hold a password). Only the Library menu needs the file,
+	// so the rest of the front end works without it.
+	LibraryErr error
 
 	// ceo.cf (all optional; uwldap_server_url and uwldap_base here
 	// override accounts.cf's)
@@ -129,7 +134,7 @@ func Load(dir string) (*Config, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, err
+		c.LibraryErr = err
 	default:
 		c.LibraryConnect = lib["library_connect_string"]
 	}

@@ -156,3 +156,21 @@ func TestSameAccountsAsCeod(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadUnreadableLibrary: a library.cf the user cannot read (here a
+// directory, as root can read any file) is recorded for the Library menu
+// and does not stop the rest of the front end.
+func TestLoadUnreadableLibrary(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "accounts.cf", accounts)
+	if err := os.Mkdir(filepath.Join(dir, "library.cf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load with an unreadable library.cf: %v", err)
+	}
+	if c.LibraryErr == nil || !strings.Contains(c.LibraryErr.Error(), "library.cf") || c.LibraryConnect != "" {
+		t.Fatalf("LibraryErr = %v, LibraryConnect = %q", c.LibraryErr, c.LibraryConnect)
+	}
+}

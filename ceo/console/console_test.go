@@ -75,8 +75,8 @@ func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"memberlist", "expiredaccounts", "inactive", "updateprograms", "mysql", "postgresql", "addmember", "addclub"} {
 		var out, errOut bytes.Buffer
 		code := console.Run(t.Context(), cmd, []string{"--help"}, console.IO{In: strings.NewReader(""), Out: &out, Err: &errOut}, noLogin)
-		if code != 0 || !strings.HasPrefix(out.String(), "usage: ceo "+cmd) {
-			t.Errorf("%s --help: exit %d\n%s%s", cmd, code, out.String(), errOut.String())
+		if code != 0 || !strings.HasPrefix(out.String(), "usage: ceo "+cmd) || strings.Count(out.String(), "usage:") != 1 || errOut.Len() != 0 {
+			t.Errorf("%s --help: exit %d, want 0 and the usage once on stdout only\nstdout:\n%s\nstderr:\n%s", cmd, code, out.String(), errOut.String())
 		}
 	}
 	var out bytes.Buffer

@@ -29,6 +29,9 @@ var (
 	ErrNotMember  = errors.New("not registered as a member for the current term")
 	ErrInvalid    = errors.New("invalid book")
 	ErrNoDatabase = errors.New("the library database is not configured (library_connect_string in library.cf)")
+	// ErrNoConfig: library.cf exists but cannot be read (its group is
+	// the office staff's; see README.Debian of ceo-daemon).
+	ErrNoConfig = errors.New("cannot read the library's configuration")
 )
 
 // Book is one copy of a book.

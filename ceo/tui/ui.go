@@ -333,6 +333,8 @@ func plain(err error) string {
 		hint = "The account server refused the request (perhaps you are not allowed to do this)."
 	case errors.Is(err, library.ErrNoDatabase):
 		hint = "Ask the systems committee to set up the library database."
+	case errors.Is(err, library.ErrNoConfig):
+		hint = "library.cf is readable by root and the office group only: ask the systems committee to add you to office. The other menus work without it."
 	}
 	if len(msg) > 0 {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]

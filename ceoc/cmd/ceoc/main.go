@@ -4,7 +4,9 @@
 //	ceoc [flags] OP < request > reply
 //
 // It reads the whole request from stdin (it may be empty, as for ping),
-// writes the reply to stdout and exits 0. On failure it prints one line
+// writes the reply to stdout and exits 0. The reply is the op's raw
+// bytes (protobuf for most ops), except for ping, whose reply is
+// printed decoded: the principal ceod saw, on one line. On failure it prints one line
 // saying why on stderr and exits 1 (2 for a usage error).
 //
 // By default it authenticates with the tickets in $KRB5CCNAME (run
@@ -30,7 +32,10 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/ceoc"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/csclub/ceo/wire"
+	"github.com/csclub/ceo/wire/ceopb"
 )
 
 func main() {
@@ -127,11 +132,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, oneLine(err.Error()))
 		return 1
 	}
+	if op == "ping" {
+		if reply, err = decodePing(reply); err != nil {
+			fmt.Fprintf(stderr, "ceoc: %v\n", err)
+			return 1
+		}
+	}
 	if _, err := stdout.Write(reply); err != nil {
 		fmt.Fprintf(stderr, "ceoc: writing the reply: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// decodePing turns ping's PingResponse into "PRINCIPAL\n", for the
+// people and monitoring scripts that run "ceoc ping".
+func decodePing(reply []byte) ([]byte, error) {
+	var pr ceopb.PingResponse
+	if err := proto.Unmarshal(reply, &pr); err != nil {
+		return nil, fmt.Errorf("ping: decoding the reply: %w", err)
+	}
+	return []byte(pr.GetPrincipal() + "\n"), nil
 }
 
 // oneLine keeps an error message on one line, as the legacy front end

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/csclub/ceo/wire/ceopb"
 )
 
 func TestRunUsageAndInputErrors(t *testing.T) {
@@ -52,5 +56,19 @@ func TestRunUsageAndInputErrors(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	if got := oneLine("a\nb \t c\n"); got != "a b c" {
 		t.Errorf("oneLine = %q", got)
+	}
+}
+
+func TestDecodePing(t *testing.T) {
+	b, err := proto.Marshal(&ceopb.PingResponse{Principal: proto.String("office1@CSCLUB.INTERNAL")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodePing(b)
+	if err != nil || string(got) != "office1@CSCLUB.INTERNAL\n" {
+		t.Errorf("decodePing = %q, %v", got, err)
+	}
+	if _, err := decodePing([]byte{0xff, 0xff}); err == nil {
+		t.Error("decodePing accepted garbage")
 	}
 }
