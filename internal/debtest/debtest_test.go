@@ -795,11 +795,18 @@ func goCommand() string {
 // timeout is killed with its process group, and the test fails.
 func runCmd(t *testing.T, timeout time.Duration, env []string, dir, name string, args ...string) (string, int) {
 	t.Helper()
+	return runStdin(t, timeout, env, dir, "", name, args...)
+}
+
+// runStdin is runCmd with stdin as the command's standard input.
+func runStdin(t *testing.T, timeout time.Duration, env []string, dir, stdin, name string, args ...string) (string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second

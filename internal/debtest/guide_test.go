@@ -2,8 +2,6 @@ package debtest
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -38,24 +36,8 @@ func inRoot(t *testing.T, croot, user, stdin string, env []string, args ...strin
 	if user != "" {
 		argv = []string{"--userspec=" + user + ":office", croot}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "chroot", append(argv, args...)...)
-	cmd.Env = append(append([]string{}, chrootEnv...), env...)
-	cmd.Dir = "/"
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("in the test root: %v: killed:\n%s", args, tail(string(out)))
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("in the test root: %v: %v", args, err)
-	}
-	return string(out), cmd.ProcessState.ExitCode()
+	env = append(append([]string{}, chrootEnv...), env...)
+	return runStdin(t, 2*time.Minute, env, "/", stdin, "chroot", append(argv, args...)...)
 }
 
 // mustInRoot is inRoot that fails the test on a non-zero status.
