@@ -202,3 +202,21 @@ func TestCheckACL(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ceod.acl:2: invalid WHO \"wizard\"")
 }
+
+// TestStartRefuses: without -check ceod runs the same checks before it
+// listens, and its exit status tells systemd whether to retry.
+func TestStartRefuses(t *testing.T) {
+	dir := configDir(t, "keytab = /nonexistent/krb5.keytab\nlisten = 127.0.0.1:0\n")
+	krb5 := map[string]string{"KRB5_CONFIG": filepath.Join(dir, "krb5.conf")}
+	out, err := runDaemon([]string{"-config", dir, "-hostname", "h2.example"}, krb5)
+	require.Error(t, err)
+	assert.Equal(t, ExitConfig, ExitStatus(err), "a missing keytab is not retried")
+	assert.Contains(t, out, `problem="service keytab"`)
+	assert.NotContains(t, out, "ceod listening")
+
+	out, err = runDaemon([]string{"-config", dir, "-hostname", "h9.example"}, krb5)
+	require.Error(t, err)
+	assert.Equal(t, ExitTempFail, ExitStatus(err), "owning no op may be DNS: retried")
+	assert.Contains(t, out, `problem=ops`)
+	assert.NotContains(t, out, "ceod listening")
+}
