@@ -154,11 +154,23 @@ func adduser(acc *config.Accounts) Report {
 	}
 	add("admin keytab (admin_keytab in ceod.cf)", adminKeytab(acc))
 	add("kadmin (kadmin_path; package krb5-user)", program(acc.KadminPath))
-	if acc.QuotaPrototype != "" {
-		add("setquota (setquota_path; package quota)", program(acc.SetquotaPath))
-		if _, err := user.Lookup(acc.QuotaPrototype); err != nil {
-			add("quota prototype (quota_prototype in ceod.cf)", err)
+	quota := false
+	for _, p := range []struct{ key, user string }{
+		{"quota_prototype", acc.QuotaPrototype},
+		{"member_quota_prototype", acc.MemberQuotaPrototype},
+		{"clubrep_quota_prototype", acc.ClubRepQuotaPrototype},
+		{"club_quota_prototype", acc.ClubQuotaPrototype},
+	} {
+		if p.user == "" {
+			continue
 		}
+		quota = true
+		if _, err := user.Lookup(p.user); err != nil {
+			add("quota prototype ("+p.key+" in ceod.cf)", err)
+		}
+	}
+	if quota {
+		add("setquota (setquota_path; package quota)", program(acc.SetquotaPath))
 	}
 	add("home root (member_home)", Dir(acc.MemberHome))
 	add("home root (club_home)", Dir(acc.ClubHome))

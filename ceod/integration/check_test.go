@@ -126,6 +126,8 @@ func TestCheckNamesEachMissingPiece(t *testing.T) {
 			fatal, "problem: setquota (setquota_path; package quota)"},
 		{"quota prototype unknown", func(t *testing.T, h *checkHost) { h.set("ceod.cf", "quota_prototype", "no-such-user") },
 			fatal, "problem: quota prototype (quota_prototype in ceod.cf): user: unknown user no-such-user"},
+		{"club quota prototype unknown", func(t *testing.T, h *checkHost) { h.set("ceod.cf", "club_quota_prototype", "no-such-club") },
+			fatal, "problem: quota prototype (club_quota_prototype in ceod.cf): user: unknown user no-such-club"},
 		{"member home root missing", func(t *testing.T, h *checkHost) { os.Remove(filepath.Join(h.homes, "members")) },
 			fatal, "problem: home root (member_home): " + filepath.Join("HOMES", "members") + " does not exist"},
 		{"club home root missing", func(t *testing.T, h *checkHost) { os.Remove(filepath.Join(h.homes, "clubs")) },
