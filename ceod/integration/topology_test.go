@@ -113,9 +113,8 @@ func TestTopologyRouting(t *testing.T) {
 
 	code, out, stderr := onClient(t, tp, office, []byte("hello"), ceoc, "ping")
 	require.Equal(t, 0, code, "ceoc ping: %s", stderr)
-	var ping ceopb.PingResponse
-	require.NoError(t, proto.Unmarshal(out, &ping))
-	assert.Equal(t, "office1@"+r.Name, ping.GetPrincipal())
+	// ceoc prints ping's reply decoded: the principal ceod saw.
+	assert.Equal(t, "office1@"+r.Name+"\n", string(out))
 	assert.Equal(t, []string{"admin"}, auditedOn(t, tp, "ping"))
 
 	name := "topo" + randomDigits(t, 6)
