@@ -161,7 +161,8 @@ func TestShippedConfig(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %#x", op.Name, op.User, op.ID))
 	}
 	wantOps := []string{"adduser root 0x1", "mail root 0x2", "mysql mysql 0x3",
-		"mailman list 0x4", "postgresql root 0x5", "ping root 0x10"}
+		"mailman list 0x4", "postgresql root 0x5",
+		"renew root 0x6", "group root 0x7", "positions root 0x8", "shell root 0x9", "passwd root 0xa", "deluser root 0xb", "ping root 0x10"}
 	if !slices.Equal(got, wantOps) {
 		t.Errorf("ops/ceo:\n got %q\nwant %q", got, wantOps)
 	}
@@ -196,7 +197,7 @@ func TestShippedConfig(t *testing.T) {
 		"preauth_bytes", "caller_realms", "caller_instances", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
 		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals",
-		"replay_cache", "journal", "recovery_interval", "kadmin_timeout"}
+		"replay_cache", "journal", "recovery_interval", "kadmin_timeout", "delegate_ops"}
 	slices.Sort(wantCeod)
 	if !slices.Equal(got, wantCeod) {
 		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)
