@@ -197,7 +197,7 @@ func TestShippedConfig(t *testing.T) {
 		"preauth_bytes", "caller_realms", "caller_instances", "shutdown_grace",
 		// The account ops' settings (ops/config.Accounts.SetExtension).
 		"admin_keytab", "quota_prototype", "kadmin_path", "setquota_path", "ldap_base", "forward_dns_server", "mailman_trusted_principals",
-		"replay_cache", "journal", "recovery_interval", "kadmin_timeout", "delegate_ops"}
+		"replay_cache", "journal", "recovery_interval", "kadmin_timeout", "delegate_ops", "ldap_writes"}
 	slices.Sort(wantCeod)
 	if !slices.Equal(got, wantCeod) {
 		t.Errorf("ceod.cf.example: documented settings\n got %v\nwant %v", got, wantCeod)
