@@ -178,7 +178,8 @@ func (u *UI) positionsWizard(held map[string][]string) {
 				if slices.Equal(want[pos.ID], held[pos.ID]) {
 					continue
 				}
-				if err := u.a.Dir.SetPosition(ctx, pos.ID, want[pos.ID]); err != nil {
+				// ceod's positions op: ceod.acl decides, ceod writes.
+				if _, err := u.a.Remote.SetPosition(ctx, pos.ID, want[pos.ID]); err != nil {
 					failed = append(failed, pos.Title+": "+firstParagraph(plain(err)))
 				}
 			}

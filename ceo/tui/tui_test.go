@@ -602,9 +602,11 @@ func TestNewMember(t *testing.T) {
 }
 
 // TestSyscomScreens: syscom1 adds a member to a club's group and gives a
-// position; the directory has both afterwards.
+// position (through ceod's positions op); the directory has both
+// afterwards.
 func TestSyscomScreens(t *testing.T) {
 	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "positions")
 	admin := ceotest.Admin(t, r)
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "tuiclub", Name: "TUI Club", UIDNumber: 30601, Club: true})
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "alice", Name: "Alice Tui", UIDNumber: 26301})
