@@ -27,16 +27,19 @@ func ACLPath(configDir string) string { return filepath.Join(configDir, acl.File
 // member builds the member ops once, sharing the ACL and kadmin client.
 func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	if b.members == nil {
-		if b.env.Ceod != nil && b.env.Ceod.LDAPWrites == ceodconfig.LDAPWritesDelegated {
-			// The seam is member.Writers; this build has only Service.
-			return nil, fmt.Errorf("ldap_writes = %s is not supported by this ceod (use %s)", ceodconfig.LDAPWritesDelegated, ceodconfig.LDAPWritesService)
-		}
 		a, err := acl.Load(ACLPath(b.env.ConfigDir))
 		if err != nil {
 			return nil, err
 		}
 		d := member.Deps{Dir: dir, ACL: a, Realm: acc.KRB5Realm, ShellsFile: acc.ShellsFile,
 			HomeRoots: []string{acc.MemberHome, acc.ClubHome}, Log: b.env.Log}
+		if b.env.Ceod != nil && b.env.Ceod.LDAPWrites == ceodconfig.LDAPWritesDelegated {
+			spn, err := directory.ServicePrincipal(acc.LDAPServerURL)
+			if err != nil {
+				return nil, err
+			}
+			d.Writers = member.Delegated{Dir: dir, KRB5Config: b.env.KRB5Config, SPN: spn}
+		}
 		if acc.AdminKeytab != "" {
 			d.Kadmin = &kadmin.Client{Principal: acc.KRB5AdminPrincipal, Keytab: acc.AdminKeytab, Realm: acc.KRB5Realm,
 				Path: acc.KadminPath, KRB5Config: b.env.KRB5Config, Log: b.env.Log}

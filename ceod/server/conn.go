@@ -342,6 +342,7 @@ func (s *Server) release(c *conn) {
 // serveOps serves op frames until the peer closes the connection, an op
 // fails, a limit is hit or the server shuts down.
 func (c *conn) serveOps(sess *session.Session) error {
+	defer wipeDelegation(sess)
 	s := c.srv
 	if !c.transition(StateHandshake, StateIdle) {
 		return errShutdown
@@ -406,7 +407,14 @@ func (c *conn) serveOp(sess *session.Session, lim Limits, t wire.MsgType, body [
 	if lim.OpTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, lim.OpTimeout)
 	}
+	deleg, had := opDelegation(sess)
+	ctx = ops.WithDelegation(ctx, deleg)
 	rep, err := c.runHandler(ctx, op.Handler, ops.Request{Caller: c.caller, Body: req})
+	deleg.Release()
+	if had {
+		// The test hook that shows the credential did not outlive the op.
+		c.log().Debug("delegated credential released", "op", name, "wiped", deleg.Released())
+	}
 	cancel()
 	if err != nil {
 		return fmt.Errorf("op %s: %w", name, err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/session"
 )
@@ -22,4 +23,25 @@ func (g *gssAcceptor) accept(token []byte) (session.Sealer, []byte, error) {
 		return nil, nil, err
 	}
 	return ctx, out, nil
+}
+
+// opDelegation takes the credential the client forwarded in the handshake
+// for the op about to run: the first op gets it, later ops on the
+// connection get none, so it never outlives one op.
+func opDelegation(sess *session.Session) (_ *ops.Delegation, had bool) {
+	g, ok := sess.Security().(*gss.Context)
+	if !ok {
+		return ops.NewDelegation(nil), false
+	}
+	d := g.Delegated()
+	g.ForgetDelegated()
+	return ops.NewDelegation(d), d != nil
+}
+
+// wipeDelegation wipes a credential no op took (the connection ended
+// first).
+func wipeDelegation(sess *session.Session) {
+	if g, ok := sess.Security().(*gss.Context); ok {
+		g.ReleaseDelegated()
+	}
 }

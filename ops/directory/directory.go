@@ -164,6 +164,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// WithBind returns a new Client on c's configuration whose connections
+// bind with bind (e.g. DelegatedBind: writes as the caller).
+func (c *Client) WithBind(bind BindFunc) (*Client, error) {
+	cfg := c.cfg
+	cfg.Bind = bind
+	return New(cfg)
+}
+
 // Close closes the idle connections; connections in use are closed when
 // their call returns. Calls after Close fail.
 func (c *Client) Close() error {

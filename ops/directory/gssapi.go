@@ -9,6 +9,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/config"
 
 	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/gss"
 	"github.com/csclub/ceo/wire/krb5/ldapgss"
 )
 
@@ -59,4 +60,33 @@ func ServicePrincipal(serverURL string) (string, error) {
 		return "", fmt.Errorf("directory: cannot derive an LDAP service principal from %q", serverURL)
 	}
 	return "ldap/" + u.Hostname(), nil
+}
+
+// DelegatedBind returns a BindFunc that binds with SASL GSSAPI to spn as
+// the owner of the forwarded TGT cred, held in memory only (no ccache
+// file), and a release func that destroys the Kerberos client; the caller
+// still wipes cred.
+func DelegatedBind(krb5Config, spn string, cred *gss.Delegated) (BindFunc, func(), error) {
+	if spn == "" || cred == nil {
+		return nil, nil, errors.New("directory: delegated bind needs the LDAP service principal and a credential")
+	}
+	cfg, err := loadKRB5(krb5Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory: %w", err)
+	}
+	c, err := krb5.CredentialFromKrbCred(cred.Ticket, cred.Info)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory: %w", err)
+	}
+	cl, err := krb5.ClientFromCredential(cfg, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory: %w", err)
+	}
+	who := cred.Client()
+	return func(conn *ldap.Conn) error {
+		if err := conn.GSSAPIBind(ldapgss.NewClient(cl), spn, ""); err != nil {
+			return fmt.Errorf("SASL GSSAPI bind as %s (delegated) to %s: %w", who, spn, err)
+		}
+		return nil
+	}, cl.Destroy, nil
 }

@@ -130,6 +130,10 @@ func Initiate(rw io.ReadWriter, token []byte, step func(reply []byte) (Sealer, e
 // Peer returns the other side's authenticated principal, with realm.
 func (s *Session) Peer() string { return s.sec.Peer() }
 
+// Security returns the established security context (a *gss.Context for
+// ceod and ceoc), e.g. for its delegated credential.
+func (s *Session) Security() Sealer { return s.sec }
+
 // ReadFrame reads the next frame as it is: its msgtype and its body,
 // still sealed. io.EOF itself means the peer closed the connection
 // between frames.

@@ -71,6 +71,10 @@ func (c *Context) Enctype() int32 { return c.key.KeyType }
 // serves is over; ReleaseDelegated does that and forgets it.
 func (c *Context) Delegated() *Delegated { return c.delegated }
 
+// ForgetDelegated drops the delegated credential without wiping it, once
+// its new holder (who must wipe it) has it.
+func (c *Context) ForgetDelegated() { c.delegated = nil }
+
 // ReleaseDelegated wipes and drops the delegated credential.
 func (c *Context) ReleaseDelegated() {
 	c.delegated.Wipe()
