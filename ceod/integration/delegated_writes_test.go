@@ -1,9 +1,8 @@
 package integration
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -21,23 +20,9 @@ import (
 func copyConfig(t *testing.T, r *realm.Realm, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, filepath.WalkDir(r.ConfigDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(r.ConfigDir, p)
-		to := filepath.Join(dir, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		return os.WriteFile(to, b, info.Mode().Perm())
-	}))
-	f, err := os.OpenFile(filepath.Join(dir, "ceod.cf"), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	out, err := exec.Command("cp", "-a", r.ConfigDir+"/.", dir).CombinedOutput()
+	require.NoError(t, err, "copying the configuration: %s", out)
+	f, err := os.OpenFile(dir+"/ceod.cf", os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	require.NoError(t, err)
 	_, err = f.WriteString("\n" + extra)
 	require.NoError(t, err)
