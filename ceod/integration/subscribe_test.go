@@ -53,8 +53,8 @@ func TestNewMemberSubscribed(t *testing.T) {
 	// A, the adduser host ("adduserhost"): mailman belongs to localhost,
 	// which its relay reaches on B's port (port in ceod.cf, as on a club).
 	adduserHost := func(relayPort int) *ceod {
-		e := newEnv(t, r, fmt.Sprintf("port = %d", relayPort), "admin_keytab = "+r.AdminKeytab,
-			"journal = "+filepath.Join(t.TempDir(), "journal.db")) // each adduser host has its own
+		// newEnv gives each adduser host a journal of its own.
+		e := newEnv(t, r, fmt.Sprintf("port = %d", relayPort), "admin_keytab = "+r.AdminKeytab)
 		cf := filepath.Join(e.dir, "ceod.cf")
 		b, err := os.ReadFile(cf)
 		require.NoError(t, err)
