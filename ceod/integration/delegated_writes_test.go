@@ -1,8 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +19,11 @@ import (
 
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/wire"
 	"github.com/csclub/ceo/wire/ceopb"
+	"github.com/csclub/ceo/wire/krb5"
+	"github.com/csclub/ceo/wire/krb5/gss"
+	"github.com/csclub/ceo/wire/session"
 )
 
 // copyConfig copies the realm's configuration directory and appends
@@ -53,6 +64,8 @@ func TestDelegatedLDAPWrites(t *testing.T) {
 	rel := e.d.log.WaitFor(t, map[string]string{"msg": "delegated credential released", "op": "renew"})
 	assert.Equal(t, true, rel["wiped"])
 
+	noTicketBytes(t, e, dir, name)
+
 	// The same op without delegation: the realm's own ceod.cf, the
 	// client's view here, lists no delegate_ops.
 	plain := e.as(t, "office1", r.Users["office1"].Password)
@@ -62,4 +75,73 @@ func TestDelegatedLDAPWrites(t *testing.T) {
 	assert.Equal(t, ops.ELDAP, resp.GetMessages()[0].GetStatus())
 	assert.Contains(t, resp.GetMessages()[0].GetMessage(), "ldap_writes = delegated: this request carries no delegated credential")
 	assert.Equal(t, before, e.attr(t, dn, "term"), "a refused renew changed the terms")
+}
+
+// noTicketBytes renews name over a handshake that forwards a TGT the test
+// made itself, so that its ticket and key bytes are known, and checks
+// that after the op they are in no file under the realm's state (ceod's
+// replay cache and journal included) or the configuration, nor in ceod's
+// log.
+func noTicketBytes(t *testing.T, e *memberEnv, dir, name string) {
+	t.Helper()
+	r := e.r
+	cc := r.Kinit(t, "office1", r.Users["office1"].Password)
+	cfg, err := krb5.LoadConfigFile(r.KRB5Config)
+	require.NoError(t, err)
+	cl, err := krb5.ClientFromCCache(cfg, cc)
+	require.NoError(t, err)
+	defer cl.Destroy()
+	tgt, err := krb5.CCacheTGT(cc)
+	require.NoError(t, err)
+	fwd, err := gss.ForwardTGT(cl, tgt.CName, tgt.CRealm, tgt.Ticket, tgt.Key)
+	require.NoError(t, err)
+	secrets := [][]byte{bytes.Clone(fwd.Ticket.EncPart.Cipher), bytes.Clone(fwd.Info.Key.KeyValue)}
+	tkt, key, err := cl.GetServiceTicket(r.CeodPrincipal)
+	require.NoError(t, err)
+	ini, tok, err := gss.NewInitiatorDelegating(tgt.CName, tgt.CRealm, tkt, key, fwd, gss.Config{})
+	require.NoError(t, err)
+	fwd.Wipe()
+	nc, err := net.Dial("tcp", e.d.addr)
+	require.NoError(t, err)
+	defer nc.Close()
+	sess, err := session.Initiate(nc, tok, func(rep []byte) (session.Sealer, error) { return ini.Step(rep) })
+	require.NoError(t, err)
+	body, err := proto.Marshal(&ceopb.Renew{Username: proto.String(name), Terms: []string{"w2042"}})
+	require.NoError(t, err)
+	out, err := sess.Call(wire.MsgType(0x06), body)
+	require.NoError(t, err)
+	var resp ceopb.MemberResponse
+	require.NoError(t, proto.Unmarshal(out, &resp))
+	wantOK(t, &resp)
+	nc.Close()
+	e.d.log.WaitFor(t, map[string]string{"msg": "connection closed", "ops": "1"})
+
+	var forms [][]byte
+	for _, b := range secrets {
+		forms = append(forms, b, []byte(hex.EncodeToString(b)), []byte(base64.StdEncoding.EncodeToString(b)))
+	}
+	logText := []byte(e.d.log.String())
+	for i, f := range forms {
+		require.False(t, bytes.Contains(logText, f), "forwarded credential bytes (form %d) in ceod's log", i)
+	}
+	files := 0
+	for _, root := range []string{r.Dir, dir} {
+		require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil // sockets, vanished temporaries
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			files++
+			for i, f := range forms {
+				if bytes.Contains(b, f) {
+					return fmt.Errorf("forwarded credential bytes (form %d) in %s", i, p)
+				}
+			}
+			return nil
+		}))
+	}
+	require.NotZero(t, files)
 }
