@@ -399,11 +399,8 @@ func (u *UI) renewWizard(clubRep bool) {
 
 	register := func(proceed func()) {
 		u.work("Registering "+st.uid, func(ctx context.Context) error {
-			if clubRep {
-				st.err = u.a.Dir.AddNonMemberTerms(ctx, st.uid, st.terms)
-			} else {
-				st.err = u.a.Dir.AddTerms(ctx, st.uid, st.terms)
-			}
+			// ceod's renew op: ceod.acl decides, ceod writes.
+			_, st.err = u.a.Remote.Renew(ctx, st.uid, terms.Strings(st.terms), clubRep)
 			return nil
 		}, func(error) { proceed() })
 	}

@@ -194,6 +194,7 @@ func TestPasswordPrompt(t *testing.T) {
 // Membership wizard; the term is in LDAP afterwards.
 func TestRenewal(t *testing.T) {
 	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "renew")
 	admin := ceotest.Admin(t, r)
 	cur := current()
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "renewtui", Name: "Renee Tui", UIDNumber: 26001, Terms: []string{cur.Add(-2).String()}})
@@ -671,6 +672,7 @@ func TestSyscomScreens(t *testing.T) {
 // charges nothing.
 func TestRenewClubRep(t *testing.T) {
 	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "renew")
 	admin := ceotest.Admin(t, r)
 	cur := current()
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "reptui", UIDNumber: 26201, NonMember: []string{cur.Prev().String()}})
