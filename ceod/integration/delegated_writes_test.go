@@ -43,11 +43,18 @@ func copyConfig(t *testing.T, r *realm.Realm, extra string) string {
 
 // TestDelegatedLDAPWrites: with ldap_writes = delegated, an office
 // member's renew is written by slapd as that member (modifiersName), the
-// forwarded credential is released after the op, and a request that
-// delegates nothing gets an error naming the mode with nothing changed.
+// forwarded credential is released after the op and its bytes are in no
+// file or log, a caller ceod.acl allows but slapd's ACL does not gets the
+// directory's refusal with nothing changed, and a request that delegates
+// nothing gets an error naming the mode with nothing changed.
 func TestDelegatedLDAPWrites(t *testing.T) {
 	r := realm.Get(t)
 	dir := copyConfig(t, r, "ldap_writes = delegated\ndelegate_ops = renew adduser\n")
+	acl, err := os.OpenFile(filepath.Join(dir, "ceod.acl"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = acl.WriteString("renew      principal:regular1\n")
+	require.NoError(t, err)
+	require.NoError(t, acl.Close())
 	e := &memberEnv{r: r, d: (&testEnv{r: r, dir: dir}).start(t, nil, "-listen", "127.0.0.1:0")}
 	e.d.log.WaitFor(t, map[string]string{"msg": "ceod listening"})
 	name, _ := e.addMember(t)
@@ -66,11 +73,23 @@ func TestDelegatedLDAPWrites(t *testing.T) {
 
 	noTicketBytes(t, e, dir, name)
 
+	// ceod.acl (as copied) lets regular1 renew; slapd does not let
+	// regular1 write terms: the directory's refusal, nothing changed.
+	regular := e.as(t, "regular1", r.Users["regular1"].Password)
+	regular.ConfigDir = dir
+	terms := e.attr(t, dn, "term")
+	resp := e.call(t, regular, "renew", &ceopb.Renew{Username: proto.String(name), Terms: []string{"s2043"}})
+	require.Len(t, resp.GetMessages(), 1)
+	assert.Equal(t, ops.ELDAP, resp.GetMessages()[0].GetStatus())
+	assert.Contains(t, resp.GetMessages()[0].GetMessage(), "directory error")
+	assert.Contains(t, strings.ToLower(resp.GetMessages()[0].GetMessage()), "insufficient access")
+	assert.Equal(t, terms, e.attr(t, dn, "term"), "a renew slapd refused changed the terms")
+
 	// The same op without delegation: the realm's own ceod.cf, the
 	// client's view here, lists no delegate_ops.
 	plain := e.as(t, "office1", r.Users["office1"].Password)
 	before := e.attr(t, dn, "term")
-	resp := e.call(t, plain, "renew", &ceopb.Renew{Username: proto.String(name), Terms: []string{"w2041"}})
+	resp = e.call(t, plain, "renew", &ceopb.Renew{Username: proto.String(name), Terms: []string{"w2041"}})
 	require.Len(t, resp.GetMessages(), 1)
 	assert.Equal(t, ops.ELDAP, resp.GetMessages()[0].GetStatus())
 	assert.Contains(t, resp.GetMessages()[0].GetMessage(), "ldap_writes = delegated: this request carries no delegated credential")
