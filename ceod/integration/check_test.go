@@ -32,7 +32,7 @@ func newCheckHost(t *testing.T, r *realm.Realm) *checkHost {
 	base := t.TempDir()
 	h := &checkHost{dir: filepath.Join(base, "config"), krb5: filepath.Join(base, "krb5.conf"),
 		lib: filepath.Join(base, "lib"), homes: filepath.Join(base, "homes"), files: map[string]string{}}
-	for _, name := range []string{"accounts.cf", "ceod.cf", "mysql.cf", "postgresql.cf", "mailman.cf", "ops/ceo"} {
+	for _, name := range []string{"accounts.cf", "ceod.cf", "mysql.cf", "postgresql.cf", "mailman.cf", "ceod.acl", "ops/ceo"} {
 		b, err := os.ReadFile(filepath.Join(r.ConfigDir, name))
 		require.NoError(t, err)
 		h.files[name] = string(b)
@@ -44,7 +44,7 @@ func newCheckHost(t *testing.T, r *realm.Realm) *checkHost {
 		require.NoError(t, os.MkdirAll(filepath.Join(h.homes, d), 0o755))
 	}
 	require.NoError(t, os.MkdirAll(h.lib, 0o755))
-	h.program(t, "lib/op-renew")
+	h.program(t, "lib/op-legacyop")
 	h.program(t, "homes/hooks/notify")
 	h.program(t, "lib/setquota")
 	h.set("accounts.cf", "member_home", filepath.Join(h.homes, "members"))
@@ -55,7 +55,7 @@ func newCheckHost(t *testing.T, r *realm.Realm) *checkHost {
 	h.set("ceod.cf", "lib_dir", h.lib)
 	h.set("ceod.cf", "quota_prototype", "nobody")
 	h.set("ceod.cf", "setquota_path", filepath.Join(h.lib, "setquota"))
-	h.files["ops/ceo"] += "localhost renew nobody 0x20\n"
+	h.files["ops/ceo"] += "localhost legacyop nobody 0x20\n"
 	return h
 }
 
@@ -136,8 +136,8 @@ func TestCheckNamesEachMissingPiece(t *testing.T) {
 			fatal, "problem: skeleton (member_home_skel)"},
 		{"hook not executable", func(t *testing.T, h *checkHost) { os.Chmod(filepath.Join(h.homes, "hooks/notify"), 0o644) },
 			fatal, "problem: hook (notify_hook): " + filepath.Join("HOMES", "hooks/notify") + " is not executable"},
-		{"op program missing", func(t *testing.T, h *checkHost) { os.Remove(filepath.Join(h.lib, "op-renew")) },
-			fatal, "problem: op renew: program LIB/op-renew"},
+		{"op program missing", func(t *testing.T, h *checkHost) { os.Remove(filepath.Join(h.lib, "op-legacyop")) },
+			fatal, "problem: op legacyop: program LIB/op-legacyop"},
 		{"krb5 config missing", func(t *testing.T, h *checkHost) { delete(h.files, "../krb5.conf"); os.Remove(h.krb5) },
 			fatal, "problem: krb5 config: open KRB5"},
 		{"krb5 config of another realm", func(t *testing.T, h *checkHost) {

@@ -557,7 +557,7 @@ func checkConffiles(t *testing.T, croot string) {
 	want := map[string][]string{
 		"ceo-common": {"/etc/csc/accounts.cf", "/etc/csc/library.cf", "/etc/csc/mailman.cf", "/etc/csc/mysql.cf", "/etc/csc/ops/ceo", "/etc/csc/postgresql.cf",
 			"/etc/csc/spam/expired-account", "/etc/csc/spam/new-member"},
-		"ceo-daemon": {"/etc/csc/ceod.cf.example"},
+		"ceo-daemon": {"/etc/csc/ceod.acl", "/etc/csc/ceod.cf.example"},
 	}
 	for pkg, files := range want {
 		out := mustRun(t, time.Minute, chrootEnv, "/", "dpkg-query", "--root="+croot, "-W", "-f=${Conffiles}\n", pkg)
