@@ -57,12 +57,21 @@ func (l *Library) ensureSchema(ctx context.Context) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if len(missing) != len(legacyTables) {
-		return fmt.Errorf("library: the database has some of the library's tables but not %s", strings.Join(missing, ", "))
-	}
+	// Decide again under the lock, in one snapshot: another ceo may be
+	// creating the tables right now, and the check above reads each table
+	// in a statement of its own.
 	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
 			return fmt.Errorf("library: creating the tables: %w", plainPG(err))
+		}
+		missing, err := l.missingTables(ctx, tx.QueryRow)
+		switch {
+		case err != nil:
+			return err
+		case len(missing) == 0:
+			return nil
+		case len(missing) != len(legacyTables):
+			return fmt.Errorf("library: the database has some of the library's tables but not %s", strings.Join(missing, ", "))
 		}
 		if _, err := tx.Exec(ctx, legacySchema); err != nil {
 			return fmt.Errorf("library: creating the tables: %w", plainPG(err))
