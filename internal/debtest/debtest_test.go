@@ -659,6 +659,10 @@ func verifyUnit(t *testing.T, work, deb string) {
 		t.Fatal("the host has no systemd targets in /lib/systemd/system (is systemd installed?)")
 	}
 	mustRun(t, time.Minute, os.Environ(), work, "cp", append(append([]string{"-a"}, targets...), units)...)
+	// The unit's ExecReload runs /bin/kill, from procps, which ceo-daemon
+	// depends on: the verify root holds only the package, so add it.
+	mustRun(t, time.Minute, os.Environ(), work, "mkdir", "-p", filepath.Join(vroot, "bin"))
+	mustRun(t, time.Minute, os.Environ(), work, "cp", "-a", "/bin/kill", filepath.Join(vroot, "bin", "kill"))
 	env := append(os.Environ(), "MANPATH="+filepath.Join(vroot, "usr", "share", "man"))
 	out, code := runCmd(t, time.Minute, env, work, "systemd-analyze", "verify", "--root="+vroot, "ceod.service")
 	if code != 0 || strings.TrimSpace(out) != "" {
