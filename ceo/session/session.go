@@ -26,7 +26,6 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/csclub/ceo/ops/directory"
@@ -145,13 +144,8 @@ func newSession(cfg *krbconfig.Config, cl *client.Client, path string) *Session 
 }
 
 // cachePrincipal is the default principal of the cache at path, or "".
-func cachePrincipal(path string) (p string) {
-	defer func() {
-		if recover() != nil { // gokrb5 panics on a truncated cache
-			p = ""
-		}
-	}()
-	cc, err := credentials.LoadCCache(path)
+func cachePrincipal(path string) string {
+	cc, err := krb5.ReadCCache(path)
 	if err != nil || len(cc.DefaultPrincipal.PrincipalName.NameString) == 0 {
 		return ""
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -260,14 +259,7 @@ func clone(c *ceoc.Client) *ceoc.Client {
 // protocol (mitpeer, the wire package's C test peer) against Go ceod.
 func TestMITClient(t *testing.T) {
 	r := realm.Get(t)
-	src := filepath.Join("..", "..", "wire", "krb5", "gss", "testdata", "mitpeer.c")
-	if _, err := os.Stat(src); err != nil {
-		t.Fatalf("mitpeer source: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "mitpeer")
-	if out, err := exec.Command("gcc", "-o", bin, src, "-lgssapi_krb5").CombinedOutput(); err != nil {
-		t.Fatalf("building mitpeer: %v\n%s", err, out)
-	}
+	bin := mitpeer(t)
 	d := newEnv(t, r).start(t, nil)
 	cc := r.Kinit(t, "regular1", r.Users["regular1"].Password)
 	env := append(r.KrbEnv(), "KRB5CCNAME=FILE:"+cc)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,11 +190,16 @@ func (t *Topology) startNamespace() error {
 // Command returns a command that runs in the topology's name space (it
 // sees the hosts' names), with env as its environment.
 func (t *Topology) Command(env []string, name string, args ...string) *exec.Cmd {
-	argv := append([]string{"-t", strconv.Itoa(t.ns.pid()), "-m", "--", name}, args...)
-	cmd := exec.Command("nsenter", argv...)
+	argv := t.inNamespace(name, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
+}
+
+// inNamespace is the argv that runs name with args in the name space.
+func (t *Topology) inNamespace(name string, args ...string) []string {
+	return append([]string{"nsenter", "-t", strconv.Itoa(t.ns.pid()), "-m", "--", name}, args...)
 }
 
 // NamespacePID is the pid of the process holding the name space:
@@ -239,7 +245,7 @@ func (t *Topology) opsFile() string {
 // name state a ceod locks for itself, so each host gets its own path.
 var hostKeys = []string{"listen", "hostname", "keytab", "service_principal", "mailman_trusted_principals", "replay_cache", "journal"}
 
-var stateKeys = map[string]string{"replay_cache": "replay-cache", "journal": "journal"}
+var stateKeys = [][2]string{{"replay_cache", "replay-cache"}, {"journal", "journal"}}
 
 // writeConfigs gives each host the realm's configuration with the
 // topology's ops file and a ceod.cf of its own.
@@ -254,7 +260,7 @@ func (t *Topology) writeConfigs() error {
 		k, _, _ := strings.Cut(l, "=")
 		k = strings.TrimSpace(k)
 		present[k] = true
-		if !contains(hostKeys, k) && l != "" {
+		if !slices.Contains(hostKeys, k) && l != "" {
 			shared = append(shared, l)
 		}
 	}
@@ -264,14 +270,14 @@ func (t *Topology) writeConfigs() error {
 		}
 		cf := strings.Join(shared, "\n") + fmt.Sprintf("\nlisten = %s:%d\nhostname = %s\nkeytab = %s\nservice_principal = %s\n",
 			h.Addr, t.r.CeodPort, h.FQDN, h.Keytab, h.Principal)
-		if contains(h.Ops, "mailman") {
+		if slices.Contains(h.Ops, "mailman") {
 			// The admin host's ceod subscribes new members here, as
 			// its own service principal; nothing is trusted by address.
 			cf += fmt.Sprintf("mailman_trusted_principals = %s@%s\n", t.Owner("adduser").Principal, t.r.Name)
 		}
-		for key, name := range stateKeys {
-			if present[key] {
-				cf += fmt.Sprintf("%s = %s\n", key, filepath.Join(filepath.Dir(h.ConfigDir), name))
+		for _, kn := range stateKeys {
+			if present[kn[0]] {
+				cf += fmt.Sprintf("%s = %s\n", kn[0], filepath.Join(filepath.Dir(h.ConfigDir), kn[1]))
 			}
 		}
 		if err := writeFileMode(filepath.Join(h.ConfigDir, "ceod.cf"), []byte(cf), 0o644); err != nil {
@@ -313,8 +319,7 @@ func (t *Topology) StartHost(s string) error {
 	if d := t.ceods[s]; d != nil && !d.exited() {
 		return fmt.Errorf("ceod on %s is running", s)
 	}
-	argv := []string{"nsenter", "-t", strconv.Itoa(t.ns.pid()), "-m", "--", t.ceodPath}
-	d, err := startDaemon("ceod-"+s, h.Log, t.Env(s), t.r.Dir, nil, syscall.SIGTERM, argv...)
+	d, err := startDaemon("ceod-"+s, h.Log, t.Env(s), t.r.Dir, nil, syscall.SIGTERM, t.inNamespace(t.ceodPath)...)
 	if err != nil {
 		return err
 	}
@@ -369,15 +374,6 @@ func (t *Topology) startMailman() error {
 	cf := fmt.Sprintf("members_list = %s\nlist_domain = %s\nmailman_api_url = %s\nmailman_api_user = %s\nmailman_api_password = \"%s\"\n",
 		MembersList, domain, m.URL, m.User, m.Password)
 	return writeFileMode(filepath.Join(t.Host("mail").ConfigDir, "mailman.cf"), []byte(cf), 0o600)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // copyDir copies the regular files of src (one level of subdirectories,

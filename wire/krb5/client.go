@@ -10,7 +10,6 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -59,7 +58,7 @@ func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	cc, err := loadCCache(path)
+	cc, err := ReadCCache(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("krb5: no credentials cache at %s (run kinit)", path)
@@ -104,17 +103,6 @@ func ClientFromKeytab(cfg *config.Config, principal, keytabPath string) (*client
 		return nil, fmt.Errorf("krb5: keytab %s has no key for %s@%s with an enctype in default_tkt_enctypes %v", keytabPath, name.PrincipalNameString(), realm, cfg.LibDefaults.DefaultTktEnctypeIDs)
 	}
 	return checked(client.NewWithKeytab(name.PrincipalNameString(), realm, kt, cfg))
-}
-
-// loadCCache is credentials.LoadCCache, which panics on a truncated file,
-// with the panic turned into an error.
-func loadCCache(path string) (cc *credentials.CCache, err error) {
-	defer func() {
-		if recover() != nil {
-			cc, err = nil, errors.New("corrupt credentials cache")
-		}
-	}()
-	return credentials.LoadCCache(path)
 }
 
 func hasUsableKey(kt *keytab.Keytab, name types.PrincipalName, realm string, etypes []int32) bool {

@@ -9,7 +9,7 @@
 //     gokrb5, leaving an empty list; LoadConfig reports that instead.
 //   - gokrb5's config parser panics on a block opened and closed on one
 //     line (R = { kdc = h:88 }); LoadConfig returns an error naming it.
-//   - credentials.LoadCCache takes a plain path; ClientFromCCache strips
+//   - gokrb5 reads ccaches from a plain path (ReadCCache, under MIT's lock); ClientFromCCache strips
 //     FILE: and refuses other ccache types.
 //
 // None of the constructors contacts a KDC: gokrb5 logs in on first use.

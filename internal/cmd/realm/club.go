@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -89,23 +90,13 @@ func shell(state string) error {
 	if err != nil || !realm.ProcessAlive(pid) {
 		return fmt.Errorf("the club topology recorded in %s is gone", state)
 	}
-	nsenter, err := findExecutable("nsenter")
+	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (util-linux)", err)
 	}
 	wd, err := os.Getwd()
 	if err != nil {
 		wd = "/"
 	}
 	return syscall.Exec(nsenter, []string{"nsenter", "-t", f[0], "-m", "--wd=" + wd, "--", "/bin/bash", "--rcfile", f[1], "-i"}, os.Environ())
-}
-
-func findExecutable(name string) (string, error) {
-	for _, dir := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found (util-linux)", name)
 }
