@@ -60,104 +60,54 @@ func malformedEndsConnection(t *testing.T, c *ceodtest.Ceod, d dialect) {
 	}
 }
 
-// TestMariaDBThroughCeod: ceoc (library, kinit ticket) -> in-process ceod
-// (GSS-API, sealed frames) -> mysql handler -> ops/directory (slapd) and
-// MariaDB; then a login with the returned password.
-func TestMariaDBThroughCeod(t *testing.T) {
-	e := newMariaEnv(t)
-	c := ceodtest.Serve(t, e.r, map[wire.MsgType]server.Op{0x03: ceodtest.Op("mysql", e.h)})
-	call := func(t *testing.T, caller, name string) ([]msg, *string) {
-		t.Helper()
-		return callThrough(t, c, mysqlMsgs, caller, name)
-	}
-	// A clean slate for the seeded user's database and account.
-	for _, q := range []string{"DROP DATABASE IF EXISTS `regular1`", "DROP USER IF EXISTS `regular1`@`localhost`"} {
-		if _, err := e.admin.Exec(q); err != nil {
-			t.Fatal(err)
+// TestThroughCeod: ceoc (library, kinit ticket) -> in-process ceod
+// (GSS-API, sealed frames) -> the op's handler -> ops/directory (slapd)
+// and the server; then a login with the returned password.
+func TestThroughCeod(t *testing.T) {
+	forEngines(t, func(t *testing.T, e *engineEnv) {
+		c := ceodtest.Serve(t, e.r, map[wire.MsgType]server.Op{e.id: ceodtest.Op(e.d.op, e.h)})
+		call := func(t *testing.T, caller, name string) ([]msg, *string) {
+			t.Helper()
+			return callThrough(t, c, e.d, caller, name)
 		}
-	}
+		// A clean slate for the seeded users' databases and accounts.
+		e.drop(t, "regular1")
+		e.drop(t, "office1")
 
-	t.Run("self", func(t *testing.T) {
-		got, pw := call(t, "regular1", "regular1")
-		wantMsgs(t, got,
-			msg{0, "mysql create db=regular1 by regular1"},
-			msg{0, "user regular1 creating database for self"},
-			msg{0, "successfully created database regular1"})
-		if pw == nil || !passwordShape.MatchString(*pw) {
-			t.Fatalf("password %v", pw)
-		}
-		useMariaDB(t, e.login(t, "tcp", "regular1", *pw, "regular1"), "e2e_tcp")
-		useMariaDB(t, e.login(t, "unix", "regular1", *pw, "regular1"), "e2e_unix")
-		if !c.Log.WaitLine("event=op outcome=ok", "principal=regular1@"+e.r.Name+" op=mysql") {
-			t.Errorf("no audit record:\n%s", c.Log)
-		}
+		t.Run("self", func(t *testing.T) {
+			got, pw := call(t, "regular1", "regular1")
+			wantMsgs(t, got, created(e.d.op, "regular1", "regular1", self("regular1"))...)
+			if pw == nil || !passwordShape.MatchString(*pw) {
+				t.Fatalf("password %v", pw)
+			}
+			e.use(t, "regular1", *pw)
+			e.confined(t, "regular1", *pw)
+			if !c.Log.WaitLine("event=op outcome=ok", "principal=regular1@"+e.r.Name+" op="+e.d.op) {
+				t.Errorf("no audit record:\n%s", c.Log)
+			}
+		})
+		t.Run("re-run", func(t *testing.T) {
+			got, pw := call(t, "regular1", "regular1")
+			wantMsgs(t, got, msg{0, e.d.op + " create db=regular1 by regular1"}, msg{0, self("regular1")}, msg{0, e.rerun + "regular1"})
+			if pw == nil {
+				t.Fatal("no password")
+			}
+			if err := e.login(t, "regular1", *pw, "regular1"); err != nil {
+				t.Errorf("login with the new password: %v", err)
+			}
+		})
+		t.Run("refusals", func(t *testing.T) {
+			refusalsThroughCeod(t, e.d, call, e.state, "office1", "syscom1", "bad;name")
+			refusalsThroughCeod(t, e.d, call, e.state, "regular1", "office1", "Bad Name")
+		})
+		t.Run("syscom for a member", func(t *testing.T) {
+			got, pw := call(t, "syscom1", "office1")
+			wantMsgs(t, got, created(e.d.op, "syscom1", "office1", bySyscom)...)
+			if pw == nil {
+				t.Fatal("no password")
+			}
+			e.use(t, "office1", *pw)
+		})
+		t.Run("malformed request ends the connection", func(t *testing.T) { malformedEndsConnection(t, c, e.d) })
 	})
-	t.Run("refusals", func(t *testing.T) { refusalsThroughCeod(t, mysqlMsgs, call, e.state, "office1", "syscom1", "bad;name") })
-	t.Run("syscom for a member", func(t *testing.T) {
-		got, pw := call(t, "syscom1", "office1")
-		wantMsgs(t, got,
-			msg{0, "mysql create db=office1 by syscom1"},
-			msg{0, "user syscom1 is on systems committee"},
-			msg{0, "successfully created database office1"})
-		if pw == nil {
-			t.Fatal("no password")
-		}
-		useMariaDB(t, e.login(t, "tcp", "office1", *pw, "office1"), "e2e")
-	})
-	t.Run("malformed request ends the connection", func(t *testing.T) { malformedEndsConnection(t, c, mysqlMsgs) })
-}
-
-// TestPostgreSQLThroughCeod: ceoc (library, kinit ticket) -> in-process ceod
-// (GSS-API, sealed frames) -> postgresql handler (op 0x05) ->
-// ops/directory (slapd) and PostgreSQL; then a scram login with the
-// returned password.
-func TestPostgreSQLThroughCeod(t *testing.T) {
-	e := newPGEnv(t)
-	c := ceodtest.Serve(t, e.r, map[wire.MsgType]server.Op{0x05: ceodtest.Op("postgresql", e.handler(t, "postgres", "template1"))})
-	call := func(t *testing.T, caller, name string) ([]msg, *string) {
-		t.Helper()
-		return callThrough(t, c, pgMsgs, caller, name)
-	}
-	for _, q := range []string{"DROP DATABASE IF EXISTS regular1", "DROP ROLE IF EXISTS regular1"} {
-		if _, err := e.pool.Exec(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	t.Run("self", func(t *testing.T) {
-		got, pw := call(t, "regular1", "regular1")
-		wantMsgs(t, got,
-			msg{0, "postgresql create db=regular1 by regular1"},
-			msg{0, "user regular1 creating database for self"},
-			msg{0, "successfully created database regular1"})
-		if pw == nil || !passwordShape.MatchString(*pw) {
-			t.Fatalf("password %v", pw)
-		}
-		conn, err := e.connect(t, "regular1", *pw, "regular1")
-		if err != nil {
-			t.Fatalf("login: %v", err)
-		}
-		usePostgreSQL(t, conn)
-		if _, err := e.connect(t, "regular1", *pw, "postgres"); sqlstate(err) != "42501" {
-			t.Errorf("connect to postgres: %v, want permission denied 42501", err)
-		}
-		if !c.Log.WaitLine("event=op outcome=ok", "principal=regular1@"+e.r.Name+" op=postgresql") {
-			t.Errorf("no audit record:\n%s", c.Log)
-		}
-	})
-	t.Run("re-run", func(t *testing.T) {
-		got, pw := call(t, "regular1", "regular1")
-		wantMsgs(t, got,
-			msg{0, "postgresql create db=regular1 by regular1"},
-			msg{0, "user regular1 creating database for self"},
-			msg{0, "successfully reset password for regular1"})
-		if pw == nil {
-			t.Fatal("no password")
-		}
-		if _, err := e.connect(t, "regular1", *pw, "regular1"); err != nil {
-			t.Errorf("login with the new password: %v", err)
-		}
-	})
-	t.Run("refusals", func(t *testing.T) { refusalsThroughCeod(t, pgMsgs, call, e.state, "regular1", "office1", "Bad Name") })
-	t.Run("malformed request ends the connection", func(t *testing.T) { malformedEndsConnection(t, c, pgMsgs) })
 }

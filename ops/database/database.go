@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,7 @@ type Engine interface {
 	rules() rules
 	// secret turns a new password into what the server stores (a hash or
 	// a verifier), so that the password itself never reaches the server.
+	// The op checks it against rules.secretShape before use.
 	secret(pw string, rand io.Reader) (string, error)
 	// apply creates or resets the account and database name with
 	// secret, all or nothing. reset reports that only a password was
@@ -43,9 +45,12 @@ type Engine interface {
 	// Before creating an object it calls st.begin with the object's
 	// step name (stepDatabase, stepAccount), and st.done after.
 	apply(ctx context.Context, log *slog.Logger, name, secret string, st stepper) (reset bool, err error)
-	// undo removes what the step named made for name, if it is there
-	// (DROP ... IF EXISTS): recovery of an unfinished request.
-	undo(ctx context.Context, step, name string) error
+	// ident is name quoted as an identifier; account is the account
+	// name makes, quoted.
+	ident(name string) string
+	account(name string) string
+	// exec runs a statement on the admin connection.
+	exec(ctx context.Context, stmt string) error
 	// serverError is the client's view of the server's own error, if err
 	// holds one.
 	serverError(err error) (string, bool)
@@ -60,6 +65,10 @@ type rules struct {
 	reserved []string // names refused whoever asks (lower case)
 	prefix   string   // a reserved name prefix, "" for none
 	admin    string   // the admin account, also refused
+	account  string   // what the server calls an account: USER, ROLE
+	// secretShape is the only shape a secret may have: it is put in a
+	// string literal of a statement (DDL takes no parameters).
+	secretShape *regexp.Regexp
 }
 
 // Deps are the inputs both database ops share.
@@ -179,6 +188,9 @@ func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMe
 	if err == nil {
 		secret, err = o.e.secret(pw, o.d.Rand)
 	}
+	if err == nil && !o.r.secretShape.MatchString(secret) {
+		err = errors.New("internal error: secret of an unexpected shape")
+	}
 	if err != nil {
 		o.log.Error("password generation failed", "err", err)
 		add(int32(syscall.EIO), "exception occured creating database: no entropy")
@@ -242,6 +254,19 @@ const (
 	stepAccount  = "account" // MariaDB user or PostgreSQL role
 )
 
+// drop is the statement that removes what the step named made for name
+// on e, if it is there, or "" for an unknown step: the undo of a failed
+// or unfinished request.
+func drop(e Engine, step, name string) string {
+	switch step {
+	case stepDatabase:
+		return "DROP DATABASE IF EXISTS " + e.ident(name)
+	case stepAccount:
+		return "DROP " + e.rules().account + " IF EXISTS " + e.account(name)
+	}
+	return ""
+}
+
 // stepper is how an engine journals the objects it creates.
 type stepper interface {
 	// begin records that the step is about to create its object; an
@@ -272,7 +297,14 @@ func (o *op) UndoStep(ctx context.Context, _ *journal.Record, s *journal.Step) e
 	if !ValidName(name, o.r.maxName) {
 		return fmt.Errorf("database: journal step %s has an invalid name %q", s.Name, name)
 	}
-	return o.e.undo(ctx, s.Name, name)
+	stmt := drop(o.e, s.Name, name)
+	if stmt == "" {
+		return fmt.Errorf("database: unknown journal step %q", s.Name)
+	}
+	if err := o.e.exec(ctx, stmt); err != nil {
+		return fmt.Errorf("database: undoing %s %s: %w", s.Name, name, err)
+	}
+	return nil
 }
 
 // refusal is a decision made from the server's state.
@@ -300,8 +332,25 @@ func (o *op) describe(err error) string {
 	return step + ": server unavailable"
 }
 
-// redactText hides secret in an error's text should a server message
-// quote a statement.
+// redactServer hides secret should a server message quote a statement:
+// in a copy of the server's error E, the text fields that fields names,
+// or else in the error's text.
+func redactServer[E any, P interface {
+	*E
+	error
+}](err error, secret string, fields func(*E) []*string) error {
+	var se P
+	if errors.As(err, &se) {
+		c := *se
+		for _, f := range fields(&c) {
+			*f = strings.ReplaceAll(*f, secret, "REDACTED")
+		}
+		return P(&c)
+	}
+	return redactText(err, secret)
+}
+
+// redactText hides secret in an error's text.
 func redactText(err error, secret string) error {
 	if strings.Contains(err.Error(), secret) {
 		return errors.New(strings.ReplaceAll(err.Error(), secret, "REDACTED"))

@@ -102,7 +102,7 @@ func (m *MariaDB) check() error {
 }
 
 func (m *MariaDB) rules() rules {
-	return rules{op: "mysql", maxName: MariaDBMaxName, reserved: mariaDBReserved, admin: m.AdminUser}
+	return rules{op: "mysql", maxName: MariaDBMaxName, reserved: mariaDBReserved, admin: m.AdminUser, account: "USER", secretShape: nativeHashRule}
 }
 
 func (m *MariaDB) handler(o *op) ops.Handler {
@@ -111,23 +111,9 @@ func (m *MariaDB) handler(o *op) ops.Handler {
 	})
 }
 
-// secret is the password's mysql_native_password hash, checked against
-// its only possible shape before it is put in a string literal.
+// secret is the password's mysql_native_password hash.
 func (m *MariaDB) secret(pw string, _ io.Reader) (string, error) {
-	hash := nativeHash(pw)
-	if !nativeHashRule.MatchString(hash) {
-		return "", errors.New("internal error: bad password hash")
-	}
-	return hash, nil
-}
-
-// serverError is the server's error number and text (MySQLdb style).
-func (m *MariaDB) serverError(err error) (string, bool) {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return fmt.Sprintf("(%d, '%s')", me.Number, me.Message), true
-	}
-	return "", false
+	return nativeHash(pw), nil
 }
 
 // apply runs the statements on one connection. Identifiers are the
@@ -170,10 +156,10 @@ func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string
 	}
 
 	db := quoteIdent(name)
-	account := quoteIdent(name) + "@" + quoteIdent("localhost")
+	account := m.account(name)
 	steps := []struct{ what, stmt, undo, journal string }{
-		{"creating database", "CREATE DATABASE IF NOT EXISTS " + db, "DROP DATABASE IF EXISTS " + db, stepDatabase},
-		{"creating user", "CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", "DROP USER IF EXISTS " + account, stepAccount},
+		{"creating database", "CREATE DATABASE IF NOT EXISTS " + db, drop(m, stepDatabase, name), stepDatabase},
+		{"creating user", "CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", drop(m, stepAccount, name), stepAccount},
 		// On a re-run the account exists and CREATE USER IF NOT EXISTS
 		// left it alone: set the new password.
 		{"setting password", "ALTER USER " + account + " IDENTIFIED BY PASSWORD '" + hash + "'", "", ""},
@@ -208,30 +194,29 @@ func (m *MariaDB) apply(ctx context.Context, log *slog.Logger, name, hash string
 	return false, nil
 }
 
-// undo drops what a journaled step created, if it is there.
-func (m *MariaDB) undo(ctx context.Context, step, name string) error {
-	var stmt string
-	switch step {
-	case stepDatabase:
-		stmt = "DROP DATABASE IF EXISTS " + quoteIdent(name)
-	case stepAccount:
-		stmt = "DROP USER IF EXISTS " + quoteIdent(name) + "@" + quoteIdent("localhost")
-	default:
-		return fmt.Errorf("database: unknown journal step %q", step)
-	}
-	if _, err := m.DB.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("database: undoing %s %s: %w", step, name, err)
-	}
-	return nil
+func (m *MariaDB) exec(ctx context.Context, stmt string) error {
+	_, err := m.DB.ExecContext(ctx, stmt)
+	return err
 }
 
-// redact hides secret should a server message quote a statement.
-func redactMariaDB(err error, secret string) error {
+func (m *MariaDB) ident(name string) string { return quoteIdent(name) }
+
+// account is the op's account for name: it logs in only from localhost
+// (the socket or 127.0.0.1).
+func (m *MariaDB) account(name string) string {
+	return quoteIdent(name) + "@" + quoteIdent("localhost")
+}
+
+// serverError is the server's error number and text (MySQLdb style).
+func (m *MariaDB) serverError(err error) (string, bool) {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		c := *me
-		c.Message = strings.ReplaceAll(c.Message, secret, "REDACTED")
-		return &c
+		return fmt.Sprintf("(%d, '%s')", me.Number, me.Message), true
 	}
-	return redactText(err, secret)
+	return "", false
+}
+
+// redactMariaDB hides secret should a server message quote a statement.
+func redactMariaDB(err error, secret string) error {
+	return redactServer(err, secret, func(e *mysql.MySQLError) []*string { return []*string{&e.Message} })
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,6 @@ import (
 	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
-	"github.com/csclub/ceo/ops/authz"
 )
 
 type mariaEnv struct {
@@ -40,6 +40,53 @@ func newMariaEnv(t *testing.T) *mariaEnv {
 		Log: slog.New(slog.NewTextHandler(logs, nil)),
 	}, &MariaDB{DB: admin, AdminUser: r.MySQLAdminUser})
 	return &mariaEnv{r: r, admin: admin, h: h, logs: logs}
+}
+
+// engine is the environment as the tests of both engines drive it.
+func (e *mariaEnv) engine(t *testing.T) *engineEnv {
+	return &engineEnv{d: mysqlMsgs, id: 0x03, maxName: MariaDBMaxName, r: e.r, h: e.h, logs: e.logs,
+		state: e.state,
+		login: func(t *testing.T, user, pw, db string) error { return e.login(t, "tcp", user, pw, db).Ping() },
+		// Over both the socket and TCP: the account is user@localhost.
+		use: func(t *testing.T, user, pw string) {
+			useMariaDB(t, e.login(t, "unix", user, pw, user), "keep")
+			useMariaDB(t, e.login(t, "tcp", user, pw, user), "keep")
+		},
+		kept: func(t *testing.T, user, pw string) (v string, err error) {
+			err = e.login(t, "unix", user, pw, user).QueryRow("SELECT v FROM keep WHERE id = 1").Scan(&v)
+			return v, err
+		},
+		confined: e.confined,
+		code: func(err error) string {
+			var me *mysql.MySQLError
+			if errors.As(err, &me) {
+				return strconv.Itoa(int(me.Number))
+			}
+			return ""
+		},
+		badPassword: "1045", // access denied
+		rerun:       "successfully created database ",
+		secrets:     func(pw string) []string { return []string{pw, nativeHash(pw), e.r.MySQLAdminPassword} },
+		limited:     e.limited,
+		failure:     "exception occured creating database: granting privileges: (1044,",
+		refusals: func(*testing.T) []refusalCase {
+			return []refusalCase{
+				invalidName("mysql", "semicolon", "a;b", "a;b"),
+				invalidName("mysql", "backtick", "syscom1", "x`; DROP DATABASE mysql; --"),
+				invalidName("mysql", "quote", "syscom1", "x'y"),
+				invalidName("mysql", "underscore wildcard", "syscom1", "a_b"),
+				reservedName("mysql", "syscom1", "root"),
+				reservedName("mysql", "mysql", "mysql"),
+			}
+		},
+		drop: func(t *testing.T, name string) {
+			for _, q := range []string{"DROP DATABASE IF EXISTS " + quoteIdent(name), "DROP USER IF EXISTS " + quoteIdent(name) + "@`localhost`"} {
+				if _, err := e.admin.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	}
 }
 
 // login opens a connection as user over TCP 127.0.0.1 or the socket.
@@ -68,245 +115,52 @@ func mysqlErrno(err error) uint16 {
 	return 0
 }
 
+// confined: the account is user@localhost and reaches nothing beyond its
+// own database.
+func (e *mariaEnv) confined(t *testing.T, user, pw string) {
+	t.Helper()
+	db := e.login(t, "tcp", user, pw, user)
+	var current string
+	if err := db.QueryRow("SELECT CURRENT_USER()").Scan(&current); err != nil || current != user+"@localhost" {
+		t.Errorf("CURRENT_USER() = %s, %v", current, err)
+	}
+	_, err := db.Exec("USE mysql")
+	if n := mysqlErrno(err); n != 1044 {
+		t.Errorf("USE mysql: %v (errno %d), want access denied 1044", err, n)
+	}
+	_, err = db.Exec("CREATE DATABASE " + quoteIdent(user+"-other"))
+	if n := mysqlErrno(err); n != 1044 {
+		t.Errorf("CREATE DATABASE elsewhere: %v, want 1044", err)
+	}
+}
+
 // state is every account (with its password hash) and database: what a
 // refusal must leave alone.
 func (e *mariaEnv) state(t *testing.T) string {
 	t.Helper()
 	var lines []string
-	rows, err := e.admin.Query("SELECT CONCAT(User, '@', Host, ' ', authentication_string) FROM mysql.user ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
+	for _, q := range []string{
+		"SELECT CONCAT(User, '@', Host, ' ', authentication_string) FROM mysql.user ORDER BY 1",
+		"SELECT CONCAT('db ', SCHEMA_NAME) FROM information_schema.SCHEMATA ORDER BY 1",
+		"SELECT CONCAT('grant ', GRANTEE, ' ', TABLE_SCHEMA, ' ', PRIVILEGE_TYPE) FROM information_schema.SCHEMA_PRIVILEGES ORDER BY 1",
+	} {
+		rows, err := e.admin.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			lines = append(lines, s)
+		}
+		rows.Close()
 	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		lines = append(lines, s)
-	}
-	rows.Close()
-	rows, err = e.admin.Query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		lines = append(lines, "db "+s)
-	}
-	rows.Close()
-	rows, err = e.admin.Query("SELECT CONCAT(GRANTEE, ' ', TABLE_SCHEMA, ' ', PRIVILEGE_TYPE) FROM information_schema.SCHEMA_PRIVILEGES ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		lines = append(lines, "grant "+s)
-	}
-	rows.Close()
 	return strings.Join(lines, "\n")
 }
 
-// useDatabase proves the account owns its database: it makes a table,
-// writes and reads a row.
-func useMariaDB(t *testing.T, db *sql.DB, table string) {
-	t.Helper()
-	if _, err := db.Exec("CREATE TABLE IF NOT EXISTS " + table + " (id INT PRIMARY KEY, v VARCHAR(20))"); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	if _, err := db.Exec("REPLACE INTO "+table+" VALUES (1, ?)", "hello"); err != nil {
-		t.Fatalf("insert: %v", err)
-	}
-	var v string
-	if err := db.QueryRow("SELECT v FROM " + table + " WHERE id = 1").Scan(&v); err != nil || v != "hello" {
-		t.Fatalf("select: %q %v", v, err)
-	}
-}
-
-func TestMariaDBCreateSelfAndLogin(t *testing.T) {
-	e := newMariaEnv(t)
-	name := account(t, e.r, "m")
-	got, pw := call(t, mysqlMsgs, e.h, name, proto.String(name))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + name + " by " + name},
-		msg{0, "user " + name + " creating database for self"},
-		msg{0, "successfully created database " + name})
-	if pw == nil || !passwordShape.MatchString(*pw) {
-		t.Fatalf("password %v does not look like 20 alphanumerics", pw)
-	}
-	for _, network := range []string{"tcp", "unix"} {
-		t.Run(network, func(t *testing.T) {
-			db := e.login(t, network, name, *pw, name)
-			var user string
-			if err := db.QueryRow("SELECT CURRENT_USER()").Scan(&user); err != nil {
-				t.Fatalf("login over %s: %v", network, err)
-			}
-			if user != name+"@localhost" {
-				t.Errorf("CURRENT_USER() = %s", user)
-			}
-			useMariaDB(t, db, "t_"+network)
-			// Nothing beyond its own database.
-			_, err := db.Exec("USE mysql")
-			if n := mysqlErrno(err); n != 1044 {
-				t.Errorf("USE mysql: %v (errno %d), want access denied 1044", err, n)
-			}
-			_, err = db.Exec("CREATE DATABASE " + quoteIdent(name+"-other"))
-			if n := mysqlErrno(err); n != 1044 {
-				t.Errorf("CREATE DATABASE elsewhere: %v, want 1044", err)
-			}
-		})
-	}
-	// Neither the password nor its hash is logged.
-	if strings.Contains(e.logs.String(), *pw) || strings.Contains(e.logs.String(), nativeHash(*pw)) ||
-		strings.Contains(e.logs.String(), e.r.MySQLAdminPassword) {
-		t.Errorf("a secret was logged:\n%s", e.logs)
-	}
-	if !strings.Contains(e.logs.String(), "outcome=ok") {
-		t.Errorf("no log record of the op:\n%s", e.logs)
-	}
-}
-
-func TestMariaDBRerunResetsPassword(t *testing.T) {
-	e := newMariaEnv(t)
-	name := account(t, e.r, "m")
-	_, pw1 := call(t, mysqlMsgs, e.h, name, proto.String(name))
-	if pw1 == nil {
-		t.Fatal("no password")
-	}
-	useMariaDB(t, e.login(t, "tcp", name, *pw1, name), "keep")
-
-	got, pw2 := call(t, mysqlMsgs, e.h, name, proto.String(name))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + name + " by " + name},
-		msg{0, "user " + name + " creating database for self"},
-		msg{0, "successfully created database " + name})
-	if pw2 == nil || *pw2 == *pw1 {
-		t.Fatalf("re-run did not give a new password: %v", pw2)
-	}
-	err := e.login(t, "tcp", name, *pw1, name).Ping()
-	if n := mysqlErrno(err); n != 1045 {
-		t.Errorf("old password: %v, want access denied 1045", err)
-	}
-	db := e.login(t, "unix", name, *pw2, name)
-	var v string
-	if err := db.QueryRow("SELECT v FROM keep WHERE id = 1").Scan(&v); err != nil || v != "hello" {
-		t.Errorf("data after reset: %q %v", v, err)
-	}
-}
-
-func TestMariaDBSyscomAndClubs(t *testing.T) {
-	e := newMariaEnv(t)
-	member := opstest.UniqueName("mem")
-	club := opstest.UniqueName("club")
-	opstest.AddAccount(t, e.r, opstest.Account{Name: member, UID: opstest.UniqueUID()})
-	opstest.AddAccount(t, e.r, opstest.Account{Name: club, UID: opstest.UniqueUID(), Club: true, Members: []string{"regular1"}})
-
-	got, pw := call(t, mysqlMsgs, e.h, "syscom1", proto.String(member))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + member + " by syscom1"},
-		msg{0, "user syscom1 is on systems committee"},
-		msg{0, "successfully created database " + member})
-	if pw == nil {
-		t.Fatal("no password")
-	}
-	useMariaDB(t, e.login(t, "tcp", member, *pw, member), "t")
-
-	// office1 is not in the club: refused, nothing made.
-	before := e.state(t)
-	got, pw = call(t, mysqlMsgs, e.h, "office1", proto.String(club))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + club + " by office1"},
-		msg{int32(syscall.EPERM), "denied, user office1 is not in club group " + club})
-	if pw != nil {
-		t.Error("a refusal carries a password")
-	}
-	if after := e.state(t); after != before {
-		t.Errorf("refusal changed the server:\n%s\n---\n%s", before, after)
-	}
-
-	got, pw = call(t, mysqlMsgs, e.h, "regular1", proto.String(club))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + club + " by regular1"},
-		msg{0, "user regular1 is in club group " + club},
-		msg{0, "successfully created database " + club})
-	if pw == nil {
-		t.Fatal("no password")
-	}
-	useMariaDB(t, e.login(t, "unix", club, *pw, club), "t")
-}
-
-func TestMariaDBRefusalsChangeNothing(t *testing.T) {
-	e := newMariaEnv(t)
-	cases := append(commonRefusals("mysql", MariaDBMaxName), []refusalCase{
-		{"semicolon", "a;b", proto.String("a;b"), []msg{
-			{0, "mysql create db=a;b by a;b"},
-			{0, "user a;b creating database for self"},
-			{int32(syscall.EINVAL), "invalid characters in username a;b"}}},
-		{"backtick", "syscom1", proto.String("x`; DROP DATABASE mysql; --"), []msg{
-			{0, "mysql create db=x`; DROP DATABASE mysql; -- by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "invalid characters in username x`; DROP DATABASE mysql; --"}}},
-		{"quote", "syscom1", proto.String("x'y"), []msg{
-			{0, "mysql create db=x'y by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "invalid characters in username x'y"}}},
-		{"underscore wildcard", "syscom1", proto.String("a_b"), []msg{
-			{0, "mysql create db=a_b by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "invalid characters in username a_b"}}},
-		{"reserved root", "syscom1", proto.String("root"), []msg{
-			{0, "mysql create db=root by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "username root is reserved"}}},
-		{"reserved mysql", "mysql", proto.String("mysql"), []msg{
-			{0, "mysql create db=mysql by mysql"},
-			{0, "user mysql creating database for self"},
-			{int32(syscall.EINVAL), "username mysql is reserved"}}},
-	}...)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := e.state(t)
-			got, pw := call(t, mysqlMsgs, e.h, tc.caller, tc.target)
-			wantMsgs(t, got, tc.want...)
-			if pw != nil {
-				t.Error("a refusal carries a password")
-			}
-			if after := e.state(t); after != before {
-				t.Errorf("refusal changed the server:\n%s\n---\n%s", before, after)
-			}
-		})
-	}
-}
-
-// An existing administrator account is never reset, even for syscom.
-func TestMariaDBPrivilegedAccountNotReset(t *testing.T) {
-	e := newMariaEnv(t)
-	name := account(t, e.r, "adm")
-	const oldPW = "old-admin-pw"
-	if _, err := e.admin.Exec("CREATE USER " + quoteIdent(name) + "@`localhost` IDENTIFIED BY '" + oldPW + "'"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.admin.Exec("GRANT RELOAD ON *.* TO " + quoteIdent(name) + "@`localhost`"); err != nil {
-		t.Fatal(err)
-	}
-	before := e.state(t)
-	got, pw := call(t, mysqlMsgs, e.h, "syscom1", proto.String(name))
-	wantMsgs(t, got,
-		msg{0, "mysql create db=" + name + " by syscom1"},
-		msg{0, "user syscom1 is on systems committee"},
-		msg{int32(syscall.EPERM), "denied, " + name + " is a privileged MariaDB account"})
-	if pw != nil {
-		t.Error("refusal carries a password")
-	}
-	if after := e.state(t); after != before {
-		t.Errorf("changed:\n%s\n---\n%s", before, after)
-	}
-	if err := e.login(t, "tcp", name, oldPW, "").Ping(); err != nil {
-		t.Errorf("old admin password no longer works: %v", err)
-	}
-}
-
-func TestMariaDBFailureRollsBack(t *testing.T) {
-	e := newMariaEnv(t)
+// limited is the engine on an admin account that may create databases
+// and users but not grant: the request fails at its last step.
+func (e *mariaEnv) limited(t *testing.T) Engine {
 	lim := opstest.UniqueName("lim")
 	for _, host := range []string{"localhost", "127.0.0.1"} {
 		for _, q := range []string{
@@ -323,18 +177,42 @@ func TestMariaDBFailureRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	name := opstest.UniqueName("m")
-	h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddUser(authz.User{Name: name})}, &MariaDB{DB: db})
-	before := e.state(t)
-	got, pw := call(t, mysqlMsgs, h, name, proto.String(name))
-	if len(got) != 3 || got[2].status != 1 || !strings.HasPrefix(got[2].message, "exception occured creating database: granting privileges: (1044,") {
-		t.Errorf("reply %v, want a status-1 failure granting privileges", got)
+	t.Cleanup(func() { db.Close() })
+	return &MariaDB{DB: db}
+}
+
+// useMariaDB proves the account owns its database: it makes a table,
+// writes and reads a row.
+func useMariaDB(t *testing.T, db *sql.DB, table string) {
+	t.Helper()
+	if _, err := db.Exec("CREATE TABLE IF NOT EXISTS " + table + " (id INT PRIMARY KEY, v VARCHAR(20))"); err != nil {
+		t.Fatalf("create table: %v", err)
 	}
-	if pw != nil {
-		t.Error("failure carries a password")
+	if _, err := db.Exec("REPLACE INTO "+table+" VALUES (1, ?)", "hello"); err != nil {
+		t.Fatalf("insert: %v", err)
 	}
-	if after := e.state(t); after != before {
-		t.Errorf("failure left changes:\n%s\n---\n%s", before, after)
+	var v string
+	if err := db.QueryRow("SELECT v FROM " + table + " WHERE id = 1").Scan(&v); err != nil || v != "hello" {
+		t.Fatalf("select: %q %v", v, err)
+	}
+}
+
+// An existing administrator account is never reset, even for syscom.
+func TestMariaDBPrivilegedAccountNotReset(t *testing.T) {
+	e := newMariaEnv(t)
+	name := account(t, e.r, "adm")
+	const oldPW = "old-admin-pw"
+	if _, err := e.admin.Exec("CREATE USER " + quoteIdent(name) + "@`localhost` IDENTIFIED BY '" + oldPW + "'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.Exec("GRANT RELOAD ON *.* TO " + quoteIdent(name) + "@`localhost`"); err != nil {
+		t.Fatal(err)
+	}
+	e.engine(t).refused(t, e.h, "syscom1", proto.String(name),
+		msg{0, "mysql create db=" + name + " by syscom1"},
+		msg{0, bySyscom},
+		msg{int32(syscall.EPERM), "denied, " + name + " is a privileged MariaDB account"})
+	if err := e.login(t, "tcp", name, oldPW, "").Ping(); err != nil {
+		t.Errorf("old admin password no longer works: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -70,7 +69,8 @@ func (p *PostgreSQL) check() error {
 }
 
 func (p *PostgreSQL) rules() rules {
-	return rules{op: "postgresql", maxName: PostgreSQLMaxName, reserved: postgreSQLReserved, prefix: "pg_", admin: p.AdminRole}
+	return rules{op: "postgresql", maxName: PostgreSQLMaxName, reserved: postgreSQLReserved, prefix: "pg_", admin: p.AdminRole, account: "ROLE",
+		secretShape: verifierRule}
 }
 
 func (p *PostgreSQL) handler(o *op) ops.Handler {
@@ -79,27 +79,9 @@ func (p *PostgreSQL) handler(o *op) ops.Handler {
 	})
 }
 
-// secret is the password's SCRAM-SHA-256 verifier with a fresh salt,
-// checked against its only possible shape before it is put in a string
-// literal.
+// secret is the password's SCRAM-SHA-256 verifier with a fresh salt.
 func (p *PostgreSQL) secret(pw string, rand io.Reader) (string, error) {
-	v, err := scramVerifier(pw, rand)
-	if err != nil {
-		return "", err
-	}
-	if !verifierRule.MatchString(v) {
-		return "", errors.New("internal error: bad verifier")
-	}
-	return v, nil
-}
-
-// serverError is the server's message and SQLSTATE.
-func (p *PostgreSQL) serverError(err error) (string, bool) {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code), true
-	}
-	return "", false
+	return scramVerifier(pw, rand)
 }
 
 // apply makes the role and database. Identifiers go through
@@ -157,12 +139,12 @@ func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier
 		}
 		cleanup := context.WithoutCancel(ctx)
 		if createdDB {
-			if _, e := conn.Exec(cleanup, "DROP DATABASE IF EXISTS "+ident); e != nil {
+			if _, e := conn.Exec(cleanup, drop(p, stepDatabase, name)); e != nil {
 				log.Error("cleanup failed", "step", "drop database", "target", name, "err", e)
 			}
 		}
 		if createdRole {
-			if _, e := conn.Exec(cleanup, "DROP ROLE IF EXISTS "+ident); e != nil {
+			if _, e := conn.Exec(cleanup, drop(p, stepAccount, name)); e != nil {
 				log.Error("cleanup failed", "step", "drop role", "target", name, "err", e)
 			}
 		}
@@ -218,33 +200,25 @@ func (p *PostgreSQL) apply(ctx context.Context, log *slog.Logger, name, verifier
 	return !createdDB, nil
 }
 
-// undo drops what a journaled step created, if it is there.
-func (p *PostgreSQL) undo(ctx context.Context, step, name string) error {
-	ident := pgx.Identifier{name}.Sanitize()
-	var stmt string
-	switch step {
-	case stepDatabase:
-		stmt = "DROP DATABASE IF EXISTS " + ident
-	case stepAccount:
-		stmt = "DROP ROLE IF EXISTS " + ident
-	default:
-		return fmt.Errorf("database: unknown journal step %q", step)
+func (p *PostgreSQL) ident(name string) string   { return pgx.Identifier{name}.Sanitize() }
+func (p *PostgreSQL) account(name string) string { return p.ident(name) }
+
+func (p *PostgreSQL) exec(ctx context.Context, stmt string) error {
+	_, err := p.Pool.Exec(ctx, stmt)
+	return err
+}
+
+// serverError is the server's message and SQLSTATE.
+func (p *PostgreSQL) serverError(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code), true
 	}
-	if _, err := p.Pool.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("database: undoing %s %s: %w", step, name, err)
-	}
-	return nil
+	return "", false
 }
 
 // redactPostgreSQL hides secret should a server message quote a
 // statement.
 func redactPostgreSQL(err error, secret string) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		c := *pe
-		c.Message = strings.ReplaceAll(c.Message, secret, "REDACTED")
-		c.Detail = strings.ReplaceAll(c.Detail, secret, "REDACTED")
-		return &c
-	}
-	return redactText(err, secret)
+	return redactServer(err, secret, func(e *pgconn.PgError) []*string { return []*string{&e.Message, &e.Detail} })
 }

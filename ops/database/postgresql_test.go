@@ -20,7 +20,6 @@ import (
 	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops"
-	"github.com/csclub/ceo/ops/authz"
 )
 
 type pgEnv struct {
@@ -123,159 +122,76 @@ func usePostgreSQL(t *testing.T, c *pgx.Conn) {
 	}
 }
 
-func TestPostgreSQLCreateSelfLoginAndIsolation(t *testing.T) {
-	e := newPGEnv(t)
-	// First without locking, on a cluster as initdb made it (other tests
-	// lock "postgres"): the role can still reach "postgres", and the op
-	// says so in the log.
-	for _, db := range []string{"postgres", "template1"} {
-		if _, err := e.pool.Exec(t.Context(), "GRANT CONNECT ON DATABASE "+db+" TO PUBLIC"); err != nil {
-			t.Fatal(err)
-		}
+// engine is the environment as the tests of both engines drive it.
+func (e *pgEnv) engine(t *testing.T) *engineEnv {
+	return &engineEnv{d: pgMsgs, id: 0x05, maxName: PostgreSQLMaxName, r: e.r, h: e.handler(t, "postgres", "template1"), logs: e.logs,
+		state: e.state,
+		login: func(t *testing.T, user, pw, db string) error { _, err := e.connect(t, user, pw, db); return err },
+		use: func(t *testing.T, user, pw string) {
+			c, err := e.connect(t, user, pw, user)
+			if err != nil {
+				t.Fatalf("login with the returned password: %v", err)
+			}
+			usePostgreSQL(t, c)
+		},
+		kept: func(t *testing.T, user, pw string) (v string, err error) {
+			c, err := e.connect(t, user, pw, user)
+			if err == nil {
+				err = c.QueryRow(t.Context(), "SELECT v FROM keep WHERE id = 1").Scan(&v)
+			}
+			return v, err
+		},
+		confined:    e.confined,
+		code:        sqlstate,
+		badPassword: "28P01", // invalid password
+		rerun:       "successfully reset password for ",
+		secrets:     func(pw string) []string { return []string{pw, e.r.PGAdminPassword, "SCRAM-SHA-256$"} },
+		limited:     e.limited,
+		failure:     "exception occured creating database: creating database: permission denied",
+		refusals:    e.refusals,
+		drop: func(t *testing.T, name string) {
+			ident := pgx.Identifier{name}.Sanitize()
+			for _, q := range []string{"DROP DATABASE IF EXISTS " + ident, "DROP ROLE IF EXISTS " + ident} {
+				if _, err := e.pool.Exec(t.Context(), q); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
 	}
-	other := account(t, e.r, "p")
-	_, otherPW := call(t, pgMsgs, e.handler(t), other, proto.String(other))
-	if otherPW == nil {
-		t.Fatal("no password")
-	}
-	if !strings.Contains(e.logs.String(), "database=postgres") {
-		t.Errorf("no warning about the reachable postgres database:\n%s", e.logs)
-	}
+}
 
-	// With the deployment's lock on the shared databases.
-	h := e.handler(t, "postgres", "template1")
-	name := account(t, e.r, "p")
-	got, pw := call(t, pgMsgs, h, name, proto.String(name))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=" + name + " by " + name},
-		msg{0, "user " + name + " creating database for self"},
-		msg{0, "successfully created database " + name})
-	if pw == nil || !passwordShape.MatchString(*pw) {
-		t.Fatalf("password %v does not look like 20 alphanumerics", pw)
-	}
-	c, err := e.connect(t, name, *pw, name)
+// confined: the role is plain, reaches no other database, and may not
+// make one.
+func (e *pgEnv) confined(t *testing.T, user, pw string) {
+	t.Helper()
+	c, err := e.connect(t, user, pw, user)
 	if err != nil {
-		t.Fatalf("login with the returned password: %v", err)
+		t.Fatal(err)
 	}
-	var user, db string
-	if err := c.QueryRow(t.Context(), "SELECT current_user, current_database()").Scan(&user, &db); err != nil || user != name || db != name {
-		t.Fatalf("session %s@%s: %v", user, db, err)
+	var current, db string
+	if err := c.QueryRow(t.Context(), "SELECT current_user, current_database()").Scan(&current, &db); err != nil || current != user || db != user {
+		t.Errorf("session %s@%s: %v", current, db, err)
 	}
-	usePostgreSQL(t, c)
-
-	// The role is plain.
 	var super, createdb, createrole, bypass bool
-	err = e.pool.QueryRow(t.Context(), "SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = $1", name).
+	err = e.pool.QueryRow(t.Context(), "SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = $1", user).
 		Scan(&super, &createdb, &createrole, &bypass)
 	if err != nil || super || createdb || createrole || bypass {
 		t.Errorf("role attributes super=%v createdb=%v createrole=%v bypassrls=%v (%v)", super, createdb, createrole, bypass, err)
 	}
-	if _, err := c.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{name + "-x"}.Sanitize()); sqlstate(err) != "42501" {
+	if _, err := c.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{user + "-x"}.Sanitize()); sqlstate(err) != "42501" {
 		t.Errorf("CREATE DATABASE as the new role: %v, want permission denied 42501", err)
 	}
-
-	// It reaches no other database: not postgres, not another member's.
-	for _, target := range []string{"postgres", other, "template1"} {
-		_, err := e.connect(t, name, *pw, target)
+	for _, target := range []string{"postgres", "template1"} {
+		_, err := e.connect(t, user, pw, target)
 		if sqlstate(err) != "42501" || !strings.Contains(err.Error(), "permission denied for database") {
-			t.Errorf("connect to %s as %s: %v, want permission denied (42501)", target, name, err)
+			t.Errorf("connect to %s as %s: %v, want permission denied (42501)", target, user, err)
 		}
 	}
-	// And nobody else reaches its database: not the other member.
-	if _, err := e.connect(t, other, *otherPW, name); sqlstate(err) != "42501" {
-		t.Errorf("other member connecting to %s: %v, want 42501", name, err)
-	}
-
-	if logs := e.logs.String(); strings.Contains(logs, *pw) || strings.Contains(logs, *otherPW) ||
-		strings.Contains(logs, e.r.PGAdminPassword) || strings.Contains(logs, "SCRAM-SHA-256$") {
-		t.Errorf("a secret was logged:\n%s", logs)
-	}
 }
 
-func TestPostgreSQLRerunResetsPassword(t *testing.T) {
-	e := newPGEnv(t)
-	h := e.handler(t)
-	name := account(t, e.r, "p")
-	_, pw1 := call(t, pgMsgs, h, name, proto.String(name))
-	if pw1 == nil {
-		t.Fatal("no password")
-	}
-	c, err := e.connect(t, name, *pw1, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	usePostgreSQL(t, c)
-	c.Close(t.Context())
-
-	got, pw2 := call(t, pgMsgs, h, name, proto.String(name))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=" + name + " by " + name},
-		msg{0, "user " + name + " creating database for self"},
-		msg{0, "successfully reset password for " + name})
-	if pw2 == nil || *pw2 == *pw1 {
-		t.Fatalf("no new password: %v", pw2)
-	}
-	if _, err := e.connect(t, name, *pw1, name); sqlstate(err) != "28P01" {
-		t.Errorf("old password: %v, want invalid password 28P01", err)
-	}
-	c, err = e.connect(t, name, *pw2, name)
-	if err != nil {
-		t.Fatalf("new password: %v", err)
-	}
-	var v string
-	if err := c.QueryRow(t.Context(), "SELECT v FROM keep WHERE id = 1").Scan(&v); err != nil || v != "hello" {
-		t.Errorf("data after reset: %q %v", v, err)
-	}
-}
-
-func TestPostgreSQLSyscomAndClubs(t *testing.T) {
-	e := newPGEnv(t)
-	h := e.handler(t)
-	member := opstest.UniqueName("mem")
-	club := opstest.UniqueName("club")
-	opstest.AddAccount(t, e.r, opstest.Account{Name: member, UID: opstest.UniqueUID()})
-	opstest.AddAccount(t, e.r, opstest.Account{Name: club, UID: opstest.UniqueUID(), Club: true, Members: []string{"regular1"}})
-
-	got, pw := call(t, pgMsgs, h, "syscom1", proto.String(member))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=" + member + " by syscom1"},
-		msg{0, "user syscom1 is on systems committee"},
-		msg{0, "successfully created database " + member})
-	if pw == nil {
-		t.Fatal("no password")
-	}
-	if _, err := e.connect(t, member, *pw, member); err != nil {
-		t.Error(err)
-	}
-
-	before := e.state(t)
-	got, pw = call(t, pgMsgs, h, "office1", proto.String(club))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=" + club + " by office1"},
-		msg{int32(syscall.EPERM), "denied, user office1 is not in club group " + club})
-	if pw != nil {
-		t.Error("refusal carries a password")
-	}
-	if after := e.state(t); after != before {
-		t.Errorf("refusal changed the server:\n%s\n---\n%s", before, after)
-	}
-
-	got, pw = call(t, pgMsgs, h, "regular1", proto.String(club))
-	wantMsgs(t, got,
-		msg{0, "postgresql create db=" + club + " by regular1"},
-		msg{0, "user regular1 is in club group " + club},
-		msg{0, "successfully created database " + club})
-	if pw == nil {
-		t.Fatal("no password")
-	}
-	if _, err := e.connect(t, club, *pw, club); err != nil {
-		t.Error(err)
-	}
-}
-
-func TestPostgreSQLRefusalsChangeNothing(t *testing.T) {
-	e := newPGEnv(t)
-	h := e.handler(t, "postgres")
+// refusals are PostgreSQL's own: quoting, its reserved names, roles with
+// privileges, a database of another role.
+func (e *pgEnv) refusals(t *testing.T) []refusalCase {
 	// A database that exists and belongs to someone else.
 	taken := account(t, e.r, "taken")
 	if _, err := e.pool.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{taken}.Sanitize()); err != nil {
@@ -290,62 +206,36 @@ func TestPostgreSQLRefusalsChangeNothing(t *testing.T) {
 	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+member+" LOGIN IN ROLE pg_read_all_data PASSWORD 'old-member-pw'"); err != nil {
 		t.Fatal(err)
 	}
-	cases := append(commonRefusals("postgresql", PostgreSQLMaxName), []refusalCase{
-		{"quote", "syscom1", proto.String(`x"; DROP DATABASE postgres; --`), []msg{
-			{0, `postgresql create db=x"; DROP DATABASE postgres; -- by syscom1`},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), `invalid characters in username x"; DROP DATABASE postgres; --`}}},
-		{"reserved postgres", "syscom1", proto.String("postgres"), []msg{
-			{0, "postgresql create db=postgres by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EINVAL), "username postgres is reserved"}}},
-		{"reserved template1", "template1", proto.String("template1"), []msg{
-			{0, "postgresql create db=template1 by template1"},
-			{0, "user template1 creating database for self"},
-			{int32(syscall.EINVAL), "username template1 is reserved"}}},
-		{"privileged role", "syscom1", proto.String(adm), []msg{
-			{0, "postgresql create db=" + adm + " by syscom1"},
-			{0, "user syscom1 is on systems committee"},
-			{int32(syscall.EPERM), "denied, " + adm + " is a privileged PostgreSQL role"}}},
-		{"role with memberships", member, proto.String(member), []msg{
-			{0, "postgresql create db=" + member + " by " + member},
-			{0, "user " + member + " creating database for self"},
-			{int32(syscall.EPERM), "denied, " + member + " is a privileged PostgreSQL role"}}},
-		{"database of another role", taken, proto.String(taken), []msg{
-			{0, "postgresql create db=" + taken + " by " + taken},
-			{0, "user " + taken + " creating database for self"},
-			{int32(syscall.EEXIST), "database " + taken + " exists and belongs to another role"}}},
-	}...)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := e.state(t)
-			got, pw := call(t, pgMsgs, h, tc.caller, tc.target)
-			wantMsgs(t, got, tc.want...)
-			if pw != nil {
-				t.Error("refusal carries a password")
-			}
-			if after := e.state(t); after != before {
-				t.Errorf("refusal changed the server:\n%s\n---\n%s", before, after)
-			}
-		})
+	privileged := "is a privileged PostgreSQL role"
+	admRefused := refusedName("postgresql", "privileged role", "syscom1", adm, syscall.EPERM, "denied, "+adm+" "+privileged)
+	admRefused.after = func(t *testing.T) {
+		if _, err := e.connect(t, adm, "old-admin-pw", "postgres"); err != nil && sqlstate(err) != "42501" {
+			t.Errorf("admin's old password no longer works: %v", err)
+		}
 	}
-	if _, err := e.connect(t, adm, "old-admin-pw", "postgres"); err != nil && sqlstate(err) != "42501" {
-		t.Errorf("admin's old password no longer works: %v", err)
+	return []refusalCase{
+		invalidName("postgresql", "quote", "syscom1", `x"; DROP DATABASE postgres; --`),
+		reservedName("postgresql", "syscom1", "postgres"),
+		reservedName("postgresql", "template1", "template1"),
+		admRefused,
+		refusedName("postgresql", "role with memberships", member, member, syscall.EPERM, "denied, "+member+" "+privileged),
+		refusedName("postgresql", "database of another role", taken, taken, syscall.EEXIST, "database "+taken+" exists and belongs to another role"),
 	}
 }
 
-// A failure half-way leaves nothing behind: here the database cannot be
-// created (a name the template copy rejects is hard to provoke, so the
-// admin lacks the right: a CREATEROLE-only admin).
-func TestPostgreSQLFailureRollsBack(t *testing.T) {
-	e := newPGEnv(t)
+// limited is the engine on a CREATEROLE-only admin: the role is made,
+// the database cannot be (a name the template copy rejects is hard to
+// provoke).
+func (e *pgEnv) limited(t *testing.T) Engine {
 	limited := opstest.UniqueName("lim")
-	if _, err := e.pool.Exec(t.Context(), "CREATE ROLE "+limited+" LOGIN CREATEROLE PASSWORD 'limited-pw'"); err != nil {
-		t.Fatal(err)
-	}
-	// Other tests lock "postgres" for PUBLIC.
-	if _, err := e.pool.Exec(t.Context(), "GRANT CONNECT ON DATABASE postgres TO "+limited); err != nil {
-		t.Fatal(err)
+	for _, q := range []string{
+		"CREATE ROLE " + limited + " LOGIN CREATEROLE PASSWORD 'limited-pw'",
+		// Other tests lock "postgres" for PUBLIC.
+		"GRANT CONNECT ON DATABASE postgres TO " + limited,
+	} {
+		if _, err := e.pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(limited, "limited-pw"),
 		Host: fmt.Sprintf("127.0.0.1:%d", e.r.PGPort), Path: "/postgres", RawQuery: "sslmode=disable"}
@@ -353,19 +243,44 @@ func TestPostgreSQLFailureRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	name := opstest.UniqueName("p")
-	h := mustNew(t, Deps{Dir: (&opstest.Fake{}).AddUser(authz.User{Name: name})}, &PostgreSQL{Pool: pool})
-	before := e.state(t)
-	got, pw := call(t, pgMsgs, h, name, proto.String(name))
-	if len(got) != 3 || got[2].status != 1 || !strings.Contains(got[2].message, "creating database: permission denied") {
-		t.Errorf("reply %v, want a status-1 failure creating the database", got)
+	t.Cleanup(pool.Close)
+	return &PostgreSQL{Pool: pool}
+}
+
+// Without locking, on a cluster as initdb made it (other tests lock
+// "postgres"), a new role can still reach "postgres", and the op says so
+// in the log; with the deployment's lock, the roles reach only their own
+// databases, not each other's.
+func TestPostgreSQLIsolation(t *testing.T) {
+	e := newPGEnv(t)
+	for _, db := range []string{"postgres", "template1"} {
+		if _, err := e.pool.Exec(t.Context(), "GRANT CONNECT ON DATABASE "+db+" TO PUBLIC"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if pw != nil {
-		t.Error("failure carries a password")
+	other := account(t, e.r, "p")
+	_, otherPW := call(t, pgMsgs, e.handler(t), other, proto.String(other))
+	if otherPW == nil {
+		t.Fatal("no password")
 	}
-	if after := e.state(t); after != before {
-		t.Errorf("failure left changes:\n%s\n---\n%s", before, after)
+	if !strings.Contains(e.logs.String(), "database=postgres") {
+		t.Errorf("no warning about the reachable postgres database:\n%s", e.logs)
+	}
+
+	name := account(t, e.r, "p")
+	_, pw := call(t, pgMsgs, e.handler(t, "postgres", "template1"), name, proto.String(name))
+	if pw == nil {
+		t.Fatal("no password")
+	}
+	e.confined(t, name, *pw)
+	if _, err := e.connect(t, name, *pw, other); sqlstate(err) != "42501" {
+		t.Errorf("connect to %s as %s: %v, want permission denied (42501)", other, name, err)
+	}
+	if _, err := e.connect(t, other, *otherPW, name); sqlstate(err) != "42501" {
+		t.Errorf("other member connecting to %s: %v, want 42501", name, err)
+	}
+	if strings.Contains(e.logs.String(), *otherPW) {
+		t.Errorf("a password was logged:\n%s", e.logs)
 	}
 }
 
