@@ -19,7 +19,6 @@ import (
 
 	opsconfig "github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/config/kv"
-	"github.com/csclub/ceo/ops/groups"
 )
 
 // DefaultDir is used when $CEO_CONFIG_DIR is unset, as in the legacy system.
@@ -69,9 +68,6 @@ type Config struct {
 	// override accounts.cf's)
 	RequestTimeout time.Duration // request_timeout: bound on one LDAP/KDC/ceod/SQL request
 	LoanPeriod     time.Duration // loan_period: after this a signed-out book is overdue
-	// Cascades are the group cascades (group_cascade_GROUP keys; default
-	// legacy's: office and syscom bring their groups along).
-	Cascades groups.Cascades
 }
 
 // DirFromEnv returns $CEO_CONFIG_DIR, or DefaultDir.
@@ -115,7 +111,6 @@ func Load(dir string) (*Config, error) {
 		SourceBase:      DefaultSourceBase,
 		RequestTimeout:  DefaultRequestTimeout,
 		LoanPeriod:      DefaultLoanPeriod,
-		Cascades:        groups.Default(),
 	}
 	if c.ShellsFile == "" {
 		c.ShellsFile = "/etc/shells"
@@ -156,9 +151,6 @@ func Load(dir string) (*Config, error) {
 		}
 		if c.LoanPeriod, err = duration(own, "loan_period", c.LoanPeriod); err != nil {
 			return nil, err
-		}
-		if c.Cascades, err = groups.Parse(own); err != nil {
-			return nil, fmt.Errorf("config: ceo.cf: %w", err)
 		}
 	}
 	return c, nil

@@ -148,13 +148,9 @@ func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) 
 		return nil
 	}
 	ts := terms.Interval(a.Current(), nterms)
-	if acc.Kind == remote.ClubRep {
-		err = a.Dir.AddNonMemberTerms(ctx, acc.Username, ts)
-	} else {
-		err = a.Dir.AddTerms(ctx, acc.Username, ts)
-	}
-	if err != nil {
-		return fmt.Errorf("the account was created, but %w", err)
+	// ceod's renew op registers them (the front end writes nothing).
+	if _, err := a.Remote.Renew(ctx, acc.Username, terms.Strings(ts), acc.Kind == remote.ClubRep); err != nil {
+		return fmt.Errorf("the account was created, but registering it for %s failed: %w", strings.Join(terms.Strings(ts), ", "), err)
 	}
 	fmt.Fprintf(e.io.Out, "Registered %s for %s.\n", acc.Username, strings.Join(terms.Strings(ts), ", "))
 	return nil

@@ -25,11 +25,7 @@ import (
 	"github.com/csclub/ceo/internal/realm"
 )
 
-func TestMain(m *testing.M) {
-	code := realm.Main(m)
-	ceotest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(ceotest.Main(m)) }
 
 func current() terms.Term { return terms.Current(time.Now) }
 

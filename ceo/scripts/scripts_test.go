@@ -13,11 +13,7 @@ import (
 	"github.com/csclub/ceo/internal/realm"
 )
 
-func TestMain(m *testing.M) {
-	code := realm.Main(m)
-	ceotest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(ceotest.Main(m)) }
 
 // run runs a built program as user (a fresh kinit) with stdin.
 func run(t *testing.T, r *realm.Realm, bin, user, stdin string, args ...string) (code int, stdout, stderr string) {

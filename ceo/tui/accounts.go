@@ -178,11 +178,8 @@ func (u *UI) accountWizard(kind remote.Kind) {
 				return nil
 			}
 			st.terms = terms.Interval(u.a.Current(), st.nterms)
-			if kind == remote.ClubRep {
-				st.regErr = u.a.Dir.AddNonMemberTerms(ctx, st.acc.Username, st.terms)
-			} else {
-				st.regErr = u.a.Dir.AddTerms(ctx, st.acc.Username, st.terms)
-			}
+			// ceod's renew op registers them (the front end writes nothing).
+			_, st.regErr = u.a.Remote.Renew(ctx, st.acc.Username, terms.Strings(st.terms), kind == remote.ClubRep)
 			return nil
 		}, func(error) { proceed() })
 	}

@@ -9,15 +9,16 @@ import (
 
 	"github.com/rivo/tview"
 
-	"github.com/csclub/ceo/ceo/app"
 	"github.com/csclub/ceo/ceo/members"
+	"github.com/csclub/ceo/ceo/remote"
 )
 
 func (u *UI) manageGroup() {
 	var g *members.Group
 	w := u.newWizard("Manage Club or Group Members")
 	w.page("Managing Club or Group", "Adding a member to a club will also grant them access to the club's files "+
-		"and allow them to become_club.\n\nChanges are made in the directory as you: only the systems committee may make them.")
+		"and allow them to become_club.\n\nceod makes the changes, as its ACL allows: the systems committee for any group, "+
+		"office staff for a club's group, a club's members for their club.")
 	p := w.page("Club or Group Information", "")
 	group := p.input("Club or Group: ", "", 30)
 	p.nextLabel = "Open"
@@ -76,11 +77,12 @@ func (u *UI) groupWindow(g *members.Group) {
 			verb, done = "Removing "+uid+" from "+g.Name, "Removed "+uid+" from "+g.Name
 		}
 		var ng *members.Group
-		var res app.GroupChange
+		var res []remote.Status
 		u.work(verb, func(ctx context.Context) error {
-			// With legacy's cascades: office brings cdrom, audio, ...
+			// ceod's group op: ceod.acl decides, ceod writes, with the
+			// cascades (office brings cdrom, audio, ...).
 			var err error
-			if res, err = u.a.ChangeGroup(ctx, g.Name, uid, add); err != nil {
+			if res, err = u.a.Remote.ChangeGroup(ctx, g.Name, add, []string{uid}); err != nil {
 				return err
 			}
 			ng, err = u.a.Dir.GetGroup(ctx, g.Name)
@@ -105,16 +107,17 @@ func (u *UI) groupWindow(g *members.Group) {
 	u.push("Manage "+g.Name, flex, form)
 }
 
-// cascadeNote tells which other groups a change brought along.
-func cascadeNote(res app.GroupChange) string {
-	s := ""
-	if len(res.Changed) > 1 {
-		s = " and " + strings.Join(res.Changed[1:], ", ")
+// cascadeNote tells which other groups a change brought along: ceod's
+// messages after the first, one per group changed.
+func cascadeNote(res []remote.Status) string {
+	if len(res) < 2 {
+		return ""
 	}
-	if len(res.Notes) > 0 {
-		s += " (" + strings.Join(res.Notes, "; ") + ")"
+	var more []string
+	for _, st := range res[1:] {
+		more = append(more, st.Message)
 	}
-	return s
+	return " (" + strings.Join(more, "; ") + ")"
 }
 
 func (u *UI) managePositions() {

@@ -9,6 +9,7 @@ import (
 	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
+	"github.com/csclub/ceo/ops/groups"
 	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/ops/member"
 )
@@ -31,7 +32,13 @@ func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client)
 		if err != nil {
 			return nil, err
 		}
-		d := member.Deps{Dir: dir, ACL: a, Realm: acc.KRB5Realm, ShellsFile: acc.ShellsFile,
+		// The cascades are configured where legacy's front end kept
+		// them (group_cascade_GROUP in ceo.cf): the group op applies them now.
+		casc, err := groups.Load(filepath.Join(b.env.ConfigDir, groups.File))
+		if err != nil {
+			return nil, err
+		}
+		d := member.Deps{Dir: dir, ACL: a, Realm: acc.KRB5Realm, ShellsFile: acc.ShellsFile, Cascades: casc,
 			HomeRoots: []string{acc.MemberHome, acc.ClubHome}, Log: b.env.Log}
 		if b.env.Ceod != nil && b.env.Ceod.LDAPWrites == ceodconfig.LDAPWritesDelegated {
 			spn, err := directory.ServicePrincipal(acc.LDAPServerURL)

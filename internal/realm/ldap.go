@@ -76,27 +76,7 @@ index term,nonMemberTerm,position eq
 # section and debian/ceo-daemon.README.Debian.
 %[12]s
 
-# ceod/admin writes everything; syscom manages the directory; office
-# registers terms; members change their own shell.
-access to attrs=userPassword
-	by dn.exact="%[8]s" write
-	by self write
-	by anonymous auth
-	by * none
-access to attrs=loginShell
-	by dn.exact="%[8]s" write
-	by %[9]s write
-	by self write
-	by * read
-access to attrs=term,nonMemberTerm
-	by dn.exact="%[8]s" write
-	by %[9]s write
-	by %[10]s write
-	by * read
-access to *
-	by dn.exact="%[8]s" write
-	by %[9]s write
-	by * read
+%[13]s
 
 # The university directory (legacy uwldap), a second tree: anyone may
 # read it, anonymously too; the first tree's rootdn adds test entries.
@@ -109,7 +89,57 @@ index uid eq,sub
 access to *
 	by dn.exact="%[6]s" write
 	by * read
-`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office, r.UWBase, SlapdLimits)
+`, schemaDir, r.Dir, r.Name, r.UsersBase, r.LDAPBase, r.LDAPRootDN, r.LDAPRootPassword, admin, syscom, office, r.UWBase, SlapdLimits, r.acl(admin, syscom, office))
+}
+
+// legacyACL is the club's slapd ACL as legacy ceo needed it: the front
+// end wrote the directory with the user's ticket.
+const legacyACL = `# ceod/admin writes everything; syscom manages the directory; office
+# registers terms; members change their own shell.
+access to attrs=userPassword
+	by dn.exact="%[1]s" write
+	by self write
+	by anonymous auth
+	by * none
+access to attrs=loginShell
+	by dn.exact="%[1]s" write
+	by %[2]s write
+	by self write
+	by * read
+access to attrs=term,nonMemberTerm
+	by dn.exact="%[1]s" write
+	by %[2]s write
+	by %[3]s write
+	by * read
+access to *
+	by dn.exact="%[1]s" write
+	by %[2]s write
+	by * read`
+
+// strictACL is the slapd ACL of strict mode (Options.StrictLDAP): ceod's
+// member ops write member, group and position data as ceod's service
+// identity (AdminPrincipal), and nobody else writes them. The one
+// exception is program, which syscom's `ceo updateprograms` still writes
+// with its own ticket (no ceod op sets it).
+const strictACL = `# Strict: only ceod's service identity writes; office and syscom read.
+access to attrs=userPassword
+	by dn.exact="%[1]s" write
+	by anonymous auth
+	by * none
+access to attrs=program
+	by dn.exact="%[1]s" write
+	by %[2]s write
+	by * read
+access to *
+	by dn.exact="%[1]s" write
+	by * read`
+
+// acl is the first tree's access control: legacy's or strict mode's.
+func (r *Realm) acl(admin, syscom, office string) string {
+	if r.StrictLDAP {
+		return fmt.Sprintf(strictACL, admin, syscom)
+	}
+	return fmt.Sprintf(legacyACL, admin, syscom, office)
 }
 
 // UWPerson is an entry of the realm's university directory.

@@ -77,6 +77,8 @@ type Realm struct {
 	HomeRoot  string          // where member and club homes go
 	LibDir    string          // CEO_LIB_DIR for legacy-style op programs
 	Journal   string          // ceod's journal (ceod.cf journal), in Dir
+	// StrictLDAP: slapd lets only AdminPrincipal write (Options.StrictLDAP).
+	StrictLDAP bool
 
 	daemons []*daemon
 	dns     *dnsServer
@@ -101,6 +103,14 @@ type Options struct {
 	// slapadd before slapd starts: the fastest way to a big directory.
 	// SeedOnce then returns their counts.
 	Seed *SeedOptions
+	// StrictLDAP gives slapd the ACLs of a club whose front end writes
+	// nothing: only ceod's service identity (AdminPrincipal, which ceod
+	// writes as with ldap_writes = service) writes member, group and
+	// position data; office and syscom read like everyone else (the one
+	// exception: syscom writes program, for ceo updateprograms). Without
+	// it slapd has the legacy ACLs (office registers terms, syscom
+	// writes everything), which ldap_writes = delegated needs.
+	StrictLDAP bool
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -187,6 +197,7 @@ func start(opts Options, base int) (r *Realm, err error) {
 	}
 	r = newRealm(opts.Name, dir, base)
 	r.seedOpts = opts.Seed
+	r.StrictLDAP = opts.StrictLDAP
 	defer func() {
 		if err != nil {
 			// The directory was empty or new: nothing of value is lost.

@@ -2,7 +2,7 @@
 // adding someone to one group also adds them to others (office brings
 // cdrom, audio, video and www; syscom brings office, staff, adm and src),
 // and removing them from it removes them from those too. It is pure
-// logic: the caller (the front end today, ceod's member ops later) makes
+// logic (and Load, reading its configuration): ceod's group op makes
 // the directory changes in the order Plan gives.
 package groups
 

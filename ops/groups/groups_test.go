@@ -1,7 +1,10 @@
 package groups
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +47,25 @@ func TestParse(t *testing.T) {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%v) accepted", bad)
 		}
+	}
+}
+
+// TestLoad: a missing file is legacy's cascades; a file's keys apply; a
+// bad one is an error naming the file.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(filepath.Join(dir, File))
+	if err != nil || !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("missing file: %v, %v", c, err)
+	}
+	path := filepath.Join(dir, File)
+	os.WriteFile(path, []byte("request_timeout = 5\ngroup_cascade_office = staff\n"), 0o644)
+	c, err = Load(path)
+	if err != nil || !reflect.DeepEqual(c["office"], []string{"staff"}) || len(c["syscom"]) != 4 {
+		t.Fatalf("Load = %v, %v", c, err)
+	}
+	os.WriteFile(path, []byte("group_cascade_office = Bad!\n"), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a bad group: %v, want an error naming %s", err, path)
 	}
 }

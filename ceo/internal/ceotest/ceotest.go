@@ -25,6 +25,16 @@ import (
 	"github.com/csclub/ceo/ops/directory"
 )
 
+// Main is the front end's TestMain: the package's tests share a realm in
+// strict LDAP mode (realm.Options.StrictLDAP), where office staff and
+// syscom may not write the directory, so every change the front end
+// makes must go through ceod; then the binaries Build made are removed.
+func Main(m *testing.M) int {
+	code := realm.MainWith(m, realm.Options{StrictLDAP: true})
+	Cleanup()
+	return code
+}
+
 // Setup returns the realm and points $KRB5_CONFIG and $CEO_CONFIG_DIR at
 // it for the test.
 func Setup(t testing.TB) *realm.Realm {

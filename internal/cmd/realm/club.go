@@ -29,7 +29,8 @@ func club(state, ceod string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	t0 := time.Now()
-	r, err := realm.Start(realm.Options{Log: logf})
+	// Strict LDAP: the front end must do everything through the hosts' ops.
+	r, err := realm.Start(realm.Options{Log: logf, StrictLDAP: true})
 	if err != nil {
 		return err
 	}
