@@ -11,28 +11,12 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/csclub/ceo/ceo/app"
-	"github.com/csclub/ceo/ceo/config"
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/internal/ceodtest/daemontest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
 func TestMain(m *testing.M) { os.Exit(ceotest.Main(m)) }
-
-// connect is the front end logged in as user, on the configuration in dir.
-func connect(t *testing.T, r *realm.Realm, dir, user string) *app.App {
-	t.Helper()
-	cfg, err := config.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Connect(t.Context(), cfg, ceotest.Login(t, r, user))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	return a
-}
 
 // TestGroupCascades: the front end's group change (App.Remote, as the
 // TUI's group screen makes it) goes through ceod's group op, which
@@ -87,7 +71,7 @@ func TestGroupCascades(t *testing.T) {
 
 	t.Run("legacy", func(t *testing.T) {
 		daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "group")
-		a := connect(t, r, r.ConfigDir, "syscom1")
+		a := ceotest.Connect(t, r, r.ConfigDir, "syscom1")
 		change(t, a, "office", true, []string{"added to office: casc1", "added to cdrom: casc1", "added to audio: casc1", "added to video: casc1"},
 			map[string]bool{"office": true, "cdrom": true, "audio": true, "video": true, "staff": false, "syscom": false})
 		// syscom brings office (already there: left alone), staff, adm, src.
@@ -108,7 +92,7 @@ func TestGroupCascades(t *testing.T) {
 			t.Fatal(err)
 		}
 		daemontest.Start(t, r, daemontest.Options{ConfigDir: dir}).RequireServed(t, "group")
-		a := connect(t, r, dir, "syscom1")
+		a := ceotest.Connect(t, r, dir, "syscom1")
 		change(t, a, "office", true, []string{"added to office: casc1", "added to staff: casc1"},
 			map[string]bool{"office": true, "staff": true})
 		change(t, a, "office", false, []string{"removed from office: casc1", "removed from staff: casc1"},

@@ -174,18 +174,9 @@ func duration(m map[string]string, key string, def time.Duration) (time.Duration
 
 // readFile parses one optional file with the shared kv parser.
 func readFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	m, err := kv.ReadFile(path)
+	if _, ok := errors.AsType[*kv.SyntaxError](err); err != nil && !ok {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	defer f.Close()
-	m, err := kv.ParseKV(f)
-	if se, ok := errors.AsType[*kv.SyntaxError](err); ok {
-		se.File = path
-		return nil, se
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
-	}
-	return m, nil
+	return m, err
 }

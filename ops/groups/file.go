@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"github.com/csclub/ceo/ops/config/kv"
 )
@@ -17,21 +16,12 @@ const File = "ceo.cf"
 // Load reads the cascades from path (Parse of its group_cascade_* keys);
 // a missing file means Default.
 func Load(path string) (Cascades, error) {
-	f, err := os.Open(path)
+	m, err := kv.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Default(), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("group cascades: %w", err)
-	}
-	defer f.Close()
-	m, err := kv.ParseKV(f)
-	if se, ok := errors.AsType[*kv.SyntaxError](err); ok {
-		se.File = path
-		return nil, se
-	}
-	if err != nil {
-		return nil, fmt.Errorf("group cascades: %s: %w", path, err)
 	}
 	c, err := Parse(m)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/csclub/ceo/ceo/app"
+	"github.com/csclub/ceo/ceo/config"
 	"github.com/csclub/ceo/ceo/members"
 	"github.com/csclub/ceo/ceo/session"
 	"github.com/csclub/ceo/internal/realm"
@@ -70,6 +72,22 @@ func loginCC(t testing.TB, cc string) *session.Session {
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Connect logs user in and connects the front end (ceo/app) on the
+// configuration in dir (r.ConfigDir, or a test's copy of it).
+func Connect(t testing.TB, r *realm.Realm, dir, user string) *app.App {
+	t.Helper()
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Connect(t.Context(), cfg, Login(t, r, user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
 }
 
 // Conn is an LDAP connection bound as the session's user.

@@ -260,15 +260,5 @@ func TestAddUserCrowded(t *testing.T) {
 
 // connect logs user in and connects the front end.
 func connect(t testing.TB, r *realm.Realm, user string) *app.App {
-	t.Helper()
-	cfg, err := config.Load(r.ConfigDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Connect(t.Context(), cfg, ceotest.Login(t, r, user))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	return a
+	return ceotest.Connect(t, r, r.ConfigDir, user)
 }

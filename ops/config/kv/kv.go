@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -55,6 +56,26 @@ func ParseKV(r io.Reader) (map[string]string, error) {
 		out[e.Name] = e.Value
 	}
 	return out, nil
+}
+
+// ReadFile parses the file at path with ParseKV; a *SyntaxError names
+// the file. The error of opening it is returned as it is (so callers may
+// test for fs.ErrNotExist).
+func ReadFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := ParseKV(f)
+	if se, ok := errors.AsType[*SyntaxError](err); ok {
+		se.File = path
+		return nil, se
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // Entry is one "name = value" line.
