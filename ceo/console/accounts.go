@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -12,106 +11,6 @@ import (
 	"github.com/csclub/ceo/ceo/terms"
 	"github.com/csclub/ceo/ceo/uwdir"
 )
-
-// accountCommands returns the account commands.
-func accountCommands() (cmds []*command) {
-	register := func(c *command) { cmds = append(cmds, c) }
-	register(&command{
-		name:    "updateprograms",
-		summary: "update members' programs from the university directory",
-		usage:   "[--source URL] [--source-base DN] [--yes | --dry-run]",
-		help: `For each member, looks up their user name in the source directory (the
-university's, by default uwldap_server_url and uwldap_base of accounts.cf) and,
-where its "ou" differs from the member's program, asks
-  USER: 'OLD' => 'NEW'? (y/n)
-and changes the program on "y". The source is read anonymously; the
-change is made in our directory as you.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			src := fs.String("source", "", "source directory URL (default: uwldap_server_url of ceo.cf)")
-			base := fs.String("source-base", "", "search base in the source directory (default: uwldap_base of ceo.cf)")
-			yes := fs.Bool("yes", false, "apply every change without asking")
-			dry := fs.Bool("dry-run", false, "only list the changes")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("unexpected argument %q", args[0])
-				}
-				if *yes && *dry {
-					return usagef("--yes and --dry-run exclude each other")
-				}
-				return updatePrograms(ctx, e, *src, *base, *yes, *dry)
-			}
-		},
-	})
-	for _, kind := range []string{remote.MySQL, remote.PostgreSQL} {
-		title := map[string]string{remote.MySQL: "MySQL", remote.PostgreSQL: "PostgreSQL"}[kind]
-		register(&command{
-			name:    kind,
-			summary: "create a " + title + " database for a user or club",
-			usage:   "create USER",
-			help: fmt.Sprintf(`Creates the %[1]s database USER for USER (or resets its password) through
-ceod, and writes the connection details, password included, to
-~USER/%[2]s (mode 0660; an older file is kept as %[2]s.old).
-You may do this for yourself, for a club whose group you are in, or (in
-syscom) for anyone.`, title, remote.InfoFile(kind)),
-			flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-				return func(ctx context.Context, e *env, args []string) error {
-					if len(args) != 2 || args[0] != "create" {
-						return usagef("want: create USER")
-					}
-					return createDatabase(ctx, e, kind, args[1])
-				}
-			},
-		})
-	}
-	register(&command{
-		name:    "addmember",
-		summary: "create a member (or club rep) account and register terms",
-		usage:   "[--clubrep] [--terms N] [--email ADDR] USERNAME NAME [PROGRAM]",
-		help: `Creates the account USERNAME for NAME (LDAP entry, Kerberos principal, home
-directory) through ceod, then registers it for N terms from the current
-one (as member terms, or with --clubrep as non-member terms; members owe
-$2.00 per term). The new password is read from standard input: the first
-line, or at a terminal typed twice without echo. Office staff only.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			clubrep := fs.Bool("clubrep", false, "a club rep account (free, non-member terms)")
-			n := fs.Int("terms", 1, "number of consecutive terms to register, from the current one (0: none)")
-			email := fs.String("email", "", "mail forward for the new account")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) < 2 || len(args) > 3 {
-					return usagef("want USERNAME NAME [PROGRAM]")
-				}
-				if *n < 0 {
-					return usagef("--terms must be 0 or more")
-				}
-				acc := remote.NewAccount{Kind: remote.Member, Username: args[0], Name: args[1], Email: *email}
-				if *clubrep {
-					acc.Kind = remote.ClubRep
-				}
-				if len(args) == 3 {
-					acc.Program = args[2]
-				}
-				return addAccount(ctx, e, acc, *n)
-			}
-		},
-	})
-	register(&command{
-		name:    "addclub",
-		summary: "create a club account",
-		usage:   "USERNAME NAME",
-		help: `Creates the club account USERNAME named NAME through ceod: LDAP entry,
-group, sudo role and a home directory shared with the club's group. Club
-accounts have no password. Office staff only.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 2 {
-					return usagef("want USERNAME NAME")
-				}
-				return addAccount(ctx, e, remote.NewAccount{Kind: remote.Club, Username: args[0], Name: args[1]}, 0)
-			}
-		},
-	})
-	return cmds
-}
 
 func addAccount(ctx context.Context, e *env, acc remote.NewAccount, nterms int) error {
 	a, err := e.App(ctx)

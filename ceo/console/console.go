@@ -45,17 +45,24 @@ type command struct {
 	summary string
 	usage   string // after "ceo NAME "
 	help    string
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+	// want, if set, names the operands, one word each ("USER SHELL"):
+	// Run refuses another count with "want WANT" before the command runs.
+	want string
+	// flags declares the command's flags on fs and returns its body; run
+	// is the body of a command without flags.
+	flags func(fs *flag.FlagSet) runFunc
+	run   runFunc
 }
+
+// runFunc is a command's body: args are the operands after the flags.
+type runFunc func(ctx context.Context, e *env, args []string) error
 
 // commandTable returns the commands by name. It is built on each use
 // (a few small values) so that the package keeps no state.
 func commandTable() map[string]*command {
 	t := map[string]*command{}
-	for _, list := range [][]*command{memberCommands(), accountCommands(), memberOpCommands()} {
-		for _, c := range list {
-			t[c.name] = c
-		}
+	for _, c := range commands() {
+		t[c.name] = c
 	}
 	return t
 }
@@ -154,7 +161,10 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 			fs.PrintDefaults()
 		}
 	}
-	run := c.flags(fs)
+	run := c.run
+	if c.flags != nil {
+		run = c.flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fs.Usage()
@@ -167,7 +177,12 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 			e.app.Close()
 		}
 	}()
-	err := run(ctx, e, fs.Args())
+	var err error
+	if c.want != "" && fs.NArg() != len(strings.Fields(c.want)) {
+		err = usagef("want %s", c.want)
+	} else {
+		err = run(ctx, e, fs.Args())
+	}
 	var failed *opFailed
 	switch {
 	case err == nil:

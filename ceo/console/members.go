@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -12,54 +11,6 @@ import (
 	"github.com/csclub/ceo/ceo/members"
 	"github.com/csclub/ceo/ceo/terms"
 )
-
-// memberCommands returns the member list commands.
-func memberCommands() (cmds []*command) {
-	register := func(c *command) { cmds = append(cmds, c) }
-	register(&command{
-		name:    "memberlist",
-		summary: "list the members registered for a term",
-		usage:   "[TERM]",
-		help: `Lists the members registered for TERM (for example f2024; default: the
-current term), one per line: user name, name and program.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			return memberlist
-		},
-	})
-	register(&command{
-		name:    "inactive",
-		summary: "list accounts not registered for DELTA terms or more",
-		usage:   "DELTA",
-		help: `Lists the accounts whose latest term (as a member or a club rep) is DELTA
-or more terms before the current one, as "USER TERM" (user name padded to
-12 columns; f0000 for an account never registered), as legacy ceo did.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			return inactive
-		},
-	})
-	register(&command{
-		name:    "expiredaccounts",
-		summary: "list (and with --email, notify) accounts whose membership expired",
-		usage:   "[--email] [--all]",
-		help: `Lists, as legacy ceo did, the members not registered (as a member or a club
-rep) for the current term whose latest term is at most 3 terms back, one
-per line as "USER (expired for N terms)", N being the terms since that
-latest term. With --all, every member not registered for the current term
-(one never registered shows as "USER (never registered)").
-
-With --email, after an explicit confirmation (type 'Yes, do this'), runs
-the expire_hook of accounts.cf as "HOOK NAME USERNAME" for each account
-listed; the hook mails the expiry notice.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-			email := fs.Bool("email", false, "notify each expired member through expire_hook (asks for confirmation)")
-			all := fs.Bool("all", false, "every member not registered for the current term, not only those expired up to 3 terms ago")
-			return func(ctx context.Context, e *env, args []string) error {
-				return expiredAccounts(ctx, e, args, *email, *all)
-			}
-		},
-	})
-	return cmds
-}
 
 func printMember(e *env, m members.Member) {
 	fmt.Fprintf(e.io.Out, "%-12s %-30s %s\n", m.UID, m.Name, m.Program)

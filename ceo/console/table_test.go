@@ -9,7 +9,7 @@ import (
 // The command table is built without init: every command of the lists
 // is in it once, and in the usage.
 func TestCommandTable(t *testing.T) {
-	lists := append(append(memberCommands(), accountCommands()...), memberOpCommands()...)
+	lists := commands()
 	table := commandTable()
 	if len(table) != len(lists) {
 		t.Errorf("%d commands in the lists, %d in the table: a name is used twice", len(lists), len(table))
