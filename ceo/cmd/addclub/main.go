@@ -2,20 +2,6 @@
 // github.com/csclub/ceo/ceo/scripts and addclub(1).
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/csclub/ceo/ceo/scripts"
 
-	"github.com/csclub/ceo/ceo/scripts"
-	"github.com/csclub/ceo/ceoc"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := scripts.AddClub.Run(ctx, os.Args[1:], scripts.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Password: scripts.TerminalPassword()}, ceoc.FromEnv())
-	stop()
-	os.Exit(code)
-}
+func main() { scripts.AddClub.Main() }

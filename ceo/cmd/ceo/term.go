@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/csclub/ceo/ceo/scripts"
 	"github.com/csclub/ceo/ceo/session"
 )
 
@@ -16,27 +17,16 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 // terminalPassword asks on the controlling terminal, without echo; nil if
 // there is none (then a missing ticket is an error saying to run kinit).
 func terminalPassword() session.PasswordFunc {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
+	read := scripts.TerminalPassword()
+	if read == nil {
 		return nil
 	}
-	tty.Close()
 	return func(_ context.Context, prompt string) (string, error) {
-		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-		if err != nil {
-			return "", err
-		}
-		defer tty.Close()
-		fmt.Fprint(tty, prompt)
-		pw, err := term.ReadPassword(int(tty.Fd()))
-		fmt.Fprintln(tty)
-		if err != nil {
-			return "", err
-		}
-		if len(pw) == 0 {
+		pw, err := read(prompt)
+		if err == nil && pw == "" {
 			return "", errors.New("empty password")
 		}
-		return string(pw), nil
+		return pw, err
 	}
 }
 
