@@ -13,44 +13,28 @@ import (
 // ceo-mysql-info (legacy) or ceo-postgresql-info.
 func InfoFile(kind string) string { return "ceo-" + kind + "-info" }
 
-// InfoText is the content of the info file.
+// InfoText is the content of the info file (legacy's text for MySQL).
 func InfoText(kind, user, password string) string {
-	switch kind {
-	case PostgreSQL:
-		return fmt.Sprintf(`PostgreSQL Database Information for %[1]s
-
-Your new PostgreSQL database was created. To connect, use
-the following options:
-
-Database: %[1]s
-Username: %[1]s
-Password: %[2]s
-Hostname: localhost
-
-The command to connect using the PostgreSQL command-line client is
-
-  psql -h localhost -U %[1]s %[1]s
-
-This database is only accessible from the database host.
-`, user, password)
-	default:
-		return fmt.Sprintf(`MySQL Database Information for %[1]s
-
-Your new MySQL database was created. To connect, use
-the following options:
-
-Database: %[1]s
-Username: %[1]s
-Password: %[2]s
-Hostname: localhost
-
-The command to connect using the MySQL command-line client is
-
-  mysql %[1]s -u %[1]s -p
-
-This database is only accessible from the database host.
-`, user, password)
+	title, client := "MySQL", fmt.Sprintf("mysql %[1]s -u %[1]s -p", user)
+	if kind == PostgreSQL {
+		title, client = "PostgreSQL", fmt.Sprintf("psql -h localhost -U %[1]s %[1]s", user)
 	}
+	return fmt.Sprintf(`%[3]s Database Information for %[1]s
+
+Your new %[3]s database was created. To connect, use
+the following options:
+
+Database: %[1]s
+Username: %[1]s
+Password: %[2]s
+Hostname: localhost
+
+The command to connect using the %[3]s command-line client is
+
+  %[4]s
+
+This database is only accessible from the database host.
+`, user, password, title, client)
 }
 
 // WriteInfo writes the info file for kind into home, as the legacy front

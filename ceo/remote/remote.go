@@ -173,29 +173,28 @@ const (
 func (c *Client) CreateDatabase(ctx context.Context, kind, user string) (string, error) {
 	switch kind {
 	case MySQL:
-		var rep ceopb.AddMySQLUserResponse
-		if err := c.call(ctx, kind, &ceopb.AddMySQLUser{Username: proto.String(user)}, &rep); err != nil {
-			return "", err
-		}
-		if _, err := statuses(kind, rep.GetMessages()); err != nil {
-			return "", err
-		}
-		if rep.GetPassword() == "" {
-			return "", errors.New("mysql: ceod reported success but sent no password")
-		}
-		return rep.GetPassword(), nil
+		return createDatabase(ctx, c, kind, &ceopb.AddMySQLUser{Username: proto.String(user)}, &ceopb.AddMySQLUserResponse{})
 	case PostgreSQL:
-		var rep ceopb.AddPostgreSQLUserResponse
-		if err := c.call(ctx, kind, &ceopb.AddPostgreSQLUser{Username: proto.String(user)}, &rep); err != nil {
-			return "", err
-		}
-		if _, err := statuses(kind, rep.GetMessages()); err != nil {
-			return "", err
-		}
-		if rep.GetPassword() == "" {
-			return "", errors.New("postgresql: ceod reported success but sent no password")
-		}
-		return rep.GetPassword(), nil
+		return createDatabase(ctx, c, kind, &ceopb.AddPostgreSQLUser{Username: proto.String(user)}, &ceopb.AddPostgreSQLUserResponse{})
 	}
 	return "", fmt.Errorf("unknown database kind %q", kind)
+}
+
+// createDatabase sends the database op kind's request req and returns
+// the password of its reply rep.
+func createDatabase[Resp interface {
+	proto.Message
+	GetMessages() []*ceopb.StatusMessage
+	GetPassword() string
+}](ctx context.Context, c *Client, kind string, req proto.Message, rep Resp) (string, error) {
+	if err := c.call(ctx, kind, req, rep); err != nil {
+		return "", err
+	}
+	if _, err := statuses(kind, rep.GetMessages()); err != nil {
+		return "", err
+	}
+	if rep.GetPassword() == "" {
+		return "", fmt.Errorf("%s: ceod reported success but sent no password", kind)
+	}
+	return rep.GetPassword(), nil
 }

@@ -157,3 +157,16 @@ func TestWriteInfo(t *testing.T) {
 		t.Fatal("no home accepted")
 	}
 }
+
+// The info files' text, byte for byte (MySQL's is legacy's).
+func TestInfoText(t *testing.T) {
+	for _, kind := range []string{MySQL, PostgreSQL} {
+		want, err := os.ReadFile(filepath.Join("testdata", kind+".golden"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := InfoText(kind, "alice", "s3cret"); got != string(want) {
+			t.Errorf("%s:\n%s\nwant:\n%s", kind, got, want)
+		}
+	}
+}
