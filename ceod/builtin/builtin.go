@@ -14,6 +14,7 @@ import (
 
 	ceodconfig "github.com/csclub/ceo/ceod/config"
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/database"
@@ -113,6 +114,11 @@ func Build(ctx context.Context, env Env, names []string) (_ *Set, err error) {
 		}
 	}()
 	b := &builder{ctx: ctx, env: env, set: s, names: names}
+	for _, n := range names {
+		if _, ok := makers[n]; ok {
+			b.governed = append(b.governed, n)
+		}
+	}
 	if !env.NoJournal && slices.ContainsFunc(names, Journaled) {
 		if err := b.openJournal(); err != nil {
 			return nil, err
@@ -137,10 +143,14 @@ type builder struct {
 	env   Env
 	set   *Set
 	names []string // the ops this host serves
-	acc   *config.Accounts
-	dir   *directory.Client
+	// governed are those of names ceod.acl governs: the built-in ops
+	// but ping.
+	governed []string
+	acc      *config.Accounts
+	dir      *directory.Client
 
 	journal *journal.Journal
+	rules   *acl.ACL // ceod.acl (see member.go)
 	// members are the member ops, built together (see member.go).
 	members map[string]ops.Handler
 }
@@ -182,7 +192,11 @@ func (b *builder) build(name string) (ops.Handler, error) {
 }
 
 func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, Log: b.env.Log,
+	a, err := b.acl()
+	if err != nil {
+		return nil, err
+	}
+	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, ACL: a, Log: b.env.Log,
 		Journal: b.journal, Recoverer: b.set.Recoverer})
 	if err != nil {
 		return nil, err
@@ -197,7 +211,11 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 }
 
 func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
-	d := mail.Deps{Dir: dir, Log: b.env.Log}
+	a, err := b.acl()
+	if err != nil {
+		return nil, err
+	}
+	d := mail.Deps{Dir: dir, ACL: a, Log: b.env.Log}
 	if acc.ForwardDNSServer != "" {
 		d.Resolver = mail.ResolverAt(acc.ForwardDNSServer)
 	}
@@ -273,7 +291,11 @@ func (b *builder) mysql(acc *config.Accounts, dir *directory.Client) (ops.Handle
 	if err := db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connecting to MariaDB as %s: %w", cf.AdminUsername, err)
 	}
-	return database.New(b.databaseDeps(acc, dir), &database.MariaDB{DB: db, AdminUser: cf.AdminUsername})
+	d, err := b.databaseDeps(acc, dir)
+	if err != nil {
+		return nil, err
+	}
+	return database.New(d, &database.MariaDB{DB: db, AdminUser: cf.AdminUsername})
 }
 
 func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
@@ -292,14 +314,18 @@ func (b *builder) postgresql(acc *config.Accounts, dir *directory.Client) (ops.H
 		return nil, fmt.Errorf("connecting to PostgreSQL (postgresql_admin_url): %w", err)
 	}
 	admin := pool.Config().ConnConfig.User
-	return database.New(b.databaseDeps(acc, dir),
-		&database.PostgreSQL{Pool: pool, AdminRole: admin, LockDatabases: cf.LockDatabases})
+	d, err := b.databaseDeps(acc, dir)
+	if err != nil {
+		return nil, err
+	}
+	return database.New(d, &database.PostgreSQL{Pool: pool, AdminRole: admin, LockDatabases: cf.LockDatabases})
 }
 
 // databaseDeps are what the two database ops share.
-func (b *builder) databaseDeps(acc *config.Accounts, dir *directory.Client) database.Deps {
-	return database.Deps{Dir: dir, Log: b.env.Log, Reserved: acc.Reserved,
-		Journal: b.journal, Recoverer: b.set.Recoverer}
+func (b *builder) databaseDeps(acc *config.Accounts, dir *directory.Client) (database.Deps, error) {
+	a, err := b.acl()
+	return database.Deps{Dir: dir, ACL: a, Log: b.env.Log, Reserved: acc.Reserved,
+		Journal: b.journal, Recoverer: b.set.Recoverer}, err
 }
 
 func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
@@ -307,7 +333,11 @@ func (b *builder) mailman(acc *config.Accounts, dir *directory.Client) (ops.Hand
 	if err != nil {
 		return nil, err
 	}
-	d := mailman.Deps{Dir: dir, MembersList: cf.MembersList,
+	a, err := b.acl()
+	if err != nil {
+		return nil, err
+	}
+	d := mailman.Deps{Dir: dir, ACL: a, MembersList: cf.MembersList,
 		ListDomain: cf.ListDomain, ListID: cf.ListID, NameRule: acc.UsernameRegex, Log: b.env.Log,
 		Trusted: b.trusted(acc)}
 	b.set.Trusted = append(b.set.Trusted, d.Trusted...)

@@ -21,14 +21,41 @@ func memberOp(op string) func(b *builder, acc *config.Accounts, dir *directory.C
 	}
 }
 
-// ACLPath is where the member ops read the ACL file: ceod.acl in the
+// ACLPath is where the built-in ops read the ACL file: ceod.acl in the
 // configuration directory.
 func ACLPath(configDir string) string { return filepath.Join(configDir, acl.File) }
+
+// LoadACL loads configDir's ceod.acl and refuses it if it has no rule
+// for one of ops, the built-in ops a host serves: ceod -check (package
+// check) and every start of ceod call it.
+func LoadACL(configDir string, ops []string) (*acl.ACL, error) {
+	path := ACLPath(configDir)
+	a, err := acl.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(path, ops...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// acl loads ceod.acl once, for every built-in op but ping.
+func (b *builder) acl() (*acl.ACL, error) {
+	if b.rules == nil {
+		a, err := LoadACL(b.env.ConfigDir, b.governed)
+		if err != nil {
+			return nil, err
+		}
+		b.rules = a
+	}
+	return b.rules, nil
+}
 
 // member builds the member ops once, sharing the ACL and kadmin client.
 func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {
 	if b.members == nil {
-		a, err := acl.Load(ACLPath(b.env.ConfigDir))
+		a, err := b.acl()
 		if err != nil {
 			return nil, err
 		}

@@ -120,6 +120,10 @@ func Run(ctx context.Context, h Host) Report {
 	if !needKerberos {
 		return r
 	}
+	if len(account) > 0 {
+		_, err := builtin.LoadACL(h.ConfigDir, account)
+		add("ACL", err, false)
+	}
 	var acc *config.Accounts
 	if len(account) > 0 {
 		if acc, err = builtin.LoadAccounts(h.ConfigDir, h.Ceod); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/wire/ceopb"
 )
@@ -113,10 +115,44 @@ func TestAccountOpsThroughDaemon(t *testing.T) {
 	call(t, d.client(t, "regular1"), "adduser", &ceopb.AddUser{Type: ceopb.AddUser_MEMBER.Enum(),
 		Username: proto.String(other), Password: proto.String(password), Realname: proto.String("Not Allowed")}, &refused)
 	require.Len(t, refused.GetMessages(), 1)
-	assert.NotZero(t, refused.GetMessages()[0].GetStatus())
+	assert.Equal(t, int32(syscall.EPERM), refused.GetMessages()[0].GetStatus())
+	assert.Equal(t, "regular1 may not adduser "+other+": no rule of adduser in ceod.acl allows it (default deny)", refused.GetMessages()[0].GetMessage())
 	assert.Nil(t, r.LDAPEntry(t, r.UserDN(other)))
 	a := d.log.WaitFor(t, map[string]string{"msg": "audit", "event": "op", "op": "adduser", "principal": "regular1@" + r.Name})
 	assert.Equal(t, "denied", a["outcome"])
+
+	// The other ops' refusals by ceod.acl: EPERM naming the rule (or the
+	// default denial), and nothing changed.
+	var fwdRefused ceopb.UpdateMailResponse
+	var myRefused ceopb.AddMySQLUserResponse
+	var pgRefused ceopb.AddPostgreSQLUserResponse
+	refusal := func(t *testing.T, msgs []*ceopb.StatusMessage, want string) {
+		t.Helper()
+		require.NotEmpty(t, msgs)
+		last := msgs[len(msgs)-1]
+		assert.Equal(t, int32(syscall.EPERM), last.GetStatus(), "%s", last.GetMessage())
+		assert.Equal(t, want, last.GetMessage())
+	}
+	call(t, d.client(t, "regular1"), "mail", &ceopb.UpdateMail{Username: proto.String(name), Forward: proto.String("thief@example.org")}, &fwdRefused)
+	refusal(t, fwdRefused.GetMessages(), "regular1 may not mail "+name+": no rule of mail in ceod.acl allows it (default deny)")
+	call(t, d.client(t, "office1"), "mail", &ceopb.UpdateMail{Username: proto.String("syscom1"), Forward: proto.String("thief@example.org")}, &fwdRefused)
+	refusal(t, fwdRefused.GetMessages(), "office1 may not mail syscom1: denied by "+opstest.Rule(t, "mail group:office")+": syscom1 is in group syscom")
+	b, err = os.ReadFile(filepath.Join(home, ".forward"))
+	require.NoError(t, err)
+	assert.Equal(t, name+"@example.org\n", string(b), "a refused forward changed .forward")
+	call(t, d.client(t, "regular1"), "mysql", &ceopb.AddMySQLUser{Username: proto.String(name)}, &myRefused)
+	refusal(t, myRefused.GetMessages(), "regular1 may not mysql "+name+": no rule of mysql in ceod.acl allows it (default deny)")
+	assert.Empty(t, myRefused.GetPassword())
+	call(t, d.client(t, "office1"), "postgresql", &ceopb.AddPostgreSQLUser{Username: proto.String(name)}, &pgRefused)
+	refusal(t, pgRefused.GetMessages(), "office1 may not postgresql "+name+": no rule of postgresql in ceod.acl allows it (default deny)")
+	assert.Empty(t, pgRefused.GetPassword())
+	require.NoError(t, db.PingContext(t.Context()))
+	again := sql.OpenDB(conn)
+	defer again.Close()
+	require.NoError(t, again.PingContext(t.Context()), "a refused mysql changed the member's MariaDB password")
+	pagain, err := pgx.ConnectConfig(t.Context(), pcfg)
+	require.NoError(t, err, "a refused postgresql changed the member's PostgreSQL password")
+	pagain.Close(context.Background())
 
 	assert.NotContains(t, d.log.String(), password, "a password in ceod's log")
 	assert.NotContains(t, d.log.String(), my.GetPassword(), "a password in ceod's log")
@@ -134,4 +170,50 @@ func randomDigits(t testing.TB, n int) string {
 		b.WriteByte(byte('0' + d.Int64()))
 	}
 	return b.String()
+}
+
+// TestSiteEditedACL: ceod.acl is the one authorization point, and a
+// site's edits take effect: here regular1 may add members
+// (principal:regular1), and office only members and club reps, no clubs.
+func TestSiteEditedACL(t *testing.T) {
+	r := realm.Get(t)
+	dir := copyConfig(t, r, "")
+	path := filepath.Join(dir, "ceod.acl")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	edited := strings.Replace(string(b), "adduser    group:office\n",
+		"adduser    group:office   member\nadduser    principal:regular1 member\n", 1)
+	require.NotEqual(t, string(b), edited, "the shipped ceod.acl has no line \"adduser    group:office\"")
+	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
+	line := 1 + strings.Count(edited[:strings.Index(edited, "adduser    group:office   member")], "\n")
+	d := (&testEnv{r: r, dir: dir}).start(t, nil, "-listen", "127.0.0.1:0")
+	d.log.WaitFor(t, map[string]string{"msg": "ceod listening"})
+	add := func(caller string, typ ceopb.AddUser_Type, name string) []*ceopb.StatusMessage {
+		m := &ceopb.AddUser{Type: typ.Enum(), Username: proto.String(name), Realname: proto.String("Edited " + name)}
+		if typ != ceopb.AddUser_CLUB {
+			m.Password = proto.String("pw-" + randomDigits(t, 12))
+		}
+		body, err := proto.Marshal(m)
+		require.NoError(t, err)
+		out, err := d.client(t, caller).Call(t.Context(), "adduser", body)
+		require.NoError(t, err)
+		var resp ceopb.AddUserResponse
+		require.NoError(t, proto.Unmarshal(out, &resp))
+		return resp.GetMessages()
+	}
+
+	name := "acl" + randomDigits(t, 6)
+	for _, m := range add("regular1", ceopb.AddUser_MEMBER, name) {
+		require.Zero(t, m.GetStatus(), "regular1's adduser: %s", m.GetMessage())
+	}
+	assert.NotNil(t, r.LDAPEntry(t, r.UserDN(name)), "regular1's member was not made")
+
+	club := "aclclub" + randomDigits(t, 6)
+	msgs := add("office1", ceopb.AddUser_CLUB, club)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, int32(syscall.EPERM), msgs[0].GetStatus())
+	assert.Equal(t, fmt.Sprintf("office1 may not adduser %s: denied by ceod.acl:%d (adduser group:office member): %s is a club account, not a member account", club, line, club),
+		msgs[0].GetMessage())
+	assert.Nil(t, r.LDAPEntry(t, r.UserDN(club)), "office1's club was made")
+	assert.Nil(t, r.LDAPEntry(t, r.GroupDN(club)))
 }

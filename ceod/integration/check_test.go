@@ -94,6 +94,16 @@ func (h *checkHost) check(t *testing.T) (string, int) {
 	return out.String(), daemon.ExitStatus(err)
 }
 
+// aclLine is the number of the line of acl that begins with text.
+func aclLine(acl, text string) string {
+	for i, l := range strings.Split(acl, "\n") {
+		if strings.HasPrefix(l, text) {
+			return fmt.Sprint(i + 1)
+		}
+	}
+	return "?"
+}
+
 // TestCheckNamesEachMissingPiece breaks one thing ceod needs at a time,
 // on a host that owns every op, and expects "ceod -check" to fail
 // naming it, with the exit status that tells systemd whether to retry.
@@ -154,6 +164,14 @@ func TestCheckNamesEachMissingPiece(t *testing.T) {
 		{"PostgreSQL unreachable", func(t *testing.T, h *checkHost) {
 			h.files["postgresql.cf"] = strings.Replace(h.files["postgresql.cf"], fmt.Sprintf("127.0.0.1:%d", r.PGPort), "127.0.0.1:1", 1)
 		}, transient, "problem (may pass by itself): PostgreSQL (postgresql.cf): op postgresql: connecting to PostgreSQL"},
+		{"ceod.acl missing", func(t *testing.T, h *checkHost) { delete(h.files, "ceod.acl") },
+			fatal, "problem: ACL: acl: open DIR/ceod.acl: no such file or directory"},
+		{"ceod.acl without the mail and mysql rules", func(t *testing.T, h *checkHost) {
+			h.files["ceod.acl"] = regexp.MustCompile(`(?m)^(mail|mysql) .*\n`).ReplaceAllString(h.files["ceod.acl"], "")
+		}, fatal, "problem: ACL: acl: DIR/ceod.acl has no rule for mail, mysql, which this host serves"},
+		{"ceod.acl with a garbled line", func(t *testing.T, h *checkHost) {
+			h.files["ceod.acl"] = strings.Replace(h.files["ceod.acl"], "postgresql club-member", "postgresql club_member", 1)
+		}, fatal, `problem: ACL: acl: ceod.acl:LINE: invalid WHO "club_member"`},
 		{"MariaDB password wrong", func(t *testing.T, h *checkHost) { h.set("mysql.cf", "mysql_admin_password", "wrong") },
 			fatal, "problem: MariaDB (mysql.cf): op mysql: connecting to MariaDB as " + r.MySQLAdminUser + ": Error 1045"},
 	} {
@@ -161,7 +179,8 @@ func TestCheckNamesEachMissingPiece(t *testing.T) {
 			h := newCheckHost(t, r)
 			tc.break_(t, h)
 			out, code := h.check(t)
-			want := strings.NewReplacer("HOMES", h.homes, "LIB", h.lib, "KRB5", h.krb5).Replace(tc.want)
+			want := strings.NewReplacer("HOMES", h.homes, "LIB", h.lib, "KRB5", h.krb5, "DIR", h.dir,
+				"LINE", aclLine(h.files["ceod.acl"], "postgresql club_member")).Replace(tc.want)
 			assert.Equal(t, tc.code, code, "exit status; output:\n%s", out)
 			assert.Contains(t, out, want)
 			assert.NotContains(t, out, "ops: adduser", "a failed check printed the op table")

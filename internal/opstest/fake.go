@@ -8,8 +8,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"testing"
 
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
 )
 
@@ -70,4 +73,29 @@ func (f *Fake) LookupUser(ctx context.Context, name string) (*authz.User, error)
 		return nil, fmt.Errorf("%s: %w", name, authz.ErrNoSuchUser)
 	}
 	return &u, nil
+}
+
+// DefaultACL is the shipped ceod.acl, parsed.
+func DefaultACL(t testing.TB) *acl.ACL {
+	t.Helper()
+	a, err := acl.ParseDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Rule is the shipped ceod.acl's first rule that begins with text ("mail
+// group:office"), as denials and allowances name it: "ceod.acl:LINE
+// (mail group:office !group:syscom)".
+func Rule(t testing.TB, text string) string {
+	t.Helper()
+	op, _, _ := strings.Cut(text, " ")
+	for _, r := range DefaultACL(t).Rules(op) {
+		if strings.HasPrefix(strings.Join(append([]string{r.Op, r.Who}, r.Targets...), " "), text) {
+			return r.String()
+		}
+	}
+	t.Fatalf("the shipped ceod.acl has no rule %q", text)
+	return ""
 }

@@ -7,7 +7,8 @@
 // ceod's realm), self (the target is the caller), club-member (the
 // target is a club and the caller is in its group) or any. Each TARGET
 // must hold of the op's target: any, member (a member or club rep
-// account), club (a club account or its group), group:NAME or
+// account), club (a club account or its group; for adduser, the kind of
+// account asked for), group:NAME or
 // !group:NAME (the target is, or is not, in group NAME). The first rule
 // of the op that matches the caller and the target allows the request;
 // none allows it: it is denied, and the denial names the rule that
@@ -159,6 +160,33 @@ type Decision struct {
 // group the op acts on.
 type Request struct {
 	Op, Caller, Principal, Target string
+	// Kind, if set, is the kind of account the op is to make (adduser:
+	// KindMember, KindClubRep or KindClub): the targets member and club
+	// test it, as the target has no account yet.
+	Kind string
+}
+
+// The kinds of account adduser makes (Request.Kind).
+const (
+	KindMember  = "member"
+	KindClubRep = "club-rep"
+	KindClub    = "club"
+)
+
+// Require returns an error naming the ops, of those given, that have no
+// rule: ceod serves them, and a missing line would deny them to
+// everyone without a word (ceod -check and ceod's start refuse it).
+func (a *ACL) Require(file string, ops ...string) error {
+	var missing []string
+	for _, op := range ops {
+		if len(a.rules[op]) == 0 {
+			missing = append(missing, op)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("acl: %s has no rule for %s, which this host serves (see the shipped ceod.acl for the defaults)", file, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // Check decides req.
@@ -257,6 +285,12 @@ func (e *eval) targets(ts []string) (string, error) {
 		case "any":
 			continue
 		case "member", "club":
+			if k := e.req.Kind; k != "" {
+				if (k == KindClub) != (t == "club") {
+					return fmt.Sprintf("%s is a %s account, not a %s account", e.req.Target, k, t), nil
+				}
+				continue
+			}
 			u, err := e.account()
 			if err != nil {
 				return "", err

@@ -113,3 +113,49 @@ func TestShippedFileIsDefault(t *testing.T) {
 		t.Error("debian/conf/ceod.acl differs from ops/acl/ceod.acl")
 	}
 }
+
+// For adduser the targets member and club test the kind asked for: the
+// account does not exist yet.
+func TestKind(t *testing.T) {
+	a, err := acl.Parse("t.acl", strings.NewReader("adduser group:office member\nadduser group:syscom\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		caller, kind string
+		allowed      bool
+		msg          string
+	}{
+		{"office1", acl.KindMember, true, "(adduser group:office member)"},
+		{"office1", acl.KindClubRep, true, "(adduser group:office member)"},
+		{"office1", acl.KindClub, false, "denied by t.acl:1 (adduser group:office member): newclub is a club account, not a member account"},
+		{"syscom1", acl.KindClub, true, "(adduser group:syscom)"},
+	} {
+		d, err := a.Check(t.Context(), directory(), acl.Request{Op: "adduser", Caller: tc.caller, Target: "newclub", Kind: tc.kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != tc.allowed || !strings.Contains(d.Message, tc.msg) {
+			t.Errorf("%s %s: %v %q, want %v containing %q", tc.caller, tc.kind, d.Allowed, d.Message, tc.allowed, tc.msg)
+		}
+	}
+}
+
+// Require names the served ops without a rule.
+func TestRequire(t *testing.T) {
+	a, err := acl.Parse("t.acl", strings.NewReader("mail self\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Require("/etc/csc/ceod.acl", "mail"); err != nil {
+		t.Error(err)
+	}
+	err = a.Require("/etc/csc/ceod.acl", "mail", "adduser", "mysql")
+	if err == nil || !strings.Contains(err.Error(), "/etc/csc/ceod.acl has no rule for adduser, mysql, which this host serves") {
+		t.Errorf("err %v", err)
+	}
+	d, _ := acl.ParseDefault()
+	if err := d.Require(acl.File, "adduser", "mail", "mysql", "postgresql", "mailman", "renew", "group", "positions", "shell", "passwd", "deluser"); err != nil {
+		t.Errorf("the shipped file: %v", err)
+	}
+}

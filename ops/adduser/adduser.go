@@ -2,8 +2,9 @@
 // club rep or a club account, complete or not at all.
 //
 // The steps, their rollback, the journal, the id allocation and the
-// configuration keys are described in README.md. In short: the caller
-// must be in group office or syscom (read from LDAP); the request is
+// configuration keys are described in README.md. In short: ceod.acl
+// must allow the caller to add the kind of account asked for (by
+// default: office and syscom, read from LDAP); the request is
 // validated on the server (reserved names refused); a journal record
 // claims the name; the name must be free in LDAP, NSS, the home root and
 // (members) Kerberos; then the uid is allocated, the LDAP user entry is
@@ -28,6 +29,8 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
+	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/home"
@@ -53,13 +56,12 @@ const (
 	StatusEAGAIN = int32(syscall.EAGAIN)
 )
 
-// Groups whose members may add accounts.
-var allowedGroups = []string{"office", "syscom"}
-
 // Directory is what adduser needs from LDAP; *directory.Client
 // implements it.
 type Directory interface {
+	// InGroup and LookupUser answer ceod.acl's questions.
 	InGroup(ctx context.Context, user, group string) (bool, error)
+	LookupUser(ctx context.Context, name string) (*directory.User, error)
 	UserExists(ctx context.Context, name string) (bool, error)
 	GroupExists(ctx context.Context, name string) (bool, error)
 	SudoRoleExists(ctx context.Context, cn string) (bool, error)
@@ -94,6 +96,8 @@ type Deps struct {
 	Directory Directory
 	// Kadmin creates principals as krb5_admin_principal. Required.
 	Kadmin Kadmin
+	// ACL authorizes each request (ceod.acl, op "adduser"). Required.
+	ACL *acl.ACL
 	// NSS checks names and ids outside LDAP; nil means SystemNSS.
 	NSS NSS
 	// Now is the clock; nil means time.Now.
@@ -120,6 +124,7 @@ type Deps struct {
 type Handler struct {
 	cfg         *config.Accounts
 	dir         Directory
+	acl         *acl.ACL
 	kadm        Kadmin
 	nss         NSS
 	now         func() time.Time
@@ -145,9 +150,11 @@ func New(d Deps) (*Handler, error) {
 		return nil, errors.New("adduser: no directory client")
 	case d.Kadmin == nil:
 		return nil, errors.New("adduser: no kadmin client")
+	case d.ACL == nil:
+		return nil, errors.New("adduser: no ACL (ceod.acl)")
 	}
 	h := &Handler{
-		cfg: d.Config, dir: d.Directory, kadm: d.Kadmin, nss: d.NSS, now: d.Now, log: d.Log,
+		cfg: d.Config, dir: d.Directory, acl: d.ACL, kadm: d.Kadmin, nss: d.NSS, now: d.Now, log: d.Log,
 		journal: d.Journal, recoverer: d.Recoverer, undoBudget: d.UndoBudget, progTimeout: d.ProgramTimeout,
 	}
 	if h.nss == nil {
@@ -200,25 +207,40 @@ func refuse(outcome ops.Outcome, code int32, format string, args ...any) (*ceopb
 	return &ceopb.AddUserResponse{Messages: []*ceopb.StatusMessage{m}}, outcome, []slog.Attr{slog.String("reason", m.GetMessage())}
 }
 
-// admit checks the caller; a refusal is returned as a reply. Authorization
-// comes first: an outsider learns nothing about names or the request
-// format.
-func (h *Handler) admit(ctx context.Context, c ops.Caller) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
-	allowed, err := h.authorized(ctx, c)
+// admit asks ceod.acl whether the caller may add the account m asks
+// for (nil for a request that does not decode: no target, no kind); a
+// refusal is returned as a reply. Authorization comes first: an outsider
+// learns nothing about names or the request format.
+func (h *Handler) admit(ctx context.Context, c ops.Caller, m *ceopb.AddUser) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
+	d, err := authz.Authorizer{ACL: h.acl, Dir: h.dir}.Check(ctx, OpName, c, m.GetUsername(), kindOf(m))
 	if err != nil {
 		h.log.Error("adduser: authorization check failed", "caller", c.User, "err", err)
-		return refuse(ops.OutcomeError, ops.ELDAP, "cannot check your authorization: the directory is unavailable")
+		return refuse(ops.OutcomeError, d.Status, "%s", d.Message)
 	}
-	if !allowed {
-		return refuse(ops.OutcomeDenied, StatusEPERM, "permission denied: %s is not in group office or syscom", c.User)
+	if !d.Allowed {
+		return refuse(ops.OutcomeDenied, d.Status, "%s", d.Message)
 	}
 	return nil, "", nil
+}
+
+// kindOf is the ACL's name of the kind of account m asks for; "" if m is
+// nil or names no kind this version knows.
+func kindOf(m *ceopb.AddUser) string {
+	switch m.GetType() {
+	case ceopb.AddUser_MEMBER:
+		return acl.KindMember
+	case ceopb.AddUser_CLUB_REP:
+		return acl.KindClubRep
+	case ceopb.AddUser_CLUB:
+		return acl.KindClub
+	}
+	return ""
 }
 
 // malformed answers a request that does not decode.
 func (h *Handler) malformed(ctx context.Context, c ops.Caller, _ error) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr, error) {
 	t0 := h.now()
-	out, outcome, rec := h.admit(ctx, c)
+	out, outcome, rec := h.admit(ctx, c, nil)
 	if out == nil {
 		out, outcome, rec = refuse(ops.OutcomeInvalid, StatusEINVAL, "malformed AddUser request")
 	}
@@ -234,7 +256,7 @@ func (h *Handler) serve(ctx context.Context, c ops.Caller, m *ceopb.AddUser) (*c
 
 // create returns the reply, its outcome and the attributes of the log record.
 func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUser) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
-	if out, outcome, rec := h.admit(ctx, caller); out != nil {
+	if out, outcome, rec := h.admit(ctx, caller, m); out != nil {
 		return out, outcome, rec
 	}
 	r, problems := validate(m, h.cfg)
@@ -295,25 +317,6 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 		outcome = ops.OutcomeError
 	}
 	return &ceopb.AddUserResponse{Messages: c.msgs}, outcome, rec
-}
-
-// authorized reports whether the caller may add accounts: a user in
-// office or syscom. Which principals are users (realm, instance) is
-// ceod's decision (ceod/server.Callers), made before any op runs.
-func (h *Handler) authorized(ctx context.Context, c ops.Caller) (bool, error) {
-	if c.User == "" {
-		return false, nil
-	}
-	for _, g := range allowedGroups {
-		ok, err := h.dir.InGroup(ctx, c.User, g)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // checkFree returns why the name is taken ("" if it is free), or an

@@ -206,7 +206,7 @@ func TestUnauthorized(t *testing.T) {
 	} {
 		msgs := e.callRaw(t, opsRequest(tc.user, tc.principal, body))
 		requireRefused(t, msgs, adduser.StatusEPERM)
-		assert.Contains(t, msgs[0].GetMessage(), "permission denied")
+		assert.Contains(t, msgs[0].GetMessage(), " may not adduser "+name+": no rule of adduser in ceod.acl allows it (default deny)")
 	}
 	e.assertAbsent(t, name)
 	e.assertNoHomes(t)

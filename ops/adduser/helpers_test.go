@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/internal/ceodtest"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/internal/testreq"
 	"github.com/csclub/ceo/ops"
@@ -101,11 +102,11 @@ func newEnv(t *testing.T, adjust ...func(*adduser.Deps)) *env {
 	t.Cleanup(func() { e.dir.Close() })
 
 	if len(adjust) == 0 {
-		e.h, err = adduser.Setup(t.Context(), cfg, adduser.Options{KRB5Config: r.KRB5Config, Log: testLogger(t)})
+		e.h, err = adduser.Setup(t.Context(), cfg, adduser.Options{KRB5Config: r.KRB5Config, ACL: opstest.DefaultACL(t), Log: testLogger(t)})
 		require.NoError(t, err)
 		t.Cleanup(func() { e.h.Close() })
 	} else {
-		d := adduser.Deps{Config: cfg, Directory: e.dir, Kadmin: e.kadm, Log: testLogger(t)}
+		d := adduser.Deps{Config: cfg, Directory: e.dir, Kadmin: e.kadm, ACL: opstest.DefaultACL(t), Log: testLogger(t)}
 		for _, f := range adjust {
 			f(&d)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/journal"
@@ -28,7 +29,8 @@ type Options struct {
 	// the same configuration, shared with the caller, who closes it;
 	// nil makes Setup dial its own.
 	Directory *directory.Client
-	// Log, Journal and Recoverer, as in Deps.
+	// ACL, Log, Journal and Recoverer, as in Deps.
+	ACL       *acl.ACL
 	Log       *slog.Logger
 	Journal   *journal.Journal
 	Recoverer *journal.Recoverer
@@ -69,7 +71,7 @@ func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, e
 		KRB5Config: opts.KRB5Config,
 		Log:        opts.Log,
 	}
-	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, Log: opts.Log, Journal: opts.Journal, Recoverer: opts.Recoverer})
+	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, ACL: opts.ACL, Log: opts.Log, Journal: opts.Journal, Recoverer: opts.Recoverer})
 	owned := opts.Directory == nil
 	if err != nil {
 		if owned {

@@ -1,12 +1,14 @@
 package authz_test
 
 import (
-	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/csclub/ceo/internal/opstest"
+	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
 )
 
@@ -29,19 +31,23 @@ func directory() *opstest.Fake {
 type tcase struct {
 	caller, target string
 	allowed        bool
-	message        string
+	// rule is the rule that decided, as "OP WHO [TARGET...]", or
+	// "default" for the default denial.
+	rule string
 }
 
-func check(t *testing.T, cases []tcase, rule func(ctx context.Context, d authz.Directory, caller, target string) (authz.Decision, error)) {
+// check runs the legacy truth table of op against the shipped ceod.acl.
+func check(t *testing.T, op, kind string, cases []tcase) {
 	t.Helper()
+	a := authz.Authorizer{ACL: opstest.DefaultACL(t), Dir: directory()}
 	for _, tc := range cases {
 		t.Run(tc.caller+"->"+tc.target, func(t *testing.T) {
-			d, err := rule(t.Context(), directory(), tc.caller, tc.target)
+			d, err := a.Check(t.Context(), op, ops.CallerOf(tc.caller+"@CSCLUB.INTERNAL"), tc.target, kind)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Allowed != tc.allowed || d.Message != tc.message {
-				t.Errorf("got allowed=%v %q, want allowed=%v %q", d.Allowed, d.Message, tc.allowed, tc.message)
+			if d.Allowed != tc.allowed {
+				t.Errorf("allowed=%v %q, want %v", d.Allowed, d.Message, tc.allowed)
 			}
 			wantStatus := int32(0)
 			if !tc.allowed {
@@ -50,81 +56,101 @@ func check(t *testing.T, cases []tcase, rule func(ctx context.Context, d authz.D
 			if d.Status != wantStatus {
 				t.Errorf("status %d, want %d", d.Status, wantStatus)
 			}
+			if tc.rule == "default" {
+				if d.Rule != "" || !strings.Contains(d.Message, "no rule of "+op+" in ceod.acl allows it (default deny)") {
+					t.Errorf("got %q (rule %q), want the default denial", d.Message, d.Rule)
+				}
+				return
+			}
+			if want := "(" + tc.rule + ")"; !strings.Contains(d.Rule, want) || !strings.Contains(d.Message, "ceod.acl:") || !strings.Contains(d.Message, want) {
+				t.Errorf("got %q (rule %q), want it to name %s", d.Message, d.Rule, want)
+			}
 		})
 	}
 }
 
+// The legacy rule of op-mail.c: oneself; office or syscom anyone's, but
+// only syscom a syscom member's.
 func TestUpdateMail(t *testing.T) {
-	check(t, []tcase{
-		{"regular1", "regular1", true, "regular1 may update mail for regular1"},
-		{"regular1", "regular2", false, "regular1 not authorized to update mail"},
-		{"regular1", "office1", false, "regular1 not authorized to update mail"},
-		{"regular1", "syscom1", false, "regular1 not authorized to update mail"},
-		{"office1", "regular1", true, "office1 may update mail for regular1"},
-		{"office1", "office1", true, "office1 may update mail for office1"},
-		{"office1", "syscom1", false, "denied, recipient is on systems committee"},
-		{"office1", "both1", false, "denied, recipient is on systems committee"},
-		{"syscom1", "regular1", true, "syscom1 may update mail for regular1"},
-		{"syscom1", "both1", true, "syscom1 may update mail for both1"},
-		{"syscom1", "syscom1", true, "syscom1 may update mail for syscom1"},
-		{"both1", "syscom1", true, "both1 may update mail for syscom1"},
-		{"syscom1", "nosuchuser", true, "syscom1 may update mail for nosuchuser"},
-		{"regular1/admin", "regular1", false, "regular1/admin not authorized to update mail"},
-	}, authz.UpdateMail)
+	check(t, "mail", "", []tcase{
+		{"regular1", "regular1", true, "mail self"},
+		{"regular1", "regular2", false, "default"},
+		{"regular1", "office1", false, "default"},
+		{"regular1", "syscom1", false, "default"},
+		{"office1", "regular1", true, "mail group:office !group:syscom"},
+		{"office1", "office1", true, "mail self"},
+		{"office1", "syscom1", false, "mail group:office !group:syscom"},
+		{"office1", "both1", false, "mail group:office !group:syscom"},
+		{"syscom1", "regular1", true, "mail group:syscom"},
+		{"syscom1", "both1", true, "mail group:syscom"},
+		{"syscom1", "syscom1", true, "mail self"},
+		{"both1", "syscom1", true, "mail group:syscom"},
+		{"syscom1", "nosuchuser", true, "mail group:syscom"},
+		{"regular1/admin", "regular1", false, "default"},
+	})
 }
 
+// The legacy rule of op-mysql (as documented): oneself; a club for its
+// members; anyone for syscom.
 func TestCreateDatabase(t *testing.T) {
-	check(t, []tcase{
-		{"regular1", "regular1", true, "user regular1 creating database for self"},
-		{"regular1", "regular2", false, "denied, you may not create databases for other members"},
-		{"office1", "regular1", false, "denied, you may not create databases for other members"},
-		{"syscom1", "regular1", true, "user syscom1 is on systems committee"},
-		{"syscom1", "nosuchuser", true, "user syscom1 is on systems committee"},
-		{"regular1", "nosuchuser", false, "denied, you may not create databases for other members"},
-		{"regular2", "robots", true, "user regular2 is in club group robots"},
-		{"regular1", "robots", false, "denied, user regular1 is not in club group robots"},
-		{"office1", "robots", false, "denied, user office1 is not in club group robots"},
-		{"syscom1", "robots", true, "user syscom1 is on systems committee"},
-		{"syscom1", "quiet", true, "user syscom1 is on systems committee"},
-		// A member's personal group does not make them a club.
-		{"regular2", "regular1", false, "denied, you may not create databases for other members"},
-	}, authz.CreateDatabase)
-}
-
-func TestSubscribe(t *testing.T) {
-	rule := func(ctx context.Context, d authz.Directory, caller, target string) (authz.Decision, error) {
-		return authz.Subscribe(ctx, d, caller, target, "members")
+	for _, op := range []string{"mysql", "postgresql"} {
+		t.Run(op, func(t *testing.T) {
+			check(t, op, "", []tcase{
+				{"regular1", "regular1", true, op + " self"},
+				{"regular1", "regular2", false, "default"},
+				{"office1", "regular1", false, "default"},
+				{"syscom1", "regular1", true, op + " group:syscom"},
+				{"syscom1", "nosuchuser", true, op + " group:syscom"},
+				{"regular1", "nosuchuser", false, "default"},
+				{"regular2", "robots", true, op + " club-member"},
+				{"regular1", "robots", false, "default"},
+				{"office1", "robots", false, "default"},
+				{"syscom1", "robots", true, op + " group:syscom"},
+				{"syscom1", "quiet", true, op + " group:syscom"},
+				// A member's personal group does not make them a club.
+				{"regular2", "regular1", false, "default"},
+			})
+		})
 	}
-	check(t, []tcase{
-		{"regular1", "regular1", true, "user regular1 subscribing self"},
-		{"regular1", "regular2", false, "Access denied: user 'regular1' cannot subscribe users to members"},
-		{"office1", "regular1", true, "user office1 is in group office"},
-		{"syscom1", "regular1", true, "user syscom1 is in group syscom"},
-		{"office1", "syscom1", true, "user office1 is in group office"},
-	}, rule)
 }
 
-// A directory outage is an error, never an implicit decision.
+// The legacy rule of op-mailman: oneself, office or syscom.
+func TestSubscribe(t *testing.T) {
+	check(t, "mailman", "", []tcase{
+		{"regular1", "regular1", true, "mailman self"},
+		{"regular1", "regular2", false, "default"},
+		{"office1", "regular1", true, "mailman group:office"},
+		{"syscom1", "regular1", true, "mailman group:syscom"},
+		{"office1", "syscom1", true, "mailman group:office"},
+	})
+}
+
+// The legacy rule of adduser: office or syscom, whatever the kind.
+func TestAddUser(t *testing.T) {
+	for _, kind := range []string{acl.KindMember, acl.KindClubRep, acl.KindClub, ""} {
+		t.Run(kind, func(t *testing.T) {
+			check(t, "adduser", kind, []tcase{
+				{"office1", "newbie", true, "adduser group:office"},
+				{"syscom1", "newbie", true, "adduser group:syscom"},
+				{"both1", "newbie", true, "adduser group:office"},
+				{"regular1", "newbie", false, "default"},
+				{"regular1", "regular1", false, "default"},
+			})
+		})
+	}
+}
+
+// A directory outage is an ELDAP refusal and an error, never a decision.
 func TestDirectoryErrorFailsClosed(t *testing.T) {
 	outage := errors.New("ldap down")
-	rules := map[string]func() (authz.Decision, error){
-		"mail": func() (authz.Decision, error) {
-			return authz.UpdateMail(t.Context(), &opstest.Fake{Err: outage}, "office1", "regular1")
-		},
-		"database": func() (authz.Decision, error) {
-			return authz.CreateDatabase(t.Context(), &opstest.Fake{Err: outage}, "syscom1", "regular1")
-		},
-		"subscribe": func() (authz.Decision, error) {
-			return authz.Subscribe(t.Context(), &opstest.Fake{Err: outage}, "office1", "regular1", "members")
-		},
-	}
-	for name, f := range rules {
-		d, err := f()
+	a := authz.Authorizer{ACL: opstest.DefaultACL(t), Dir: &opstest.Fake{Err: outage}}
+	for _, op := range []string{"adduser", "mail", "mysql", "postgresql", "mailman"} {
+		d, err := a.Check(t.Context(), op, ops.CallerOf("office1@R"), "regular1", "")
 		if !errors.Is(err, outage) {
-			t.Errorf("%s: err %v, want the outage", name, err)
+			t.Errorf("%s: err %v, want the outage", op, err)
 		}
-		if d.Allowed {
-			t.Errorf("%s: allowed during an outage", name)
+		if d.Allowed || d.Status != ops.ELDAP || d.Message != "unable to check authorization for office1: directory error" {
+			t.Errorf("%s: %+v during an outage", op, d)
 		}
 	}
 }

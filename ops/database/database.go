@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -75,6 +76,8 @@ type rules struct {
 type Deps struct {
 	// Dir answers the authorization questions. Required.
 	Dir authz.Directory
+	// ACL authorizes each request (ceod.acl, the op's name). Required.
+	ACL *acl.ACL
 	// Rand is the entropy for passwords and salts; nil means crypto/rand.
 	Rand io.Reader
 	// Log receives one record per request; never a password. Nil means
@@ -102,8 +105,8 @@ type op struct {
 
 // New returns the op's handler for engine e.
 func New(d Deps, e Engine) (ops.Handler, error) {
-	if d.Dir == nil || e == nil {
-		return nil, errors.New("database: Deps.Dir and an engine are required")
+	if d.Dir == nil || d.ACL == nil || e == nil {
+		return nil, errors.New("database: Deps.Dir, Deps.ACL and an engine are required")
 	}
 	if err := e.check(); err != nil {
 		return nil, err
@@ -131,15 +134,16 @@ type request interface {
 func protoHandler[Req request, Resp proto.Message](o *op, reply func([]*ceopb.StatusMessage, *string) Resp) ops.Handler {
 	return &ops.Proto[Req, Resp]{Op: o.r.op, Event: "add " + o.r.op + " user", Log: o.log,
 		Do: func(ctx context.Context, c ops.Caller, in Req) (Resp, ops.Outcome, []slog.Attr, error) {
-			caller := c.User // ceod admitted and mapped the principal (ceod/server.Callers)
-			msgs, pw, outcome := o.create(ctx, caller, in.GetUsername())
-			return reply(msgs, pw), outcome, []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername())}, nil
+			// ceod admitted and mapped the principal (ceod/server.Callers)
+			msgs, pw, outcome := o.create(ctx, c, in.GetUsername())
+			return reply(msgs, pw), outcome, []slog.Attr{slog.String("caller", c.User), slog.String("target", in.GetUsername())}, nil
 		}}
 }
 
 // create runs the admission steps and the engine, and returns the reply's
 // messages, the password (nil unless created) and the outcome.
-func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMessage, *string, ops.Outcome) {
+func (o *op) create(ctx context.Context, c ops.Caller, name string) ([]*ceopb.StatusMessage, *string, ops.Outcome) {
+	caller := c.User
 	var msgs []*ceopb.StatusMessage
 	add := func(status int32, format string, args ...any) {
 		msgs = append(msgs, ops.Status(status, format, args...))
@@ -155,10 +159,10 @@ func (o *op) create(ctx context.Context, caller, name string) ([]*ceopb.StatusMe
 		add(int32(syscall.EINVAL), "username %s is reserved: it names a service or system account", name)
 		return msgs, nil, ops.OutcomeInvalid
 	}
-	d, err := authz.CreateDatabase(ctx, o.d.Dir, caller, name)
+	d, err := authz.Authorizer{ACL: o.d.ACL, Dir: o.d.Dir}.Check(ctx, o.r.op, c, name, "")
 	if err != nil {
 		o.log.Error("authorization failed", "caller", caller, "target", name, "err", err)
-		add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		add(d.Status, "%s", d.Message)
 		return msgs, nil, ops.OutcomeError
 	}
 	add(d.Status, "%s", d.Message)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,6 +91,7 @@ func call(t *testing.T, d dialect, h ops.Handler, caller string, username *strin
 
 func wantMsgs(t *testing.T, got []msg, want ...msg) {
 	t.Helper()
+	want = authzLines(t, want)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("reply messages:\n got %v\nwant %v", got, want)
 	}
@@ -100,6 +102,9 @@ var passwordShape = regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
 // mustNew is New for a test.
 func mustNew(t testing.TB, d Deps, e Engine) ops.Handler {
 	t.Helper()
+	if d.ACL == nil {
+		d.ACL = opstest.DefaultACL(t)
+	}
 	h, err := New(d, e)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +123,7 @@ type refusalCase struct {
 // they reach the server.
 func commonRefusals(op string, maxName int) []refusalCase {
 	long := strings.Repeat("a", maxName+1)
-	otherMember := []msg{{int32(syscall.EPERM), "denied, you may not create databases for other members"}}
+	otherMember := []msg{denied}
 	return []refusalCase{
 		{name: "other member", caller: "regular1", target: proto.String("office1"),
 			want: append([]msg{{0, op + " create db=office1 by regular1"}}, otherMember...)},
@@ -228,12 +233,15 @@ func TestMalformedRequest(t *testing.T) {
 
 func TestNewRefusesMissingDeps(t *testing.T) {
 	for _, e := range []Engine{&MariaDB{}, &PostgreSQL{}, nil} {
-		if _, err := New(Deps{Dir: &opstest.Fake{}}, e); err == nil {
+		if _, err := New(Deps{Dir: &opstest.Fake{}, ACL: opstest.DefaultACL(t)}, e); err == nil {
 			t.Errorf("New with engine %T without its pool: no error", e)
 		}
 	}
 	if _, err := New(Deps{}, &MariaDB{}); err == nil {
 		t.Error("New without a directory: no error")
+	}
+	if _, err := New(Deps{Dir: &opstest.Fake{}}, &MariaDB{}); err == nil || !strings.Contains(err.Error(), "ACL") {
+		t.Errorf("New without an ACL: %v", err)
 	}
 }
 
@@ -295,16 +303,43 @@ func created(op, caller, name, how string) []msg {
 	return []msg{{0, op + " create db=" + name + " by " + caller}, {0, how}, {0, "successfully created database " + name}}
 }
 
-func self(name string) string { return "user " + name + " creating database for self" }
+// bySelf, bySyscom, byClub and denied stand for a reply's authorization
+// line, which wantMsgs spells out from the line before it ("OP create
+// db=T by C"): allowed by the shipped ceod.acl's rule "OP self", "OP
+// group:syscom" or "OP club-member", or refused by its default denial.
+const (
+	bySelf   = "\x00self"
+	bySyscom = "\x00group:syscom"
+	byClub   = "\x00club-member"
+)
 
-const bySyscom = "user syscom1 is on systems committee"
+var denied = msg{int32(syscall.EPERM), "\x00"}
+
+func authzLines(t *testing.T, want []msg) []msg {
+	out := slices.Clone(want)
+	for i, m := range out {
+		who, ok := strings.CutPrefix(m.message, "\x00")
+		if !ok || i == 0 {
+			continue
+		}
+		op, rest, _ := strings.Cut(out[i-1].message, " create db=")
+		j := strings.LastIndex(rest, " by ")
+		target, caller := rest[:j], rest[j+len(" by "):]
+		if who == "" {
+			out[i].message = caller + " may not " + op + " " + target + ": no rule of " + op + " in ceod.acl allows it (default deny)"
+		} else {
+			out[i].message = caller + " allowed to " + op + " " + target + " by " + opstest.Rule(t, op+" "+who)
+		}
+	}
+	return out
+}
 
 // refusedName is the refusal, after authorization, of name asked for by
 // caller (syscom1 or name itself).
 func refusedName(op, label, caller, name string, status syscall.Errno, reason string) refusalCase {
 	how := bySyscom
 	if caller == name {
-		how = self(name)
+		how = bySelf
 	}
 	return refusalCase{name: label, caller: caller, target: proto.String(name),
 		want: []msg{{0, op + " create db=" + name + " by " + caller}, {0, how}, {int32(status), reason}}}
@@ -337,7 +372,7 @@ func TestCreateSelfAndLogin(t *testing.T) {
 	forEngines(t, func(t *testing.T, e *engineEnv) {
 		name := account(t, e.r, "c")
 		got, pw := call(t, e.d, e.h, name, proto.String(name))
-		wantMsgs(t, got, created(e.d.op, name, name, self(name))...)
+		wantMsgs(t, got, created(e.d.op, name, name, bySelf)...)
 		if pw == nil || !passwordShape.MatchString(*pw) {
 			t.Fatalf("password %v does not look like 20 alphanumerics", pw)
 		}
@@ -367,7 +402,7 @@ func TestRerunResetsPassword(t *testing.T) {
 		got, pw2 := call(t, e.d, e.h, name, proto.String(name))
 		wantMsgs(t, got,
 			msg{0, e.d.op + " create db=" + name + " by " + name},
-			msg{0, self(name)},
+			msg{0, bySelf},
 			msg{0, e.rerun + name})
 		if pw2 == nil || *pw2 == *pw1 {
 			t.Fatalf("re-run did not give a new password: %v", pw2)
@@ -397,10 +432,10 @@ func TestSyscomAndClubs(t *testing.T) {
 		// office1 is not in the club: refused, nothing made.
 		e.refused(t, e.h, "office1", proto.String(club),
 			msg{0, e.d.op + " create db=" + club + " by office1"},
-			msg{int32(syscall.EPERM), "denied, user office1 is not in club group " + club})
+			denied)
 
 		got, pw = call(t, e.d, e.h, "regular1", proto.String(club))
-		wantMsgs(t, got, created(e.d.op, "regular1", club, "user regular1 is in club group "+club)...)
+		wantMsgs(t, got, created(e.d.op, "regular1", club, byClub)...)
 		if pw == nil {
 			t.Fatal("no password")
 		}

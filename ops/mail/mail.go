@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/wire/ceopb"
 )
@@ -26,6 +27,8 @@ type Deps struct {
 	// Dir answers group membership and gives the target's uid, gid and
 	// home directory. Required.
 	Dir authz.Directory
+	// ACL authorizes each request (ceod.acl, op "mail"). Required.
+	ACL *acl.ACL
 	// Resolver checks that a forward's mail host exists (legacy: "Invalid
 	// host"). Nil means the system's resolver.
 	Resolver Resolver
@@ -35,15 +38,16 @@ type Deps struct {
 }
 
 type handler struct {
-	dir authz.Directory
-	res Resolver
-	log *slog.Logger
+	auth authz.Authorizer
+	dir  authz.Directory
+	res  Resolver
+	log  *slog.Logger
 }
 
 // New returns the mail op's handler.
 func New(d Deps) (ops.Handler, error) {
-	if d.Dir == nil {
-		return nil, errors.New("mail: Deps.Dir is nil")
+	if d.Dir == nil || d.ACL == nil {
+		return nil, errors.New("mail: Deps.Dir and Deps.ACL are required")
 	}
 	log := d.Log
 	if log == nil {
@@ -53,7 +57,7 @@ func New(d Deps) (ops.Handler, error) {
 	if res == nil {
 		res = net.DefaultResolver
 	}
-	h := &handler{dir: d.Dir, res: res, log: log.With("op", "mail")}
+	h := &handler{auth: authz.Authorizer{ACL: d.ACL, Dir: d.Dir}, dir: d.Dir, res: res, log: log.With("op", "mail")}
 	return &ops.Proto[*ceopb.UpdateMail, *ceopb.UpdateMailResponse]{Op: "mail", Event: "update mail", Log: h.log, Do: h.serve}, nil
 }
 
@@ -70,23 +74,23 @@ func (r *reply) add(status int32, format string, args ...any) int32 {
 func (h *handler) serve(ctx context.Context, c ops.Caller, in *ceopb.UpdateMail) (*ceopb.UpdateMailResponse, ops.Outcome, []slog.Attr, error) {
 	var out reply
 	caller := c.User // ceod admitted and mapped the principal (ceod/server.Callers)
-	outcome, err := h.update(ctx, caller, in, &out)
+	outcome, err := h.update(ctx, c, in, &out)
 	attrs := []slog.Attr{slog.String("caller", caller), slog.String("target", in.GetUsername()),
 		slog.Bool("set", in.Forward != nil && in.GetForward() != ""),
 		slog.Bool("clear", in.Forward != nil && in.GetForward() == "")}
 	return &out.UpdateMailResponse, outcome, attrs, err
 }
 
-func (h *handler) update(ctx context.Context, caller string, in *ceopb.UpdateMail, out *reply) (ops.Outcome, error) {
+func (h *handler) update(ctx context.Context, caller ops.Caller, in *ceopb.UpdateMail, out *reply) (ops.Outcome, error) {
 	if in.Username == nil || in.GetUsername() == "" {
 		out.add(int32(syscall.EINVAL), "missing required argument: username")
 		return ops.OutcomeInvalid, nil
 	}
 	target := in.GetUsername()
-	d, err := authz.UpdateMail(ctx, h.dir, caller, target)
+	d, err := h.auth.Check(ctx, "mail", caller, target, "")
 	if err != nil {
-		h.log.Error("authorization failed", "caller", caller, "target", target, "err", err)
-		out.add(ops.ELDAP, "unable to check authorization for %s: directory error", caller)
+		h.log.Error("authorization failed", "caller", caller.User, "target", target, "err", err)
+		out.add(d.Status, "%s", d.Message)
 		return ops.OutcomeError, nil
 	}
 	if !d.Allowed {

@@ -84,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
 	var err error
-	if f.h, err = New(Deps{Dir: f.dir, Resolver: testHosts{}}); err != nil {
+	if f.h, err = New(Deps{Dir: f.dir, ACL: opstest.DefaultACL(t), Resolver: testHosts{}}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -324,10 +324,10 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		status       syscall.Errno
 		want         string
 	}{
-		{"other member", "regular2", request("regular1", proto.String("evil@example.com")), syscall.EPERM, "regular2 not authorized to update mail"},
-		{"other member clears", "regular2", request("regular1", proto.String("")), syscall.EPERM, "regular2 not authorized to update mail"},
-		{"office on syscom", "office1", request("syscom1", proto.String("evil@example.com")), syscall.EPERM, "denied, recipient is on systems committee"},
-		{"instance principal", "regular1/admin", request("regular1", proto.String("a@example.com")), syscall.EPERM, "regular1/admin not authorized to update mail"},
+		{"other member", "regular2", request("regular1", proto.String("evil@example.com")), syscall.EPERM, "regular2 may not mail regular1: no rule of mail in ceod.acl allows it (default deny)"},
+		{"other member clears", "regular2", request("regular1", proto.String("")), syscall.EPERM, "regular2 may not mail regular1: no rule of mail in ceod.acl allows it (default deny)"},
+		{"office on syscom", "office1", request("syscom1", proto.String("evil@example.com")), syscall.EPERM, "denied by " + opstest.Rule(t, "mail group:office") + ": syscom1 is in group syscom"},
+		{"instance principal", "regular1/admin", request("regular1", proto.String("a@example.com")), syscall.EPERM, "regular1/admin may not mail regular1: no rule of mail in ceod.acl allows it (default deny)"},
 		{"missing username", "regular1", missing, syscall.EINVAL, "missing required argument: username"},
 		{"empty username", "regular1", request("", proto.String("a@example.com")), syscall.EINVAL, "missing required argument: username"},
 		{"pipe", "regular1", request("regular1", proto.String("|/bin/sh")), syscall.EINVAL, "invalid character in forward: |"},

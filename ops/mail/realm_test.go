@@ -38,7 +38,7 @@ func newRealmEnv(t *testing.T) *realmEnv {
 		mkdirOwned(t, home, u.UID)
 		os.Remove(filepath.Join(home, ".forward"))
 	}
-	h, err := New(Deps{Dir: opstest.RealmDirectory(t, r), Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
+	h, err := New(Deps{Dir: opstest.RealmDirectory(t, r), ACL: opstest.DefaultACL(t), Resolver: ResolverAt(fmt.Sprintf("127.0.0.1:%d", r.DNSPort))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +106,9 @@ func TestThroughCeod(t *testing.T) {
 		}
 		before := snapshot(t, r.HomeRoot)
 		wantFailure(t, e.callCeod(t, "regular1", "syscom1", proto.String("evil@example.com")),
-			syscall.EPERM, "regular1 not authorized to update mail")
+			syscall.EPERM, "regular1 may not mail syscom1: no rule of mail in ceod.acl allows it (default deny)")
 		wantFailure(t, e.callCeod(t, "office1", "syscom1", proto.String("evil@example.com")),
-			syscall.EPERM, "denied, recipient is on systems committee")
+			syscall.EPERM, "denied by "+opstest.Rule(t, "mail group:office")+": syscom1 is in group syscom")
 		wantFailure(t, e.callCeod(t, "regular1", "regular1", proto.String("|/bin/sh -c evil")),
 			syscall.EINVAL, "invalid character in forward: |")
 		wantFailure(t, e.callCeod(t, "syscom1", "nosuchuser", proto.String("a@example.com")),

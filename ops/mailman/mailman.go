@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/csclub/ceo/ops"
+	"github.com/csclub/ceo/ops/acl"
 	"github.com/csclub/ceo/ops/authz"
 )
 
@@ -28,6 +29,9 @@ type Deps struct {
 	// Dir answers the authorization questions. Required unless the op
 	// is disabled.
 	Dir authz.Directory
+	// ACL authorizes each request (ceod.acl, op "mailman"), but for the
+	// Trusted principals. Required unless the op is disabled.
+	ACL *acl.ACL
 	// Lists subscribes addresses (a *Client). Required unless the op is
 	// disabled.
 	Lists Subscriber
@@ -42,7 +46,7 @@ type Deps struct {
 	// ListID, if set, is the Mailman 3 list id to subscribe to
 	// (mailman_list_id), overriding what MembersList implies.
 	ListID string
-	// Trusted are principals (as authz.Caller names them: without the
+	// Trusted are principals (as ops.Caller.User names them: without the
 	// realm) that may subscribe anyone: the service principals of the
 	// ceods that run adduser (ceod.cf mailman_trusted_principals). Nothing
 	// is trusted by address.
@@ -78,8 +82,8 @@ func New(d Deps) (ops.Handler, error) {
 		return h, nil
 	}
 	switch {
-	case d.Dir == nil || d.Lists == nil:
-		return nil, errors.New("mailman: Deps.Dir and Deps.Lists are required")
+	case d.Dir == nil || d.Lists == nil || d.ACL == nil:
+		return nil, errors.New("mailman: Deps.Dir, Deps.ACL and Deps.Lists are required")
 	case d.ListDomain == "":
 		return nil, errors.New("mailman: list_domain is empty")
 	}
@@ -111,7 +115,7 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) (ops.Reply, error)
 	user, _, _ := bytes.Cut(req.Body, []byte("\n"))
 	name := string(user)
 	caller := req.Caller.User // ceod admitted and mapped the principal (ceod/server.Callers)
-	reply, outcome, err := h.subscribe(ctx, caller, name)
+	reply, outcome, err := h.subscribe(ctx, req.Caller, name)
 	if err != nil {
 		outcome = ops.OutcomeError
 	}
@@ -124,17 +128,18 @@ func (h *handler) Serve(ctx context.Context, req ops.Request) (ops.Reply, error)
 	return ops.Reply{Body: []byte(reply), Outcome: outcome}, nil
 }
 
-func (h *handler) subscribe(ctx context.Context, caller, name string) (reply string, outcome ops.Outcome, err error) {
+func (h *handler) subscribe(ctx context.Context, caller ops.Caller, name string) (reply string, outcome ops.Outcome, err error) {
 	if h.d.MembersList == Disabled {
 		return fmt.Sprintf("Disabled: %s\n", ops.Sanitize(name)), ops.OutcomeOK, nil
 	}
-	if !slices.Contains(h.d.Trusted, caller) {
-		d, err := authz.Subscribe(ctx, h.d.Dir, caller, name, h.d.MembersList)
+	if !slices.Contains(h.d.Trusted, caller.User) {
+		d, err := authz.Authorizer{ACL: h.d.ACL, Dir: h.d.Dir}.Check(ctx, "mailman", caller, name, "")
 		if err != nil {
 			return "", ops.OutcomeError, fmt.Errorf("mailman: %w", err)
 		}
 		if !d.Allowed {
-			return ops.Sanitize(d.Message) + "\n", ops.OutcomeDenied, nil
+			// Legacy's first words, then which rule refused.
+			return "Access denied: " + ops.Sanitize(d.Message) + "\n", ops.OutcomeDenied, nil
 		}
 	}
 	if !h.rule.MatchString(name) {

@@ -112,7 +112,7 @@ func directory() *opstest.Fake {
 
 func newHandler(t *testing.T, b backend, dir authz.Directory) ops.Handler {
 	t.Helper()
-	h, err := New(Deps{Dir: dir, Lists: b.client(), MembersList: b.list, ListDomain: domain})
+	h, err := New(Deps{Dir: dir, ACL: opstest.DefaultACL(t), Lists: b.client(), MembersList: b.list, ListDomain: domain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,15 +160,16 @@ func TestSubscribe(t *testing.T) {
 	})
 }
 
-// Refusals reply with the legacy text and leave the list alone.
+// Refusals reply with legacy's first words (the ACL refusal names its
+// rule) and leave the list alone.
 func TestRefusalsChangeNothing(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		h := newHandler(t, b, directory())
 		serve(t, h, "regular1", "regular1\n")
 		before := b.members(t)
 		cases := []struct{ caller, body, want string }{
-			{"regular1", "regular2\n", "Access denied: user 'regular1' cannot subscribe users to LIST\n"},
-			{"regular1/admin", "regular1\n", "Access denied: user 'regular1/admin' cannot subscribe users to LIST\n"},
+			{"regular1", "regular2\n", "Access denied: regular1 may not mailman regular2: no rule of mailman in ceod.acl allows it (default deny)\n"},
+			{"regular1/admin", "regular1\n", "Access denied: regular1/admin may not mailman regular1: no rule of mailman in ceod.acl allows it (default deny)\n"},
 			{"office1", "x@evil.example\n", "Invalid username: \"x@evil.example\"\n"},
 			{"office1", "Bad Name\n", "Invalid username: \"Bad Name\"\n"},
 			{"office1", "../x\n", "Invalid username: \"../x\"\n"},
@@ -209,7 +210,7 @@ func TestWrongCredentials(t *testing.T) {
 
 func TestNoSuchList(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		h, err := New(Deps{Dir: directory(), Lists: b.client(), MembersList: b.list, ListDomain: domain,
+		h, err := New(Deps{Dir: directory(), ACL: opstest.DefaultACL(t), Lists: b.client(), MembersList: b.list, ListDomain: domain,
 			ListID: "nosuchlist.csclub.internal"})
 		if err != nil {
 			t.Fatal(err)
@@ -298,11 +299,13 @@ func TestListID(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	c := &Client{URL: "http://127.0.0.1:1"}
+	a := opstest.DefaultACL(t)
 	for name, d := range map[string]Deps{
-		"no members_list": {Dir: directory(), Lists: c, ListDomain: domain},
-		"no list_domain":  {Dir: directory(), Lists: c, MembersList: "members"},
-		"no directory":    {Lists: c, MembersList: "members", ListDomain: domain},
-		"no client":       {Dir: directory(), MembersList: "members", ListDomain: domain},
+		"no members_list": {Dir: directory(), ACL: a, Lists: c, ListDomain: domain},
+		"no list_domain":  {Dir: directory(), ACL: a, Lists: c, MembersList: "members"},
+		"no directory":    {ACL: a, Lists: c, MembersList: "members", ListDomain: domain},
+		"no client":       {Dir: directory(), ACL: a, MembersList: "members", ListDomain: domain},
+		"no ACL":          {Dir: directory(), Lists: c, MembersList: "members", ListDomain: domain},
 	} {
 		if _, err := New(d); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -332,7 +335,7 @@ func TestClientErrorsHideURLPassword(t *testing.T) {
 func TestTrustedPrincipal(t *testing.T) {
 	s := mailmantest.NewStandIn(t, "restadmin", "rest-pw", "members."+domain)
 	b := backend{url: s.URL, user: s.User, password: s.Password, list: "members", standIn: s}
-	h, err := New(Deps{Dir: &opstest.Fake{}, Lists: b.client(), MembersList: b.list, ListDomain: domain,
+	h, err := New(Deps{Dir: &opstest.Fake{}, ACL: opstest.DefaultACL(t), Lists: b.client(), MembersList: b.list, ListDomain: domain,
 		Trusted: []string{"ceod/aspartame.csclub.internal"}})
 	if err != nil {
 		t.Fatal(err)

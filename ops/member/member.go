@@ -18,6 +18,7 @@ import (
 
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/acl"
+	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/groups"
 	"github.com/csclub/ceo/wire/ceopb"
@@ -62,7 +63,7 @@ type Deps struct {
 	ACL *acl.ACL
 	// Kadmin serves passwd and deluser; nil leaves them out.
 	Kadmin Kadmin
-	// Realm is krb5_realm (see authz.Caller).
+	// Realm is krb5_realm.
 	Realm string
 	// Cascades are the group cascades; nil means groups.Default().
 	Cascades groups.Cascades
@@ -150,14 +151,14 @@ func handler[Req proto.Message](s *server, op, event string, do func(*server, *r
 // allow checks the ACL for op on target; false means it answered.
 func (s *server) allow(r *req, op, target string) (bool, ops.Outcome) {
 	r.attrs = append(r.attrs, slog.String("target", target))
-	d, err := s.ACL.Check(r.ctx, s.Dir, acl.Request{Op: op, Caller: r.name, Principal: r.caller.Principal, Target: target})
+	d, err := authz.Authorizer{ACL: s.ACL, Dir: s.Dir}.Check(r.ctx, op, r.caller, target, "")
 	if err != nil {
 		s.Log.Error("authorization failed", "op", op, "caller", r.name, "target", target, "err", err)
-		return false, r.fail(ops.ELDAP, "unable to check authorization for %s: directory error", r.name)
+		return false, r.fail(d.Status, "%s", d.Message)
 	}
 	r.attrs = append(r.attrs, slog.String("rule", d.Rule))
 	if !d.Allowed {
-		return false, r.fail(int32(syscall.EPERM), "%s", d.Message)
+		return false, r.fail(d.Status, "%s", d.Message)
 	}
 	return true, ""
 }
