@@ -75,9 +75,11 @@ func newFixture(t testing.TB, extra ...string) *fixture {
 	f := &fixture{r: r, dir: t.TempDir()}
 	f.journal = filepath.Join(f.dir, "state", "journal.db")
 	require.NoError(t, os.MkdirAll(filepath.Join(f.dir, "ops"), 0o755))
-	acc, err := os.ReadFile(filepath.Join(r.ConfigDir, "accounts.cf"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "accounts.cf"), acc, 0o644))
+	for _, name := range []string{"accounts.cf", "ceod.acl"} {
+		b, err := os.ReadFile(filepath.Join(r.ConfigDir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(f.dir, name), b, 0o644))
+	}
 	cf, err := os.ReadFile(filepath.Join(r.ConfigDir, "ceod.cf"))
 	require.NoError(t, err)
 	var lines []string

@@ -43,7 +43,7 @@ func TestNewMemberSubscribed(t *testing.T) {
 	}
 	// B, the mail host: the mailman op on the real Mailman 3.
 	eb := newEnv(t, r, fmt.Sprintf("listen = 127.0.0.1:%d", portB), "mailman_trusted_principals = ceod/localhost@"+r.Name)
-	copyConf(eb.dir, "accounts.cf")
+	copyConf(eb.dir, "accounts.cf", "ceod.acl")
 	require.NoError(t, os.WriteFile(filepath.Join(eb.dir, "mailman.cf"), []byte(fmt.Sprintf(
 		"members_list = members\nlist_domain = csclub.internal\nmailman_api_url = %s\nmailman_api_user = %s\nmailman_api_password = %s\n",
 		mm.URL, mm.User, mm.Password)), 0o600))
@@ -59,7 +59,7 @@ func TestNewMemberSubscribed(t *testing.T) {
 		b, err := os.ReadFile(cf)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(cf, []byte(strings.Replace(string(b), "hostname = localhost\n", "hostname = adduserhost\n", 1)), 0o644))
-		copyConf(e.dir, "accounts.cf")
+		copyConf(e.dir, "accounts.cf", "ceod.acl")
 		require.NoError(t, os.WriteFile(filepath.Join(e.dir, "ops", "ceo"), []byte("adduserhost adduser root 0x01\nlocalhost mailman list 0x04\n"), 0o644))
 		return e.start(t, nil, "-listen", "127.0.0.1:0")
 	}
