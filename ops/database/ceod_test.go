@@ -41,12 +41,12 @@ func refusalsThroughCeod(t *testing.T, d dialect, call func(*testing.T, string, 
 	got, _ = call(t, "syscom1", bad)
 	wantMsgs(t, got,
 		msg{0, d.op + " create db=" + bad + " by syscom1"},
-		msg{0, "user syscom1 is on systems committee"},
+		msg{0, bySyscom},
 		msg{int32(syscall.EINVAL), "invalid characters in username " + bad})
 	got, _ = call(t, "syscom1", "nosuchuser")
 	wantMsgs(t, got,
 		msg{0, d.op + " create db=nosuchuser by syscom1"},
-		msg{0, "user syscom1 is on systems committee"},
+		msg{0, bySyscom},
 		msg{int32(syscall.ENOENT), "user nosuchuser does not exist"})
 	if after := state(t); after != before {
 		t.Errorf("refusals changed the server:\n%s\n---\n%s", before, after)

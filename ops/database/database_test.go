@@ -170,7 +170,7 @@ func TestServerDown(t *testing.T) {
 			got, pw := call(t, x.d, h, "alice", proto.String("alice"))
 			wantMsgs(t, got,
 				msg{0, x.d.op + " create db=alice by alice"},
-				msg{0, "user alice creating database for self"},
+				msg{0, bySelf},
 				msg{1, "exception occured creating database: connecting: server unavailable"})
 			if pw != nil {
 				t.Error("failure carries a password")
@@ -213,7 +213,7 @@ func TestNoSuchUser(t *testing.T) {
 			got, pw := call(t, x.d, h, "syscom1", proto.String("nobody"))
 			wantMsgs(t, got,
 				msg{0, x.d.op + " create db=nobody by syscom1"},
-				msg{0, "user syscom1 is on systems committee"},
+				msg{0, bySyscom},
 				msg{int32(syscall.ENOENT), "user nobody does not exist"})
 			if pw != nil {
 				t.Error("refusal carries a password")
