@@ -130,24 +130,11 @@ func (u *UI) accountWizard(kind remote.Kind) {
 			"Accounts of users who have not signed will be suspended if discovered.")
 
 		pp := w.page("Member Password", "")
-		pw := pp.password("Password: ")
-		again := pp.password("Re-enter: ")
-		pp.onShow = func() { pw.SetText(""); again.SetText("") }
+		pair := pp.passwordPair()
+		pp.onShow = pair.clear
 		pp.onNext = func(proceed func()) {
-			clear := func(msg string) {
-				pw.SetText("")
-				again.SetText("")
-				pp.form.SetFocus(0)
-				u.tv.SetFocus(pp.form)
-				u.errorStatus(msg)
-			}
-			switch {
-			case pw.GetText() != again.GetText():
-				clear("Passwords do not match")
-			case len(pw.GetText()) < u.cfg.MinPasswordLen:
-				clear(fmt.Sprintf("Password is too short (at least %d characters)", u.cfg.MinPasswordLen))
-			default:
-				st.acc.Password = pw.GetText()
+			if pw, ok := pair.check(false); ok {
+				st.acc.Password = pw
 				proceed()
 			}
 		}

@@ -33,7 +33,9 @@ func newMenu(sections []section) *tview.Table {
 	var runs []func()
 	row := 0
 	for i, s := range sections {
-		if i > 0 {
+		// A blank row between titled sections; an untitled one (the main
+		// menu's Exit) follows without, so the menu fits 80x24.
+		if i > 0 && s.title != "" {
 			t.SetCell(row, 0, tview.NewTableCell("").SetSelectable(false))
 			runs = append(runs, nil)
 			row++
@@ -101,6 +103,7 @@ func (u *UI) mainMenu() {
 		{"Renew Membership", u.officeOnly("Renew Membership", "register terms", u.renewMember)},
 		{"Renew Club Rep", u.officeOnly("Renew Club Rep", "register terms", u.renewClubRep)},
 		{"New Club", u.officeOnly("New Club", "add clubs", u.newClub)},
+		{"Reset Password", u.officeOnly("Reset Password", "reset passwords", u.resetPassword)},
 		{"Library", u.libraryMenu},
 	}}
 	unrestricted := section{"Unrestricted", []menuItem{

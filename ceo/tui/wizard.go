@@ -103,7 +103,7 @@ func (p *wpage) textRows(width, height int) int {
 	if p.body != "" {
 		h += 1 + wrappedHeight(p.body, width)
 	}
-	below := 1 + len(p.inputs) + 2 // padding, fields, a blank line and the buttons
+	below := 1 + p.form.GetFormItemCount() + 2 // padding, fields, a blank line and the buttons
 	if p.list != nil {
 		below += min(p.list.GetRowCount(), 15) + 1
 	}

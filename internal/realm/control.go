@@ -88,7 +88,7 @@ var kvnoLine = regexp.MustCompile(`(?m)^Key: vno (\d+),`)
 // is no such principal.
 func (r *Realm) KVNO(t testing.TB, name string) int {
 	t.Helper()
-	out := r.kadminLocal(t, "getprinc "+name)
+	out := r.GetPrinc(t, name)
 	if strings.Contains(out, "does not exist") {
 		return 0
 	}
@@ -98,6 +98,29 @@ func (r *Realm) KVNO(t testing.TB, name string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// GetPrinc is kadmin.local's getprinc of principal name (without
+// realm): its attributes ("Attributes: REQUIRES_PWCHANGE"), key version.
+func (r *Realm) GetPrinc(t testing.TB, name string) string {
+	t.Helper()
+	return r.kadminLocal(t, "getprinc "+name)
+}
+
+// AddPrincipal adds principal name (without realm) with password, and
+// deletes it at the end of the test. The query goes on kadmin.local's
+// standard input, not its command line.
+func (r *Realm) AddPrincipal(t testing.TB, name, password string) {
+	t.Helper()
+	bin, err := findBinary("kadmin.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(r.krbEnv(), r.Dir, "addprinc -pw "+password+" "+name+"\n", nil, bin, "-r", r.Name)
+	if err != nil || strings.Contains(out, "while ") { // kadmin.local exits 0 on failed queries
+		t.Fatalf("kadmin.local addprinc %s: %v\n%s", name, err, redact(out, password))
+	}
+	t.Cleanup(func() { r.kadminLocal(t, "delprinc -force "+name) })
 }
 
 // HasPrincipal reports whether principal name (without realm) exists.

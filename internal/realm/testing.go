@@ -102,13 +102,27 @@ func (r *Realm) Kinit(t testing.TB, principal, password string) string {
 func (r *Realm) KinitWith(t testing.TB, principal, password string, opts ...string) string {
 	t.Helper()
 	cc := filepath.Join(t.TempDir(), "krb5cc")
+	if err := r.kinit(cc, principal, password, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+// TryKinit is Kinit that returns kinit's failure (with its output)
+// instead of failing the test: for a password that must not work.
+func (r *Realm) TryKinit(t testing.TB, principal, password string) error {
+	t.Helper()
+	return r.kinit(filepath.Join(t.TempDir(), "krb5cc"), principal, password)
+}
+
+func (r *Realm) kinit(cc, principal, password string, opts ...string) error {
 	cmd := exec.Command("kinit", append(opts, principal)...)
 	cmd.Env = append(r.krbEnv(), "KRB5CCNAME=FILE:"+cc)
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kinit %s: %v\n%s", principal, err, out)
+		return fmt.Errorf("kinit %s: %w\n%s", principal, err, out)
 	}
-	return cc
+	return nil
 }
 
 // KinitKeytab gets a ticket for principal from keytab with MIT kinit.
