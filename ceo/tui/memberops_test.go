@@ -10,20 +10,20 @@ import (
 )
 
 // openWizard chooses entry on the main menu, waits for the wizard's
-// intro (intro), goes on and, if uid is not "", enters it as the
-// username of the next page.
-func (tm *terminal) openWizard(entry, intro, uid string) {
+// intro (intro) and goes on; if value is not "", it types it into the
+// next page's first field, labelled field, and presses Enter.
+func (tm *terminal) openWizard(entry, intro, field, value string) {
 	tm.t.Helper()
 	tm.waitFor("Main Menu")
 	tm.choose(entry)
 	tm.waitFor(intro)
 	tm.keys("Enter")
-	if uid == "" {
+	if value == "" {
 		return
 	}
-	tm.waitFor("Username:")
+	tm.waitFor(field)
 	tm.keys("C-u")
-	tm.typeText(uid)
+	tm.typeText(value)
 	tm.keys("Enter")
 }
 
@@ -57,7 +57,7 @@ func TestResetPassword(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tm := startCeo(t, r, login(t, r, c.as), nil)
-			tm.openWizard("Reset Password", "Resetting a Password", c.uid)
+			tm.openWizard("Reset Password", "Resetting a Password", "Username:", c.uid)
 			tm.waitFor("New Password", "leave both fields empty for a random password")
 			if c.typed != "" {
 				tm.typeText(c.typed)
@@ -140,10 +140,7 @@ func TestGroupAsOffice(t *testing.T) {
 
 	tm := startCeo(t, r, login(t, r, "office1"), nil)
 	manage := func(group string) {
-		tm.openWizard("Manage Club or Group Members", "Managing Club or Group", "")
-		tm.waitFor("Club or Group:")
-		tm.typeText(group)
-		tm.keys("Enter")
+		tm.openWizard("Manage Club or Group Members", "Managing Club or Group", "Club or Group:", group)
 		tm.waitFor("Manage " + group)
 	}
 	manage("offclub")

@@ -238,13 +238,7 @@ func TestRenewal(t *testing.T) {
 
 	// Renewing again for a held term is refused with the legacy message.
 	tm.keys("Enter")
-	tm.waitFor("Main Menu")
-	tm.choose("Renew Membership")
-	tm.waitFor("Renewing Membership")
-	tm.keys("Enter")
-	tm.waitFor("Username:")
-	tm.typeText("renewtui")
-	tm.keys("Enter")
+	tm.openWizard("Renew Membership", "Renewing Membership", "Username:", "renewtui")
 	tm.waitFor("Mail Forwarding")
 	tm.keys("Enter")
 	tm.waitFor("You have chosen not to set")
@@ -337,14 +331,7 @@ func TestChangeShell(t *testing.T) {
 
 	// Someone else's shell: ceod refuses, naming the ACL, said plainly.
 	tm.keys("Enter")
-	tm.waitFor("Main Menu")
-	tm.choose("Change Shell")
-	tm.waitFor("Changing Login Shell")
-	tm.keys("Enter")
-	tm.waitFor("Username:")
-	tm.keys("C-u")
-	tm.typeText("office1")
-	tm.keys("Enter")
+	tm.openWizard("Change Shell", "Changing Login Shell", "Username:", "office1")
 	tm.waitFor("Choose a Shell")
 	tm.choose("/bin/sh")
 	s = tm.waitFor("Failed to Change Shell", "permission", "no rule of shell")
@@ -598,25 +585,21 @@ func TestNewMember(t *testing.T) {
 	r.Kinit(t, uid, password) // fails the test if the principal or password is wrong
 }
 
-// TestSyscomScreens: syscom1 adds a member to a club's group and gives a
-// position (through ceod's positions op); the directory has both
-// afterwards.
+// TestSyscomScreens: syscom1 adds a member to a club's group (through
+// ceod's group op) and gives a position (its positions op); the directory
+// has both afterwards.
 func TestSyscomScreens(t *testing.T) {
 	r := ceotest.Setup(t)
-	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "positions")
+	d := daemontest.Start(t, r, daemontest.Options{})
+	d.RequireServed(t, "group")
+	d.RequireServed(t, "positions")
 	admin := ceotest.Admin(t, r)
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "tuiclub", Name: "TUI Club", UIDNumber: 30601, Club: true})
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "alice", Name: "Alice Tui", UIDNumber: 26301})
 	t.Cleanup(func() { ceotest.SetAttr(t, admin, r.UserDN("regular1"), "position") })
 
 	tm := startCeo(t, r, login(t, r, "syscom1"), nil)
-	tm.waitFor("Main Menu", "> New Member")
-	tm.choose("Manage Club or Group Members")
-	tm.waitFor("Managing Club or Group")
-	tm.keys("Enter")
-	tm.waitFor("Club or Group:")
-	tm.typeText("tuiclub")
-	tm.keys("Enter")
+	tm.openWizard("Manage Club or Group Members", "Managing Club or Group", "Club or Group:", "tuiclub")
 	tm.waitFor("Manage tuiclub", "The group tuiclub has no members.")
 	// Tab completes the name from the directory; Tab again moves on (to
 	// Add) once it is whole.
@@ -674,13 +657,7 @@ func TestRenewClubRep(t *testing.T) {
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "reptui", UIDNumber: 26201, NonMember: []string{cur.Prev().String()}})
 
 	tm := startCeo(t, r, login(t, r, "office1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Renew Club Rep")
-	tm.waitFor("Renewing Club User Account", "We grant accounts to club users at no charge")
-	tm.keys("Enter")
-	tm.waitFor("Username:")
-	tm.typeText("reptui")
-	tm.keys("Enter")
+	tm.openWizard("Renew Club Rep", "We grant accounts to club users at no charge", "Username:", "reptui")
 	tm.waitFor("Mail Forwarding", "Email:")
 	tm.keys("Enter")
 	tm.waitFor("You have chosen not to set")
