@@ -9,6 +9,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/iana"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -40,6 +41,8 @@ type Acceptor struct {
 
 	rcOnce sync.Once
 	rc     *rcache.Cache
+
+	serviceKeys serviceKeyCache
 }
 
 // KeytabSource supplies the current keytab.
@@ -130,7 +133,13 @@ func delegated(req *messages.APReq) (*Delegated, error) {
 }
 
 // verify decodes and checks the AP-REQ and returns it, decrypted, with the
-// context flags the initiator requested.
+// context flags the initiator requested. The checks are those of gokrb5's
+// APReq.Verify (which this replaces: its reflective decoding and per-call
+// key derivation were most of an Accept's cost) and ours: the key for the
+// ticket's service, realm, kvno and enctype; the ticket's integrity,
+// flags, times and (absent) addresses; the authenticator's integrity,
+// client, realm and time; the checksum's flags; the subkey; the replay
+// cache.
 func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uint32, error) {
 	tokID, inner, err := decodeContextToken(token)
 	if err != nil {
@@ -139,9 +148,9 @@ func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uin
 	if tokID != tokAPReq {
 		return nil, 0, fmt.Errorf("%w: context token has TOK_ID %04x, want an AP-REQ (0100)", ErrDefectiveToken, tokID)
 	}
-	req := new(messages.APReq)
-	if err := req.Unmarshal(inner); err != nil {
-		return nil, 0, fmt.Errorf("%w: malformed AP-REQ: %v", ErrDefectiveToken, err)
+	req, err := decodeAPReq(inner)
+	if err != nil {
+		return nil, 0, err
 	}
 	// The AP-REQ's framing (tags, lengths, the ticket's realm and name,
 	// ap-options) is not covered by any checksum: accept only the one
@@ -152,34 +161,23 @@ func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uin
 	if err := a.precheck(req); err != nil {
 		return nil, 0, err
 	}
-
-	cfg := &a.Config
-	// APReq.Verify, not service.VerifyAPREQ: the latter adds gokrb5's
-	// process-wide replay cache keyed on client and time, which refuses
-	// MIT clients that send equal times from parallel processes.
-	var sname *types.PrincipalName
-	if a.Principal != "" {
-		pn, _ := types.ParseSPNString(a.Principal)
-		sname = &pn
+	if err := a.decryptTicket(kt, req); err != nil {
+		return nil, 0, err
 	}
-	ok, err := req.Verify(kt, cfg.maxSkew(), types.HostAddress{}, sname)
-	if err != nil {
-		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
-	}
-	if !ok {
-		return nil, 0, errors.New("gss: AP-REQ rejected")
-	}
-
 	tkt := &req.Ticket.DecryptedEncPart
 	auth := &req.Authenticator
-	if _, err := checkKey(tkt.Key); err != nil {
-		return nil, 0, fmt.Errorf("gss: ticket session key: %w", err)
-	}
 	if auth.CRealm != tkt.CRealm {
 		return nil, 0, fmt.Errorf("gss: authenticator realm %q does not match ticket realm %q", auth.CRealm, tkt.CRealm)
 	}
-	if err := checkTimes(cfg, tkt, auth); err != nil {
+	cfg := &a.Config
+	if err := checkTimes(cfg.now(), cfg.maxSkew(), tkt, auth); err != nil {
 		return nil, 0, err
+	}
+	if cfg.Now != nil {
+		// gokrb5's Verify checked against the system clock as well.
+		if err := checkTimes(time.Now(), cfg.maxSkew(), tkt, auth); err != nil {
+			return nil, 0, err
+		}
 	}
 	gssFlags, err := parseGSSChecksum(auth.Cksum)
 	if err != nil {
@@ -200,6 +198,76 @@ func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uin
 		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
 	return req, gssFlags, nil
+}
+
+// decryptTicket decrypts the ticket with the service key and the
+// authenticator with the ticket's session key, fills in
+// req.Ticket.DecryptedEncPart and req.Authenticator, and checks what
+// only needs those two: the session key, the ticket's flags and
+// addresses, the authenticator's client.
+func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) error {
+	tkt := &req.Ticket
+	sname := tkt.SName
+	if a.Principal != "" {
+		sname, _ = types.ParseSPNString(a.Principal)
+	}
+	key, _, err := kt.GetEncryptionKey(sname, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: no service key: %w", err)
+	}
+	et, err := checkKey(key)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: service key: %w", err)
+	}
+	tk, err := a.serviceKeys.get(kt, et, key)
+	if err != nil {
+		return err
+	}
+	pt, err := decryptWith(et, tk, tkt.EncPart.Cipher)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: the ticket does not decrypt with the service key: %w", err)
+	}
+	etp, err := decodeEncTicketPart(pt)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: %w", err)
+	}
+	set, err := checkKey(etp.Key)
+	if err != nil {
+		return fmt.Errorf("gss: ticket session key: %w", err)
+	}
+	if types.IsFlagSet(&etp.Flags, flags.Invalid) {
+		return errors.New("gss: ticket not yet valid: its invalid flag is set")
+	}
+	// gokrb5 required the acceptor's address among the ticket's and was
+	// given none: a ticket bound to addresses is refused.
+	if etp.addresses > 0 {
+		return errors.New("gss: AP-REQ rejected: the ticket is bound to client addresses")
+	}
+	if req.EncryptedAuthenticator.EType != etp.Key.KeyType {
+		return fmt.Errorf("gss: AP-REQ rejected: authenticator enctype %d is not the session key's %d", req.EncryptedAuthenticator.EType, etp.Key.KeyType)
+	}
+	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
+	if tkt.SName.NameString[0] == "krbtgt" {
+		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
+	}
+	ak, err := deriveEncKeys(set, etp.Key.KeyValue, usage)
+	if err != nil {
+		return err
+	}
+	apt, err := decryptWith(set, &ak, req.EncryptedAuthenticator.Cipher)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: the authenticator does not decrypt with the session key: %w", err)
+	}
+	auth, err := decodeAuthenticator(apt)
+	if err != nil {
+		return fmt.Errorf("gss: AP-REQ rejected: %w", err)
+	}
+	if !auth.CName.Equal(etp.CName) {
+		return errors.New("gss: AP-REQ rejected: the authenticator's client does not match the ticket's")
+	}
+	tkt.DecryptedEncPart = etp.EncTicketPart
+	req.Authenticator = auth
+	return nil
 }
 
 // reply makes the acceptor's half of the context and the AP-REP for a
@@ -291,16 +359,19 @@ func slicesContainsEmpty(s []string) bool {
 	return false
 }
 
-// checkTimes repeats gokrb5's time checks against Config.Now: the
-// authenticator within the skew, the ticket started and not expired.
-func checkTimes(cfg *Config, tkt *messages.EncTicketPart, auth *types.Authenticator) error {
-	now, skew := cfg.now(), cfg.maxSkew()
+// checkTimes checks the authenticator is within the skew of now and the
+// ticket has started and not expired.
+func checkTimes(now time.Time, skew time.Duration, tkt *messages.EncTicketPart, auth *types.Authenticator) error {
 	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
 	if d := now.Sub(ct); d > skew || d < -skew {
-		return fmt.Errorf("gss: authenticator time %s is %s away from ours (allowed %s)", ct.UTC().Format("2006-01-02T15:04:05.000000Z"), d.Round(1e6), skew)
+		return fmt.Errorf("gss: clock skew too large: authenticator time %s is %s away from ours (allowed %s)", ct.UTC().Format("2006-01-02T15:04:05.000000Z"), d.Round(1e6), skew)
 	}
-	if !tkt.StartTime.IsZero() && tkt.StartTime.Sub(now) > skew {
-		return fmt.Errorf("gss: ticket not valid until %s", tkt.StartTime.UTC().Format("2006-01-02T15:04:05Z"))
+	start := tkt.StartTime
+	if start.IsZero() { // RFC 4120: no starttime means authtime
+		start = tkt.AuthTime
+	}
+	if start.Sub(now) > skew {
+		return fmt.Errorf("gss: ticket not yet valid: it starts at %s", start.UTC().Format("2006-01-02T15:04:05Z"))
 	}
 	if now.Sub(tkt.EndTime) > skew {
 		return fmt.Errorf("gss: ticket expired at %s", tkt.EndTime.UTC().Format("2006-01-02T15:04:05Z"))

@@ -3,11 +3,7 @@ package gss
 import (
 	"fmt"
 
-	"github.com/jcmturner/gofork/encoding/asn1"
-	"github.com/jcmturner/gokrb5/v8/asn1tools"
-	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana"
-	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -16,25 +12,45 @@ import (
 
 // marshalAPRep builds a KRB_AP_REP (RFC 4120 section 5.5.2) whose
 // EncAPRepPart is encrypted in the ticket session key with key usage 12,
-// as MIT's krb5_mk_rep does. gokrb5 has no marshaller for either type; its
-// structs carry the right tags, so gofork's asn1 encodes them. enc's
-// optional fields must be non-zero to be sent.
+// as MIT's krb5_mk_rep does. It writes the DER itself (gokrb5 has no
+// marshaller for either type, and gofork's reflective one cost more
+// than the encryption); TestMarshalAPRepMatchesGofork holds it to
+// gofork's encoding. enc's optional fields must be non-zero to be sent.
 func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]byte, error) {
-	b, err := asn1.Marshal(enc)
-	if err != nil {
-		return nil, fmt.Errorf("gss: encoding EncAPRepPart: %w", err)
-	}
-	b = asn1tools.AddASNAppTag(b, asnAppTag.EncAPRepPart)
-	ed, err := crypto.GetEncryptedData(b, sessionKey, keyusage.AP_REP_ENCPART, 0)
+	et, err := checkKey(sessionKey)
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
 	}
-	rep := messages.APRep{PVNO: iana.PVNO, MsgType: msgtype.KRB_AP_REP, EncPart: ed}
-	b, err = asn1.Marshal(rep)
-	if err != nil {
-		return nil, fmt.Errorf("gss: encoding AP-REP: %w", err)
+	ct := enc.CTime.UTC()
+	if ct.Year() < 0 || ct.Year() > 9999 {
+		return nil, fmt.Errorf("gss: encoding EncAPRepPart: time %v out of range", ct)
 	}
-	return asn1tools.AddASNAppTag(b, asnAppTag.APREP), nil
+	var body []byte
+	body = derExplicit(body, 0, derTLV(nil, derGeneralizedTime, ct.AppendFormat(make([]byte, 0, 15), "20060102150405Z")))
+	body = derExplicit(body, 1, derInteger64(nil, int64(enc.Cusec)))
+	if enc.Subkey.KeyType != 0 || len(enc.Subkey.KeyValue) > 0 {
+		k := derExplicit(nil, 0, derInteger64(nil, int64(enc.Subkey.KeyType)))
+		k = derExplicit(k, 1, derTLV(nil, derOctetString, enc.Subkey.KeyValue))
+		body = derExplicit(body, 2, derTLV(nil, derSequence, k))
+	}
+	if enc.SequenceNumber != 0 {
+		body = derExplicit(body, 3, derInteger64(nil, enc.SequenceNumber))
+	}
+	pt := derTLV(nil, derAppEncAPRep, derTLV(nil, derSequence, body))
+	keys, err := deriveEncKeys(et, sessionKey.KeyValue, keyusage.AP_REP_ENCPART)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := encryptWith(et, &keys, pt)
+	if err != nil {
+		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
+	}
+	ed := derExplicit(nil, 0, derInteger64(nil, int64(sessionKey.KeyType)))
+	ed = derExplicit(ed, 2, derTLV(nil, derOctetString, cipher))
+	rep := derExplicit(nil, 0, derInteger64(nil, iana.PVNO))
+	rep = derExplicit(rep, 1, derInteger64(nil, msgtype.KRB_AP_REP))
+	rep = derExplicit(rep, 2, derTLV(nil, derSequence, ed))
+	return derTLV(nil, derAppAPRep, derTLV(nil, derSequence, rep)), nil
 }
 
 // openAPRep decodes a KRB_AP_REP and decrypts its EncAPRepPart with the

@@ -11,14 +11,19 @@ import (
 
 // DER identifier octets of the AP-REQ's elements (RFC 4120 section 5).
 const (
-	derInteger       = 0x02
-	derBitString     = 0x03
-	derOctetString   = 0x04
-	derGeneralString = 0x1b
-	derSequence      = 0x30
-	derAppTicket     = 0x61 // [APPLICATION 1] Ticket
-	derAppAPReq      = 0x6e // [APPLICATION 14] AP-REQ
-	derContext0      = 0xa0 // [n] EXPLICIT is derContext0+n
+	derInteger         = 0x02
+	derBitString       = 0x03
+	derOctetString     = 0x04
+	derGeneralizedTime = 0x18
+	derGeneralString   = 0x1b
+	derSequence        = 0x30
+	derAppTicket       = 0x61 // [APPLICATION 1] Ticket
+	derAppAuth         = 0x62 // [APPLICATION 2] Authenticator
+	derAppEncTicket    = 0x63 // [APPLICATION 3] EncTicketPart
+	derAppAPReq        = 0x6e // [APPLICATION 14] AP-REQ
+	derAppAPRep        = 0x6f // [APPLICATION 15] AP-REP
+	derAppEncAPRep     = 0x7b // [APPLICATION 27] EncAPRepPart
+	derContext0        = 0xa0 // [n] EXPLICIT is derContext0+n
 )
 
 // derLengthBytes bounds the long form of a DER length: 4 bytes cover
@@ -128,18 +133,8 @@ func (w *derWalker) str(tag byte, want string) {
 // integer expects the minimal two's complement encoding of v, as
 // encoding/asn1 writes it.
 func (w *derWalker) integer(v int64) {
-	n := 1
-	for i := v; i > 127; i >>= 8 {
-		n++
-	}
-	for i := v; i < -128; i >>= 8 {
-		n++
-	}
-	var buf [8]byte
-	for j := range n {
-		buf[j] = byte(v >> uint((n-1-j)*8))
-	}
-	w.value(derInteger, buf[:n])
+	b, n := minimalInt(v)
+	w.value(derInteger, b[:n])
 }
 
 func (w *derWalker) explicitInt(n byte, v int64) {

@@ -45,6 +45,19 @@ func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, er
 // deriveUsageKeys derives Ke, Ki and Kc (RFC 3961 section 5.3, RFC 8009
 // section 5) exactly as gokrb5's per-call functions do.
 func deriveUsageKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
+	k, err := deriveEncKeys(et, key, usage)
+	if err != nil {
+		return usageKeys{}, err
+	}
+	if k.kc, err = deriveKey(et, key, common.GetUsageKc(usage)); err != nil {
+		return usageKeys{}, fmt.Errorf("gss: deriving the checksum key for usage %d: %w", usage, err)
+	}
+	return k, nil
+}
+
+// deriveEncKeys derives Ke and Ki, what encryptWith and decryptWith
+// need, leaving Kc nil.
+func deriveEncKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
 	var k usageKeys
 	var err error
 	if k.ke, err = deriveKey(et, key, common.GetUsageKe(usage)); err != nil {
@@ -52,9 +65,6 @@ func deriveUsageKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error
 	}
 	if k.ki, err = deriveKey(et, key, common.GetUsageKi(usage)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the integrity key for usage %d: %w", usage, err)
-	}
-	if k.kc, err = deriveKey(et, key, common.GetUsageKc(usage)); err != nil {
-		return usageKeys{}, fmt.Errorf("gss: deriving the checksum key for usage %d: %w", usage, err)
 	}
 	return k, nil
 }
