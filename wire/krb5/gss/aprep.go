@@ -21,6 +21,25 @@ func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
 	}
+	pt, err := encodeEncAPRepPart(enc)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := deriveEncKeys(et, sessionKey.KeyValue, keyusage.AP_REP_ENCPART)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := encryptWith(et, &keys, pt)
+	if err != nil {
+		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
+	}
+	return encodeAPRep(sessionKey.KeyType, cipher), nil
+}
+
+// encodeEncAPRepPart is the DER of EncAPRepPart ::= [APPLICATION 27]
+// SEQUENCE {ctime [0], cusec [1], subkey [2] OPTIONAL, seq-number [3]
+// OPTIONAL}.
+func encodeEncAPRepPart(enc messages.EncAPRepPart) ([]byte, error) {
 	ct := enc.CTime.UTC()
 	if ct.Year() < 0 || ct.Year() > 9999 {
 		return nil, fmt.Errorf("gss: encoding EncAPRepPart: time %v out of range", ct)
@@ -36,21 +55,19 @@ func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]
 	if enc.SequenceNumber != 0 {
 		body = derExplicit(body, 3, derInteger64(nil, enc.SequenceNumber))
 	}
-	pt := derTLV(nil, derAppEncAPRep, derTLV(nil, derSequence, body))
-	keys, err := deriveEncKeys(et, sessionKey.KeyValue, keyusage.AP_REP_ENCPART)
-	if err != nil {
-		return nil, err
-	}
-	cipher, err := encryptWith(et, &keys, pt)
-	if err != nil {
-		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
-	}
-	ed := derExplicit(nil, 0, derInteger64(nil, int64(sessionKey.KeyType)))
+	return derTLV(nil, derAppEncAPRep, derTLV(nil, derSequence, body)), nil
+}
+
+// encodeAPRep is the DER of AP-REP ::= [APPLICATION 15] SEQUENCE {pvno
+// [0], msg-type [1], enc-part [2] EncryptedData} with no kvno, as gofork
+// encodes a zero one.
+func encodeAPRep(etype int32, cipher []byte) []byte {
+	ed := derExplicit(nil, 0, derInteger64(nil, int64(etype)))
 	ed = derExplicit(ed, 2, derTLV(nil, derOctetString, cipher))
 	rep := derExplicit(nil, 0, derInteger64(nil, iana.PVNO))
 	rep = derExplicit(rep, 1, derInteger64(nil, msgtype.KRB_AP_REP))
 	rep = derExplicit(rep, 2, derTLV(nil, derSequence, ed))
-	return derTLV(nil, derAppAPRep, derTLV(nil, derSequence, rep)), nil
+	return derTLV(nil, derAppAPRep, derTLV(nil, derSequence, rep))
 }
 
 // openAPRep decodes a KRB_AP_REP and decrypts its EncAPRepPart with the

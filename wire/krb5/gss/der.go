@@ -136,9 +136,22 @@ func (r *derReader) int64Field(n byte) int64 {
 // stringField reads [n] EXPLICIT GeneralString.
 func (r *derReader) stringField(n byte) string {
 	s := r.explicit(n)
-	v := string(s.next(derGeneralString))
+	v := s.generalString()
 	r.done(&s)
 	return v
+}
+
+// generalString reads a GeneralString, which gofork (so gokrb5) takes
+// only in ASCII; so does this reader.
+func (r *derReader) generalString() string {
+	c := r.next(derGeneralString)
+	for _, b := range c {
+		if b >= 0x80 {
+			r.fail()
+			return ""
+		}
+	}
+	return string(c)
 }
 
 // octetsField reads [n] EXPLICIT OCTET STRING; the result aliases the
@@ -212,7 +225,7 @@ func (r *derReader) principalNameField(n byte) types.PrincipalName {
 	names := seq.explicit(1)
 	list := names.sub(derSequence)
 	for list.ok && len(list.b) > 0 {
-		p.NameString = append(p.NameString, string(list.next(derGeneralString)))
+		p.NameString = append(p.NameString, list.generalString())
 	}
 	names.done(&list)
 	seq.done(&names)

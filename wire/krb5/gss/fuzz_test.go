@@ -2,10 +2,15 @@ package gss
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // FuzzAcceptToken feeds arbitrary initial context tokens to an Acceptor:
@@ -113,4 +118,76 @@ func FuzzUnwrap(f *testing.F) {
 			t.Fatalf("accepted a token without the expected sequence number")
 		}
 	})
+}
+
+// FuzzDecodeAPReq feeds arbitrary DER to the acceptor's decoders of the
+// AP-REQ and of the ticket's and authenticator's plaintexts: they must
+// not panic, and what they accept gokrb5's decoders must accept with the
+// same result (they may refuse more: non-canonical framing, other time
+// forms).
+func FuzzDecodeAPReq(f *testing.F) {
+	for _, v := range mitAPReqVectors(f) {
+		_, inner, err := decodeContextToken(v.tok)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(inner)
+		var req messages.APReq
+		if err := req.Unmarshal(inner); err != nil {
+			f.Fatal(err)
+		}
+		tpt, err := crypto.DecryptEncPart(req.Ticket.EncPart, v.key, keyusage.KDC_REP_TICKET)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tpt)
+		if err := req.Ticket.Decrypt(v.key); err != nil {
+			f.Fatal(err)
+		}
+		apt, err := crypto.DecryptEncPart(req.EncryptedAuthenticator, req.Ticket.DecryptedEncPart.Key, keyusage.AP_REQ_AUTHENTICATOR)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(apt)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, err := decodeAPReq(b); err == nil {
+			var want messages.APReq
+			if gokrb5Decode(func() error { return want.Unmarshal(b) }) && !reflect.DeepEqual(got, &want) {
+				t.Fatalf("decodeAPReq:\n got %+v\nwant %+v", got, &want)
+			}
+		}
+		if got, err := decodeEncTicketPart(b); err == nil {
+			var want messages.EncTicketPart
+			if gokrb5Decode(func() error { return want.Unmarshal(b) }) {
+				if got.addresses != len(want.CAddr) {
+					t.Fatalf("%d addresses, gokrb5 %d", got.addresses, len(want.CAddr))
+				}
+				want.CAddr, want.AuthorizationData = nil, nil
+				if !reflect.DeepEqual(got.EncTicketPart, want) {
+					t.Fatalf("decodeEncTicketPart:\n got %+v\nwant %+v", got.EncTicketPart, want)
+				}
+			}
+		}
+		if got, err := decodeAuthenticator(b); err == nil {
+			var want types.Authenticator
+			if gokrb5Decode(func() error { return want.Unmarshal(b) }) {
+				want.AuthorizationData = nil
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("decodeAuthenticator:\n got %+v\nwant %+v", got, want)
+				}
+			}
+		}
+	})
+}
+
+// gokrb5Decode runs a gokrb5 decoder and reports whether it succeeded;
+// one that panics (gofork does on some inputs) counts as refusing.
+func gokrb5Decode(decode func() error) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return decode() == nil
 }

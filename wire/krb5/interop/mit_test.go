@@ -257,6 +257,7 @@ func acceptFromMIT(t *testing.T, r *realm.Realm, acc *gss.Acceptor, env []string
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
+	recordAPReq(t, acc.Keytab, tok)
 	if err := wire.WriteFrame(conn, wire.MsgAuth, rep); err != nil {
 		t.Fatal(err)
 	}
