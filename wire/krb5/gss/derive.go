@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/jcmturner/gokrb5/v8/crypto/common"
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 )
@@ -45,26 +44,32 @@ func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, er
 // deriveUsageKeys derives Ke, Ki and Kc (RFC 3961 section 5.3, RFC 8009
 // section 5) exactly as gokrb5's per-call functions do.
 func deriveUsageKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
-	k, err := deriveEncKeys(et, key, usage)
-	if err != nil {
-		return usageKeys{}, err
-	}
-	if k.kc, err = deriveKey(et, key, common.GetUsageKc(usage)); err != nil {
-		return usageKeys{}, fmt.Errorf("gss: deriving the checksum key for usage %d: %w", usage, err)
-	}
-	return k, nil
+	return deriveKinds(et, key, usage, true)
 }
 
 // deriveEncKeys derives Ke and Ki, what encryptWith and decryptWith
 // need, leaving Kc nil.
 func deriveEncKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
+	return deriveKinds(et, key, usage, false)
+}
+
+func deriveKinds(et etype.EType, key []byte, usage uint32, withKc bool) (usageKeys, error) {
+	d, err := newDeriver(et, key)
+	if err != nil {
+		return usageKeys{}, err
+	}
 	var k usageKeys
-	var err error
-	if k.ke, err = deriveKey(et, key, common.GetUsageKe(usage)); err != nil {
+	if k.ke, err = d.derive(usageConstant(usage, kindKe)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the encryption key for usage %d: %w", usage, err)
 	}
-	if k.ki, err = deriveKey(et, key, common.GetUsageKi(usage)); err != nil {
+	if k.ki, err = d.derive(usageConstant(usage, kindKi)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the integrity key for usage %d: %w", usage, err)
+	}
+	if !withKc {
+		return k, nil
+	}
+	if k.kc, err = d.derive(usageConstant(usage, kindKc)); err != nil {
+		return usageKeys{}, fmt.Errorf("gss: deriving the checksum key for usage %d: %w", usage, err)
 	}
 	return k, nil
 }

@@ -26,7 +26,11 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 		}
 		// deriveKey (its own n-fold for the RFC 3962 enctypes) is
 		// gokrb5's DeriveKey, for the wrap usages and others.
-		for _, usage := range []uint32{22, 23, 24, 25, 11, 12} {
+		for _, usage := range []uint32{22, 23, 24, 25, 11, 12, 2, 7, 14, 1000} {
+			if !bytes.Equal(usageConstant(usage, kindKe), common.GetUsageKe(usage)) || !bytes.Equal(usageConstant(usage, kindKi), common.GetUsageKi(usage)) ||
+				!bytes.Equal(usageConstant(usage, kindKc), common.GetUsageKc(usage)) {
+				t.Fatalf("usage %d: constants differ from gokrb5's", usage)
+			}
 			for _, c := range [][]byte{common.GetUsageKe(usage), common.GetUsageKi(usage), common.GetUsageKc(usage)} {
 				got, err := deriveKey(et, key.KeyValue, c)
 				want, werr := et.DeriveKey(key.KeyValue, c)

@@ -1,6 +1,10 @@
 package gss
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"fmt"
+
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 )
@@ -42,20 +46,87 @@ func nfold(in []byte, outLen int) []byte {
 // key length; their random-to-key is the identity). Other enctypes go to
 // gokrb5.
 func deriveKey(et etype.EType, key, constant []byte) ([]byte, error) {
+	d, err := newDeriver(et, key)
+	if err != nil {
+		return nil, err
+	}
+	return d.derive(constant)
+}
+
+// deriver derives keys from one base key: for the RFC 3962 enctypes
+// with one AES key schedule for all of them (gokrb5 makes a cipher, a
+// CBC mode and copies per block), else with gokrb5.
+type deriver struct {
+	et    etype.EType
+	key   []byte
+	block cipher.Block // nil: gokrb5 derives
+}
+
+func newDeriver(et etype.EType, key []byte) (deriver, error) {
+	d := deriver{et: et, key: key}
 	switch et.GetETypeID() {
 	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96:
-	default:
-		return et.DeriveKey(key, constant)
-	}
-	out := make([]byte, 0, et.GetKeySeedBitLength()/8)
-	block := nfold(constant, et.GetCypherBlockBitLength()/8)
-	for len(out) < cap(out) {
-		_, k, err := et.EncryptData(key, block)
+		b, err := aes.NewCipher(key)
 		if err != nil {
-			return nil, err
+			return deriver{}, fmt.Errorf("gss: deriving keys: %w", err)
 		}
-		block = k
-		out = append(out, k[:min(len(k), cap(out)-len(out))]...)
+		d.block = b
+	}
+	return d, nil
+}
+
+// derive returns DK(key, constant).
+func (d deriver) derive(constant []byte) ([]byte, error) {
+	if d.block == nil {
+		return d.et.DeriveKey(d.key, constant)
+	}
+	out := make([]byte, d.et.GetKeySeedBitLength()/8)
+	if len(out)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("gss: deriving keys: seed length %d", len(out))
+	}
+	// For a single block, the enctype's CTS encryption with a zero IV
+	// is the block cipher itself; each block encrypts the one before.
+	prev := folded(constant)
+	for i := 0; i < len(out); i += aes.BlockSize {
+		d.block.Encrypt(out[i:i+aes.BlockSize], prev)
+		prev = out[i : i+aes.BlockSize]
 	}
 	return out, nil
+}
+
+// usageConstant is RFC 3961's constant for a key usage: the usage in four
+// big-endian bytes and kind, 0xAA for Ke, 0x55 for Ki, 0x99 for Kc.
+func usageConstant(usage uint32, kind byte) []byte {
+	return []byte{byte(usage >> 24), byte(usage >> 16), byte(usage >> 8), byte(usage), kind}
+}
+
+// Kinds of usage keys (RFC 3961 section 5.3).
+const (
+	kindKe byte = 0xaa
+	kindKi byte = 0x55
+	kindKc byte = 0x99
+)
+
+// foldedUsages holds the 128-bit n-folds of the usage constants this
+// package derives keys for, computed once: each n-fold costs about as
+// much as the AES it feeds. It is read only.
+var foldedUsages = func() map[[5]byte][]byte {
+	m := map[[5]byte][]byte{}
+	for _, u := range []uint32{2, 7, 11, 12, 14, 22, 23, 24, 25} {
+		for _, k := range []byte{kindKe, kindKi, kindKc} {
+			c := usageConstant(u, k)
+			m[[5]byte(c)] = nfold(c, aes.BlockSize)
+		}
+	}
+	return m
+}()
+
+// folded returns the 128-bit n-fold of constant.
+func folded(constant []byte) []byte {
+	if len(constant) == 5 {
+		if f, ok := foldedUsages[[5]byte(constant)]; ok {
+			return f
+		}
+	}
+	return nfold(constant, aes.BlockSize)
 }
