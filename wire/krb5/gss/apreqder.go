@@ -43,155 +43,99 @@ func isCanonicalAPReq(der []byte, req *messages.APReq) bool {
 		b, err := req.Marshal()
 		return err == nil && bytes.Equal(b, der)
 	}
-	w := derWalker{b: der, ok: true}
+	w := newDERReader(der)
 	app := w.sub(derAppAPReq)
 	seq := app.sub(derSequence)
-	seq.explicitInt(0, int64(req.PVNO))
-	seq.explicitInt(1, int64(req.MsgType))
+	seq.wantExplicitInt(0, int64(req.PVNO))
+	seq.wantExplicitInt(1, int64(req.MsgType))
 	opts := seq.sub(derContext0 + 2)
-	opts.bitString(req.APOptions)
-	seq.end(&opts)
+	opts.wantBitString(req.APOptions)
+	seq.done(&opts)
 	tkt := seq.sub(derContext0 + 3)
-	tkt.ticket(&req.Ticket)
-	seq.end(&tkt)
+	tkt.wantTicket(&req.Ticket)
+	seq.done(&tkt)
 	auth := seq.sub(derContext0 + 4)
-	auth.encryptedData(&req.EncryptedAuthenticator)
-	seq.end(&auth)
-	app.end(&seq)
-	w.end(&app)
+	auth.wantEncryptedData(&req.EncryptedAuthenticator)
+	seq.done(&auth)
+	app.done(&seq)
+	w.done(&app)
 	return w.ok && len(w.b) == 0
 }
 
-// derWalker reads DER elements from b in order; ok turns false at the
-// first element that is not the expected one in canonical form.
-type derWalker struct {
-	b  []byte
-	ok bool
-}
-
-func (w *derWalker) fail() []byte {
-	w.ok = false
-	return nil
-}
-
-// next consumes one element with identifier tag and returns its contents.
-func (w *derWalker) next(tag byte) []byte {
-	if !w.ok || len(w.b) < 2 || w.b[0] != tag {
-		return w.fail()
-	}
-	n, hdr := int(w.b[1]), 2
-	if n >= 0x80 {
-		k := n & 0x7f
-		// k == 0 is the indefinite form; a leading zero byte or a
-		// value under 0x80 is a longer form than needed.
-		if k == 0 || k > derLengthBytes || len(w.b) < 2+k || w.b[2] == 0 {
-			return w.fail()
-		}
-		n = 0
-		for _, c := range w.b[2 : 2+k] {
-			n = n<<8 | int(c)
-		}
-		if n < 0x80 {
-			return w.fail()
-		}
-		hdr += k
-	}
-	if len(w.b)-hdr < n {
-		return w.fail()
-	}
-	c := w.b[hdr : hdr+n]
-	w.b = w.b[hdr+n:]
-	return c
-}
-
-// sub consumes a constructed element and returns a walker over its
-// contents; end must be called with it.
-func (w *derWalker) sub(tag byte) derWalker {
-	c := w.next(tag)
-	return derWalker{b: c, ok: w.ok}
-}
-
-// end requires that s, from w.sub, was read without fault to its end.
-func (w *derWalker) end(s *derWalker) {
-	if !s.ok || len(s.b) != 0 {
-		w.ok = false
-	}
-}
-
-func (w *derWalker) value(tag byte, want []byte) {
+func (w *derReader) wantValue(tag byte, want []byte) {
 	if c := w.next(tag); !bytes.Equal(c, want) {
-		w.ok = false
+		w.fail()
 	}
 }
 
-func (w *derWalker) str(tag byte, want string) {
+func (w *derReader) wantStr(tag byte, want string) {
 	if c := w.next(tag); string(c) != want {
-		w.ok = false
+		w.fail()
 	}
 }
 
 // integer expects the minimal two's complement encoding of v, as
 // encoding/asn1 writes it.
-func (w *derWalker) integer(v int64) {
+func (w *derReader) wantInteger(v int64) {
 	b, n := minimalInt(v)
-	w.value(derInteger, b[:n])
+	w.wantValue(derInteger, b[:n])
 }
 
-func (w *derWalker) explicitInt(n byte, v int64) {
+func (w *derReader) wantExplicitInt(n byte, v int64) {
 	s := w.sub(derContext0 + n)
-	s.integer(v)
-	w.end(&s)
+	s.wantInteger(v)
+	w.done(&s)
 }
 
-func (w *derWalker) bitString(b asn1.BitString) {
+func (w *derReader) wantBitString(b asn1.BitString) {
 	c := w.next(derBitString)
 	if len(c) != 1+len(b.Bytes) || c[0] != byte((8-b.BitLength%8)%8) || !bytes.Equal(c[1:], b.Bytes) {
-		w.ok = false
+		w.fail()
 	}
 }
 
 // ticket expects Ticket ::= [APPLICATION 1] SEQUENCE {tkt-vno [0],
 // realm [1], sname [2], enc-part [3]}.
-func (w *derWalker) ticket(t *messages.Ticket) {
+func (w *derReader) wantTicket(t *messages.Ticket) {
 	app := w.sub(derAppTicket)
 	seq := app.sub(derSequence)
-	seq.explicitInt(0, int64(t.TktVNO))
+	seq.wantExplicitInt(0, int64(t.TktVNO))
 	realm := seq.sub(derContext0 + 1)
-	realm.str(derGeneralString, t.Realm)
-	seq.end(&realm)
+	realm.wantStr(derGeneralString, t.Realm)
+	seq.done(&realm)
 	sname := seq.sub(derContext0 + 2)
-	sname.principalName(&t.SName)
-	seq.end(&sname)
+	sname.wantPrincipalName(&t.SName)
+	seq.done(&sname)
 	enc := seq.sub(derContext0 + 3)
-	enc.encryptedData(&t.EncPart)
-	seq.end(&enc)
-	app.end(&seq)
-	w.end(&app)
+	enc.wantEncryptedData(&t.EncPart)
+	seq.done(&enc)
+	app.done(&seq)
+	w.done(&app)
 }
 
-func (w *derWalker) principalName(p *types.PrincipalName) {
+func (w *derReader) wantPrincipalName(p *types.PrincipalName) {
 	seq := w.sub(derSequence)
-	seq.explicitInt(0, int64(p.NameType))
+	seq.wantExplicitInt(0, int64(p.NameType))
 	names := seq.sub(derContext0 + 1)
 	list := names.sub(derSequence)
 	for _, s := range p.NameString {
-		list.str(derGeneralString, s)
+		list.wantStr(derGeneralString, s)
 	}
-	names.end(&list)
-	seq.end(&names)
-	w.end(&seq)
+	names.done(&list)
+	seq.done(&names)
+	w.done(&seq)
 }
 
 // encryptedData expects EncryptedData, whose kvno [1] is OPTIONAL and,
 // as gokrb5 encodes it, absent when 0.
-func (w *derWalker) encryptedData(e *types.EncryptedData) {
+func (w *derReader) wantEncryptedData(e *types.EncryptedData) {
 	seq := w.sub(derSequence)
-	seq.explicitInt(0, int64(e.EType))
+	seq.wantExplicitInt(0, int64(e.EType))
 	if e.KVNO != 0 {
-		seq.explicitInt(1, int64(e.KVNO))
+		seq.wantExplicitInt(1, int64(e.KVNO))
 	}
 	c := seq.sub(derContext0 + 2)
-	c.value(derOctetString, e.Cipher)
-	seq.end(&c)
-	w.end(&seq)
+	c.wantValue(derOctetString, e.Cipher)
+	seq.done(&c)
+	w.done(&seq)
 }

@@ -157,18 +157,25 @@ func (r *derReader) generalString() string {
 // octetsField reads [n] EXPLICIT OCTET STRING; the result aliases the
 // input.
 func (r *derReader) octetsField(n byte) []byte {
+	return r.explicitValue(n, derOctetString)
+}
+
+// explicitValue reads [n] EXPLICIT around a primitive element with
+// identifier tag and returns its contents, nil after a fault.
+func (r *derReader) explicitValue(n, tag byte) []byte {
 	s := r.explicit(n)
-	v := s.next(derOctetString)
+	v := s.next(tag)
 	r.done(&s)
+	if !r.ok {
+		return nil
+	}
 	return v
 }
 
 // bitStringField reads [n] EXPLICIT BIT STRING as gofork does: at most 7
 // unused bits, and those zero.
 func (r *derReader) bitStringField(n byte) asn1.BitString {
-	s := r.explicit(n)
-	c := s.next(derBitString)
-	r.done(&s)
+	c := r.explicitValue(n, derBitString)
 	if !r.ok {
 		return asn1.BitString{}
 	}
@@ -182,9 +189,7 @@ func (r *derReader) bitStringField(n byte) asn1.BitString {
 // timeField reads [n] EXPLICIT KerberosTime, which RFC 4120 fixes as
 // "YYYYMMDDHHMMSSZ" (MIT's decoder accepts only that form too).
 func (r *derReader) timeField(n byte) time.Time {
-	s := r.explicit(n)
-	c := s.next(derGeneralizedTime)
-	r.done(&s)
+	c := r.explicitValue(n, derGeneralizedTime)
 	if !r.ok {
 		return time.Time{}
 	}
@@ -238,21 +243,27 @@ func (r *derReader) principalNameField(n byte) types.PrincipalName {
 // aliases the input.
 func (r *derReader) encryptionKeyField(n byte) types.EncryptionKey {
 	s := r.explicit(n)
-	seq := s.sub(derSequence)
-	k := types.EncryptionKey{KeyType: seq.int32Field(0), KeyValue: seq.octetsField(1)}
-	s.doneLax(&seq)
+	t, v := s.typedOctets()
 	r.done(&s)
-	return k
+	return types.EncryptionKey{KeyType: t, KeyValue: v}
 }
 
 // checksumField reads [n] EXPLICIT Checksum; the value aliases the input.
 func (r *derReader) checksumField(n byte) types.Checksum {
 	s := r.explicit(n)
-	seq := s.sub(derSequence)
-	c := types.Checksum{CksumType: seq.int32Field(0), Checksum: seq.octetsField(1)}
-	s.doneLax(&seq)
+	t, v := s.typedOctets()
 	r.done(&s)
-	return c
+	return types.Checksum{CksumType: t, Checksum: v}
+}
+
+// typedOctets reads SEQUENCE {[0] Int32, [1] OCTET STRING}, the shape of
+// EncryptionKey, Checksum, HostAddress and AuthorizationData's elements,
+// ignoring trailing fields as gokrb5 does.
+func (r *derReader) typedOctets() (int32, []byte) {
+	seq := r.sub(derSequence)
+	t, v := seq.int32Field(0), seq.octetsField(1)
+	r.doneLax(&seq)
+	return t, v
 }
 
 // encryptedDataField reads [n] EXPLICIT EncryptedData; the ciphertext
@@ -279,10 +290,7 @@ func (r *derReader) typedListField(n byte) int {
 	list := s.sub(derSequence)
 	count := 0
 	for list.ok && len(list.b) > 0 {
-		e := list.sub(derSequence)
-		e.int32Field(0)
-		e.octetsField(1)
-		list.doneLax(&e)
+		list.typedOctets()
 		count++
 	}
 	s.done(&list)

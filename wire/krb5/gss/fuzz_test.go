@@ -2,7 +2,6 @@ package gss
 
 import (
 	"errors"
-	"reflect"
 	"sync"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // FuzzAcceptToken feeds arbitrary initial context tokens to an Acceptor:
@@ -151,43 +149,8 @@ func FuzzDecodeAPReq(f *testing.F) {
 		f.Add(apt)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, err := decodeAPReq(b); err == nil {
-			var want messages.APReq
-			if gokrb5Decode(func() error { return want.Unmarshal(b) }) && !reflect.DeepEqual(got, &want) {
-				t.Fatalf("decodeAPReq:\n got %+v\nwant %+v", got, &want)
-			}
-		}
-		if got, err := decodeEncTicketPart(b); err == nil {
-			var want messages.EncTicketPart
-			if gokrb5Decode(func() error { return want.Unmarshal(b) }) {
-				if got.addresses != len(want.CAddr) {
-					t.Fatalf("%d addresses, gokrb5 %d", got.addresses, len(want.CAddr))
-				}
-				want.CAddr, want.AuthorizationData = nil, nil
-				if !reflect.DeepEqual(got.EncTicketPart, want) {
-					t.Fatalf("decodeEncTicketPart:\n got %+v\nwant %+v", got.EncTicketPart, want)
-				}
-			}
-		}
-		if got, err := decodeAuthenticator(b); err == nil {
-			var want types.Authenticator
-			if gokrb5Decode(func() error { return want.Unmarshal(b) }) {
-				want.AuthorizationData = nil
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("decodeAuthenticator:\n got %+v\nwant %+v", got, want)
-				}
-			}
+		for _, kind := range []string{"AP-REQ", "EncTicketPart", "Authenticator"} {
+			decodersAgree(t, kind, b)
 		}
 	})
-}
-
-// gokrb5Decode runs a gokrb5 decoder and reports whether it succeeded;
-// one that panics (gofork does on some inputs) counts as refusing.
-func gokrb5Decode(decode func() error) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return decode() == nil
 }

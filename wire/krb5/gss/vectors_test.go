@@ -20,23 +20,9 @@ import (
 // sequence number; integrity-only tokens have no confounder, so ours must
 // be byte-identical.
 func TestMITVectors(t *testing.T) {
-	f, err := os.Open("testdata/mit-wrap-vectors.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fs := strings.Fields(line)
-		if len(fs) != 5 {
-			t.Fatalf("bad vector line %q", line)
-		}
+	for _, fs := range vectorLines(t, "testdata/mit-wrap-vectors.txt", 5) {
+		line := strings.Join(fs, " ")
 		sender := fs[0]
 		et64, err1 := strconv.ParseInt(fs[1], 10, 32)
 		key, err2 := hex.DecodeString(fs[2])
@@ -86,10 +72,36 @@ func TestMITVectors(t *testing.T) {
 			}
 		})
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if n < 8 {
 		t.Fatalf("only %d vectors", n)
 	}
+}
+
+// vectorLines returns the fields of the lines of a vector file, each
+// line with n fields; "#" lines are comments.
+func vectorLines(t testing.TB, path string, n int) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines [][]string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fs := strings.Fields(line)
+		if len(fs) != n {
+			t.Fatalf("%s: bad vector line %q", path, line)
+		}
+		lines = append(lines, fs)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
 }
