@@ -10,9 +10,12 @@ TIMEOUT  ?= 25m
 
 all: build
 
+# ceoc is built without cgo, as debian/rules builds it: a static binary
+# starts in about half the time, and it needs no NSS (see debian/rules).
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./ceod/cmd/ceod ./ceoc/cmd/ceoc ./internal/cmd/realm
+	$(GO) build -o $(BIN)/ ./ceod/cmd/ceod ./internal/cmd/realm
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./ceoc/cmd/ceoc
 	@if [ -d ceo/cmd/ceo ]; then $(GO) build -o $(BIN)/ ./ceo/cmd/ceo ./ceo/cmd/addmember ./ceo/cmd/addclub; fi
 
 # Installs the Debian packages the realm and tests need (only missing ones).

@@ -178,9 +178,17 @@ func binaries(t testing.TB) string {
 		if binErr != nil {
 			return
 		}
-		cmd := exec.Command(gotool, "build", "-o", binDir+"/", "github.com/csclub/ceo/ceod/cmd/ceod", "github.com/csclub/ceo/ceoc/cmd/ceoc")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		// ceoc without cgo, as the Makefile and debian/rules build it.
+		for _, b := range []struct{ pkg, cgo string }{
+			{"github.com/csclub/ceo/ceod/cmd/ceod", "1"},
+			{"github.com/csclub/ceo/ceoc/cmd/ceoc", "0"},
+		} {
+			cmd := exec.Command(gotool, "build", "-o", binDir+"/", b.pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
 		}
 	})
 	if binErr != nil {

@@ -23,8 +23,8 @@ func LoadConfig() (*config.Config, error) {
 	return LoadConfigFile(path)
 }
 
-// LoadConfigFile loads one krb5.conf. A config.UnsupportedDirective (for
-// example a v4 section) is ignored, as MIT would; any other parse error is
+// LoadConfigFile loads one krb5.conf as gokrb5's config.Load would. An
+// unsupported directive (for example a v4 section) is ignored, as MIT would; any other parse error is
 // returned. It also fails if one of default_tkt_enctypes,
 // default_tgs_enctypes or permitted_enctypes ends up empty, which is what
 // gokrb5 makes of MIT keywords such as DEFAULT or aes; the fix is explicit
@@ -35,8 +35,7 @@ func LoadConfig() (*config.Config, error) {
 // instead, naming the first such line.
 func LoadConfigFile(path string) (*config.Config, error) {
 	cfg, err := loadConfig(path)
-	var unsupported config.UnsupportedDirective
-	if err != nil && !(errors.As(err, &unsupported) && cfg != nil) {
+	if err != nil && !(errors.Is(err, errUnsupported) && cfg != nil) {
 		return nil, fmt.Errorf("krb5: loading %s: %w", path, err)
 	}
 	lists := []struct {
@@ -55,15 +54,20 @@ func LoadConfigFile(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-// loadConfig is config.Load with a panic in gokrb5's parser turned into
-// an error.
+// loadConfig reads path with parseConfig (gokrb5's parser), turning a
+// panic of the parser into an error.
 func loadConfig(path string) (cfg *config.Config, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	defer func() {
 		if r := recover(); r != nil {
 			cfg, err = nil, parsePanicError(path, r)
 		}
 	}()
-	return config.Load(path)
+	return parseConfig(f)
 }
 
 // parsePanicError explains a panic in gokrb5's parser. The usual cause is

@@ -32,10 +32,7 @@ import (
 	"time"
 
 	"github.com/csclub/ceo/ceoc"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/csclub/ceo/wire"
-	"github.com/csclub/ceo/wire/ceopb"
 )
 
 func main() {
@@ -143,16 +140,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
-}
-
-// decodePing turns ping's PingResponse into "PRINCIPAL\n", for the
-// people and monitoring scripts that run "ceoc ping".
-func decodePing(reply []byte) ([]byte, error) {
-	var pr ceopb.PingResponse
-	if err := proto.Unmarshal(reply, &pr); err != nil {
-		return nil, fmt.Errorf("ping: decoding the reply: %w", err)
-	}
-	return []byte(pr.GetPrincipal() + "\n"), nil
 }
 
 // oneLine keeps an error message on one line, as the legacy front end

@@ -72,3 +72,28 @@ func TestDecodePing(t *testing.T) {
 		t.Error("decodePing accepted garbage")
 	}
 }
+
+// FuzzDecodePing: the hand-written decoder accepts, rejects and decodes
+// what proto.Unmarshal does.
+func FuzzDecodePing(f *testing.F) {
+	ok, _ := proto.Marshal(&ceopb.PingResponse{Principal: proto.String("office1@CSCLUB.INTERNAL")})
+	for _, seed := range [][]byte{
+		ok, nil, {0xff, 0xff}, {0x0a, 0x05, 'a'}, {0x08, 0x01}, {0x0a, 0x01, 'a', 0x0a, 0x01, 'b'},
+		{0x0b, 0x10, 0x01, 0x0c, 0x0a, 0x01, 'a'}, {0x0b, 0x0a, 0x01, 'x', 0x14}, {0x0c}, {0x0e},
+		{0x0d, 1, 2, 3, 4, 0x0a, 0}, {0x09, 1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 0},
+		append([]byte{0x8a, 0x80, 0x80, 0x80, 0x10, 0x01, 'z'}, ok...),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pr ceopb.PingResponse
+		perr := proto.Unmarshal(b, &pr)
+		got, err := decodePing(b)
+		if (perr == nil) != (err == nil) {
+			t.Fatalf("%x: proto.Unmarshal %v, decodePing %v", b, perr, err)
+		}
+		if err == nil && string(got) != pr.GetPrincipal()+"\n" {
+			t.Fatalf("%x: decodePing %q, proto %q", b, got, pr.GetPrincipal())
+		}
+	})
+}
