@@ -179,12 +179,14 @@ func binaries(t testing.TB) string {
 			return
 		}
 		// ceoc without cgo, as the Makefile and debian/rules build it.
-		for _, b := range []struct{ pkg, cgo string }{
-			{"github.com/csclub/ceo/ceod/cmd/ceod", "1"},
-			{"github.com/csclub/ceo/ceoc/cmd/ceoc", "0"},
+		for _, b := range []struct{ pkg, env string }{
+			{"github.com/csclub/ceo/ceod/cmd/ceod", ""},
+			{"github.com/csclub/ceo/ceoc/cmd/ceoc", "CGO_ENABLED=0"},
 		} {
 			cmd := exec.Command(gotool, "build", "-o", binDir+"/", b.pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+			if b.env != "" {
+				cmd.Env = append(os.Environ(), b.env)
+			}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				binErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
 				return
