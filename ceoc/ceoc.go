@@ -18,11 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
-	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 
 	"github.com/csclub/ceo/ceoc/opsfile"
@@ -90,23 +88,19 @@ func (e *Error) Unwrap() []error {
 
 // Credentials say how a Client logs in to Kerberos.
 type Credentials interface {
-	// login returns the client and, for a FILE ccache, its path, where
-	// service tickets are looked up and stored.
-	login(cfg *krbconfig.Config) (cl *krbclient.Client, ccachePath string, err error)
+	// login returns the source of service tickets: for a FILE ccache,
+	// the cache, where they are looked up and stored.
+	login(cfg *krbconfig.Config) (*krb5.Tickets, error)
 }
 
 type ccacheCreds struct{ name string }
 
-func (c ccacheCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
-	name := c.name
-	if name == "" {
-		name = krb5.DefaultCCacheName()
-	}
-	cl, err := krb5.ClientFromCCache(cfg, name)
+func (c ccacheCreds) login(cfg *krbconfig.Config) (*krb5.Tickets, error) {
+	t, err := krb5.TicketsFromCCache(cfg, c.name)
 	if err != nil {
-		return nil, "", &Error{Kind: ErrNoTicket, Err: err, Hint: "run kinit"}
+		return nil, &Error{Kind: ErrNoTicket, Err: err, Hint: "run kinit"}
 	}
-	return cl, strings.TrimPrefix(name, "FILE:"), nil
+	return t, nil
 }
 
 // CCache uses the tickets in a FILE credentials cache; name "" means
@@ -115,12 +109,12 @@ func CCache(name string) Credentials { return ccacheCreds{name} }
 
 type keytabCreds struct{ principal, path string }
 
-func (k keytabCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
+func (k keytabCreds) login(cfg *krbconfig.Config) (*krb5.Tickets, error) {
 	cl, err := krb5.ClientFromKeytab(cfg, k.principal, k.path)
 	if err != nil {
-		return nil, "", &Error{Kind: ErrAuth, Err: err, Hint: "check the keytab and principal"}
+		return nil, &Error{Kind: ErrAuth, Err: err, Hint: "check the keytab and principal"}
 	}
-	return cl, "", nil
+	return krb5.NewTickets(cl, ""), nil
 }
 
 // Keytab logs in as principal with the keys in the keytab file at path.
@@ -128,12 +122,12 @@ func Keytab(principal, path string) Credentials { return keytabCreds{principal, 
 
 type passwordCreds struct{ principal, password string }
 
-func (p passwordCreds) login(cfg *krbconfig.Config) (*krbclient.Client, string, error) {
+func (p passwordCreds) login(cfg *krbconfig.Config) (*krb5.Tickets, error) {
 	cl, err := krb5.ClientFromPassword(cfg, p.principal, p.password)
 	if err != nil {
-		return nil, "", &Error{Kind: ErrAuth, Err: err}
+		return nil, &Error{Kind: ErrAuth, Err: err}
 	}
-	return cl, "", nil
+	return krb5.NewTickets(cl, ""), nil
 }
 
 // Password logs in as principal with password.
@@ -226,19 +220,15 @@ func (c *Client) load() error {
 	if err != nil {
 		return fmt.Errorf("ceoc: %w (set CEO_CONFIG_DIR?)", err)
 	}
-	deleg, err := opsfile.ReadDelegateOps(dir)
+	cf, err := opsfile.ReadClient(dir)
 	if err != nil {
 		return fmt.Errorf("ceoc: %w", err)
 	}
 	port := c.Port
 	if port == 0 {
-		p, err := opsfile.ReadPort(dir)
-		if err != nil {
-			return fmt.Errorf("ceoc: %w", err)
-		}
-		port = p
+		port = cf.Port
 	}
-	c.ops, c.deleg, c.port, c.loaded = ops, deleg, port, true
+	c.ops, c.deleg, c.port, c.loaded = ops, cf.DelegateOps, port, true
 	return nil
 }
 
@@ -278,11 +268,11 @@ func (c *Client) tickets() (*krb5.Tickets, error) {
 	if creds == nil {
 		creds = CCache("")
 	}
-	cl, ccache, err := creds.login(cfg)
+	t, err := creds.login(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c.krb = krb5.NewTickets(cl, ccache)
+	c.krb = t
 	return c.krb, nil
 }
 

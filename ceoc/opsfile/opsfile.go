@@ -226,41 +226,51 @@ const DefaultDir = "/etc/csc"
 // DefaultPort is the TCP port of every ceod unless ceod.cf says otherwise.
 const DefaultPort = 9987
 
-// ReadPort returns the "port" of dir/ceod.cf (with delegate_ops, the
-// settings of ceod's file that clients need); DefaultPort when the file or
-// the key is absent. The rest of ceod.cf belongs to the daemon and is not
-// checked here.
-func ReadPort(dir string) (int, error) {
-	kv, err := readCeodCF(dir)
-	if err != nil {
-		return 0, err
-	}
-	v, ok := kv["port"]
-	if !ok {
-		return DefaultPort, nil
-	}
-	p, err := strconv.Atoi(v)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("config: ceod.cf: port: want 1..65535, got %q", v)
-	}
-	return p, nil
+// Client is what clients need from dir/ceod.cf (the rest of the file
+// belongs to the daemon and is not checked here).
+type Client struct {
+	// Port is ceod's "port"; DefaultPort when the file or the key is
+	// absent.
+	Port int
+	// DelegateOps are the ops listed in delegate_ops (names separated by
+	// spaces or commas): the ops whose ceod needs the caller's
+	// credentials (ldap_writes = delegated), for which ceoc forwards the
+	// caller's TGT. No key, or no ceod.cf, means none: ceoc never
+	// delegates to a ceod that does not ask for it.
+	DelegateOps map[string]bool
 }
 
-// ReadDelegateOps returns the ops listed in ceod.cf's delegate_ops
-// (names separated by spaces or commas): the ops whose ceod needs the
-// caller's credentials (ldap_writes = delegated), for which ceoc forwards
-// the caller's TGT. No key, or no ceod.cf, means none: ceoc never
-// delegates to a ceod that does not ask for it.
-func ReadDelegateOps(dir string) (map[string]bool, error) {
+// ReadClient reads the client settings of dir/ceod.cf, with one read of
+// the file.
+func ReadClient(dir string) (Client, error) {
 	kv, err := readCeodCF(dir)
 	if err != nil {
-		return nil, err
+		return Client{}, err
 	}
-	ops := map[string]bool{}
+	c := Client{Port: DefaultPort, DelegateOps: map[string]bool{}}
+	if v, ok := kv["port"]; ok {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			return Client{}, fmt.Errorf("config: ceod.cf: port: want 1..65535, got %q", v)
+		}
+		c.Port = p
+	}
 	for _, name := range SplitOpList(kv["delegate_ops"]) {
-		ops[name] = true
+		c.DelegateOps[name] = true
 	}
-	return ops, nil
+	return c, nil
+}
+
+// ReadPort returns Client.Port of dir/ceod.cf.
+func ReadPort(dir string) (int, error) {
+	c, err := ReadClient(dir)
+	return c.Port, err
+}
+
+// ReadDelegateOps returns Client.DelegateOps of dir/ceod.cf.
+func ReadDelegateOps(dir string) (map[string]bool, error) {
+	c, err := ReadClient(dir)
+	return c.DelegateOps, err
 }
 
 // SplitOpList splits a list of op names separated by spaces or commas.

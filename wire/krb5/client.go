@@ -10,6 +10,7 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -48,22 +49,40 @@ func ccachePath(name string) (string, error) {
 // TGT for its default principal's realm, or that TGT has expired. gokrb5
 // does not renew ccache-based TGTs.
 func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error) {
+	cl, _, _, err := clientFromCCache(cfg, ccname)
+	return cl, err
+}
+
+// TicketsFromCCache is ClientFromCCache with the service-ticket source for
+// the client (NewTickets), which looks its first ticket up in the cache
+// as read here: one read of the cache for a call whose ticket is cached.
+func TicketsFromCCache(cfg *config.Config, ccname string) (*Tickets, error) {
+	cl, path, cc, err := clientFromCCache(cfg, ccname)
+	if err != nil {
+		return nil, err
+	}
+	t := NewTickets(cl, path)
+	t.read = cc
+	return t, nil
+}
+
+func clientFromCCache(cfg *config.Config, ccname string) (*client.Client, string, *credentials.CCache, error) {
 	if cfg == nil {
-		return nil, errors.New("krb5: nil config")
+		return nil, "", nil, errors.New("krb5: nil config")
 	}
 	if ccname == "" {
 		ccname = DefaultCCacheName()
 	}
 	path, err := ccachePath(ccname)
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	cc, err := ReadCCache(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("krb5: no credentials cache at %s (run kinit)", path)
+			return nil, "", nil, fmt.Errorf("krb5: no credentials cache at %s (run kinit)", path)
 		}
-		return nil, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
+		return nil, "", nil, fmt.Errorf("krb5: reading credentials cache %s: %w", path, err)
 	}
 	realm := cc.DefaultPrincipal.Realm
 	tgt, ok := cc.GetEntry(types.PrincipalName{
@@ -71,16 +90,16 @@ func ClientFromCCache(cfg *config.Config, ccname string) (*client.Client, error)
 		NameString: []string{"krbtgt", realm},
 	})
 	if !ok {
-		return nil, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
+		return nil, "", nil, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
 	}
 	if !now().Before(tgt.EndTime) {
-		return nil, fmt.Errorf("krb5: ticket-granting ticket in %s expired at %s (run kinit)", path, tgt.EndTime.UTC().Format(time.RFC3339))
+		return nil, "", nil, fmt.Errorf("krb5: ticket-granting ticket in %s expired at %s (run kinit)", path, tgt.EndTime.UTC().Format(time.RFC3339))
 	}
 	cl, err := client.NewFromCCache(cc, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("krb5: using credentials cache %s: %w", path, err)
+		return nil, "", nil, fmt.Errorf("krb5: using credentials cache %s: %w", path, err)
 	}
-	return cl, nil
+	return cl, path, cc, nil
 }
 
 // ClientFromKeytab returns a client that logs in as principal ("name/inst"

@@ -43,8 +43,9 @@ type Tickets struct {
 	ccache string // path of the FILE cache; "" for keytab and password clients
 	now    func() time.Time
 
-	mu  sync.Mutex
-	mem map[string]ServiceTicket
+	mu   sync.Mutex
+	mem  map[string]ServiceTicket
+	read *credentials.CCache // the cache as TicketsFromCCache read it, for the first lookup
 
 	kdc    atomic.Int64 // service tickets obtained from the KDC
 	reused atomic.Int64 // service tickets reused from memory or the cache
@@ -114,9 +115,15 @@ func (t *Tickets) fromClient(spn string) (ServiceTicket, error) {
 func (t *Tickets) fromCCache(spn string) (ServiceTicket, error) {
 	sname := types.NewPrincipalName(nametype.KRB_NT_SRV_HST, spn)
 	srealm := t.serviceRealm(sname)
-	cc, err := ReadCCache(t.ccache)
-	if err != nil {
-		return ServiceTicket{}, fmt.Errorf("krb5: reading credentials cache %s: %w (run kinit)", t.ccache, err)
+	t.mu.Lock()
+	cc := t.read
+	t.read = nil
+	t.mu.Unlock()
+	if cc == nil {
+		var err error
+		if cc, err = ReadCCache(t.ccache); err != nil {
+			return ServiceTicket{}, fmt.Errorf("krb5: reading credentials cache %s: %w (run kinit)", t.ccache, err)
+		}
 	}
 	crealm := cc.DefaultPrincipal.Realm
 	cname := cc.DefaultPrincipal.PrincipalName
