@@ -246,21 +246,23 @@ func setLibDefault(l *config.LibDefaults, key, val, line string) error {
 		*n = int(v)
 		return nil
 	}
+	strs := map[string]*string{
+		"default_client_keytab_name": &l.DefaultClientKeytabName, "default_keytab_name": &l.DefaultKeytabName,
+		"default_realm": &l.DefaultRealm, "k5login_directory": &l.K5LoginDirectory,
+	}
+	if p := strs[key]; p != nil {
+		*p = strings.TrimSpace(val)
+		return nil
+	}
+	lists := map[string]*[]string{
+		"default_tgs_enctypes": &l.DefaultTGSEnctypes, "default_tkt_enctypes": &l.DefaultTktEnctypes,
+		"permitted_enctypes": &l.PermittedEnctypes,
+	}
+	if p := lists[key]; p != nil {
+		*p = strings.Fields(val)
+		return nil
+	}
 	switch key {
-	case "default_client_keytab_name":
-		l.DefaultClientKeytabName = strings.TrimSpace(val)
-	case "default_keytab_name":
-		l.DefaultKeytabName = strings.TrimSpace(val)
-	case "default_realm":
-		l.DefaultRealm = strings.TrimSpace(val)
-	case "k5login_directory":
-		l.K5LoginDirectory = strings.TrimSpace(val)
-	case "default_tgs_enctypes":
-		l.DefaultTGSEnctypes = strings.Fields(val)
-	case "default_tkt_enctypes":
-		l.DefaultTktEnctypes = strings.Fields(val)
-	case "permitted_enctypes":
-		l.PermittedEnctypes = strings.Fields(val)
 	case "extra_addresses":
 		for _, ip := range strings.Split(strings.TrimSpace(val), ",") {
 			if eip := net.ParseIP(ip); eip != nil {
