@@ -54,9 +54,28 @@ func BenchmarkInitiate(b *testing.B) {
 	}
 }
 
-func BenchmarkWrap1KiB(b *testing.B) {
+func BenchmarkWrap1KiB(b *testing.B) { benchmarkWrap(b, 1024) }
+
+// BenchmarkWrap64 is the size of a small op message (a ping).
+func BenchmarkWrap64(b *testing.B) { benchmarkWrap(b, 64) }
+
+// BenchmarkWrapAppend64 seals into a buffer with room, as ceod does.
+func BenchmarkWrapAppend64(b *testing.B) {
 	ini, _ := establish(b, 18)
-	msg := make([]byte, 1024)
+	msg := make([]byte, 64)
+	buf := make([]byte, 0, ini.WrapSize(len(msg)))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ini.WrapAppend(buf, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchmarkWrap(b *testing.B, n int) {
+	ini, _ := establish(b, 18)
+	msg := make([]byte, n)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -66,9 +85,13 @@ func BenchmarkWrap1KiB(b *testing.B) {
 	}
 }
 
-func BenchmarkUnwrap1KiB(b *testing.B) {
+func BenchmarkUnwrap1KiB(b *testing.B) { benchmarkUnwrap(b, 1024) }
+
+func BenchmarkUnwrap64(b *testing.B) { benchmarkUnwrap(b, 64) }
+
+func benchmarkUnwrap(b *testing.B, n int) {
 	ini, acc := establish(b, 18)
-	msg := make([]byte, 1024)
+	msg := make([]byte, n)
 	tok, err := ini.Wrap(msg)
 	if err != nil {
 		b.Fatal(err)

@@ -1,10 +1,13 @@
 package gss
 
 import (
+	"bytes"
+	"crypto/aes"
 	"crypto/hmac"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
@@ -84,11 +87,9 @@ func macOverCiphertext(et etype.EType) bool {
 
 // mac returns HMAC(key, parts...) truncated to et's checksum length.
 func mac(et etype.EType, key []byte, parts ...[]byte) []byte {
-	m := hmac.New(et.GetHashFunc(), key)
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(nil)[:et.GetHMACBitLength()/8]
+	var sum [maxHMACLen]byte
+	hmacSum(et.GetETypeID(), &sum, key, parts...)
+	return append([]byte(nil), sum[:et.GetHMACBitLength()/8]...)
 }
 
 // encryptWith is gokrb5's EncryptMessage with the derived keys given,
@@ -96,28 +97,41 @@ func mac(et etype.EType, key []byte, parts ...[]byte) []byte {
 // followed by the integrity HMAC with Ki. The confounder comes from
 // crypto/rand, as in gokrb5.
 func encryptWith(et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) {
-	n := et.GetConfounderByteSize()
+	return sealAppend(nil, et, k, parts...)
+}
+
+// sealAppend appends encryptWith's output to dst, encrypting in place
+// in dst's spare capacity: one allocation at most, none if dst has room.
+func sealAppend(dst []byte, et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) {
+	conf, hl := et.GetConfounderByteSize(), et.GetHMACBitLength()/8
+	n := conf
 	for _, p := range parts {
 		n += len(p)
 	}
-	pt := make([]byte, et.GetConfounderByteSize(), n)
+	start := len(dst)
+	dst = slices.Grow(dst, n+hl)
+	pt := dst[start : start+conf]
 	if _, err := rand.Read(pt); err != nil {
 		return nil, fmt.Errorf("gss: generating a confounder: %w", err)
 	}
 	for _, p := range parts {
 		pt = append(pt, p...)
 	}
-	_, ct, err := et.EncryptData(k.ke, pt)
+	block, err := aes.NewCipher(k.ke)
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting: %w", err)
 	}
-	var sum []byte
+	var sum [maxHMACLen]byte
+	id := et.GetETypeID()
 	if macOverCiphertext(et) {
-		sum = mac(et, k.ki, make([]byte, et.GetConfounderByteSize()), ct)
+		ctsEncrypt(block, pt)
+		var iv [aes.BlockSize]byte
+		hmacSum(id, &sum, k.ki, iv[:conf], pt)
 	} else {
-		sum = mac(et, k.ki, pt)
+		hmacSum(id, &sum, k.ki, pt)
+		ctsEncrypt(block, pt)
 	}
-	return append(ct, sum...), nil
+	return append(dst[:start+n], sum[:hl]...), nil
 }
 
 // errDecrypt is what decryptWith returns for any bad ciphertext; callers
@@ -125,25 +139,40 @@ func encryptWith(et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) 
 var errDecrypt = errors.New("gss: decryption or integrity check failed")
 
 // decryptWith is gokrb5's DecryptMessage with the derived keys given: it
-// checks the HMAC and returns msg without the confounder.
+// checks the HMAC and returns msg without the confounder, in a new
+// slice.
 func decryptWith(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
-	n := et.GetHMACBitLength() / 8
-	if len(ct) < et.GetConfounderByteSize()+n {
+	return openInPlace(et, k, bytes.Clone(ct))
+}
+
+// openInPlace is decryptWith decrypting ct in place; the message it
+// returns is a part of ct.
+func openInPlace(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
+	conf, n := et.GetConfounderByteSize(), et.GetHMACBitLength()/8
+	if len(ct) < conf+n || conf < aes.BlockSize {
 		return nil, errDecrypt
 	}
-	body, sum := ct[:len(ct)-n], ct[len(ct)-n:]
-	if macOverCiphertext(et) {
-		// Encrypt-then-MAC: check before decrypting.
-		if !hmac.Equal(mac(et, k.ki, make([]byte, et.GetConfounderByteSize()), body), sum) {
-			return nil, errDecrypt
-		}
-	}
-	pt, err := et.DecryptData(k.ke, body)
+	body, got := ct[:len(ct)-n], ct[len(ct)-n:]
+	block, err := aes.NewCipher(k.ke)
 	if err != nil {
 		return nil, errDecrypt
 	}
-	if !macOverCiphertext(et) && !hmac.Equal(mac(et, k.ki, pt), sum) {
-		return nil, errDecrypt
+	var sum [maxHMACLen]byte
+	id := et.GetETypeID()
+	if macOverCiphertext(et) {
+		// Encrypt-then-MAC: check before decrypting.
+		var iv [aes.BlockSize]byte
+		hmacSum(id, &sum, k.ki, iv[:conf], body)
+		if !hmac.Equal(sum[:n], got) {
+			return nil, errDecrypt
+		}
+		ctsDecrypt(block, body)
+	} else {
+		ctsDecrypt(block, body)
+		hmacSum(id, &sum, k.ki, body)
+		if !hmac.Equal(sum[:n], got) {
+			return nil, errDecrypt
+		}
 	}
-	return pt[et.GetConfounderByteSize():], nil
+	return body[conf:], nil
 }

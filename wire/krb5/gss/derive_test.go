@@ -44,7 +44,7 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 1024, 1040} {
+			for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 1024, 1040, 65536} {
 				msg := make([]byte, n)
 				rand.Read(msg)
 

@@ -24,7 +24,12 @@ const (
 
 // header returns a wrap token header with the given flag, EC and RRC.
 func (c *Context) header(sealed bool, ec, rrc uint16, seq uint64) []byte {
-	h := make([]byte, wrapHeaderLen)
+	return c.appendHeader(make([]byte, 0, wrapHeaderLen), sealed, ec, rrc, seq)
+}
+
+// appendHeader appends a wrap token header to dst.
+func (c *Context) appendHeader(dst []byte, sealed bool, ec, rrc uint16, seq uint64) []byte {
+	var h [wrapHeaderLen]byte
 	h[0], h[1], h[3] = wrapTokID0, wrapTokID1, wrapFiller
 	if !c.initiator {
 		h[2] |= flagSentByAcceptor
@@ -38,7 +43,7 @@ func (c *Context) header(sealed bool, ec, rrc uint16, seq uint64) []byte {
 	binary.BigEndian.PutUint16(h[4:6], ec)
 	binary.BigEndian.PutUint16(h[6:8], rrc)
 	binary.BigEndian.PutUint64(h[8:16], seq)
-	return h
+	return append(dst, h[:]...)
 }
 
 // nextSendSeq reserves the sequence number of the next outgoing token.
@@ -57,6 +62,17 @@ func (c *Context) nextSendSeq() (uint64, error) {
 // out as MIT lays it out: EC = 0, RRC = 0, encrypted part = msg || header.
 // With aes-sha1 the token is 60 bytes longer than msg.
 func (c *Context) Wrap(msg []byte) ([]byte, error) {
+	return c.WrapAppend(make([]byte, 0, c.WrapSize(len(msg))), msg)
+}
+
+// WrapSize returns the length of the sealed token of an n-byte message.
+func (c *Context) WrapSize(n int) int {
+	return wrapHeaderLen + c.et.GetConfounderByteSize() + n + wrapHeaderLen + c.et.GetHMACBitLength()/8
+}
+
+// WrapAppend is Wrap appending the token to dst; with WrapSize bytes
+// of spare capacity in dst it allocates nothing.
+func (c *Context) WrapAppend(dst, msg []byte) ([]byte, error) {
 	keys, err := c.sendUsageKeys()
 	if err != nil {
 		return nil, err
@@ -65,12 +81,13 @@ func (c *Context) Wrap(msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := c.header(true, 0, 0, seq)
-	ct, err := encryptWith(c.et, keys, msg, h) // msg || header copy
+	var h [wrapHeaderLen]byte
+	c.appendHeader(h[:0], true, 0, 0, seq)
+	out, err := sealAppend(append(dst, h[:]...), c.et, keys, msg, h[:]) // msg || header copy
 	if err != nil {
 		return nil, fmt.Errorf("gss: sealing: %w", err)
 	}
-	return append(h, ct...), nil
+	return out, nil
 }
 
 // WrapIntegrity wraps msg into an RFC 4121 wrap token with integrity
@@ -168,8 +185,8 @@ func (c *Context) UnwrapSealed(tok []byte) ([]byte, error) {
 	return c.Unwrap(tok)
 }
 
-// openSealed decrypts an unrotated sealed body: E(msg || EC filler ||
-// header copy).
+// openSealed decrypts an unrotated sealed body, E(msg || EC filler ||
+// header copy), in place: body is Unwrap's copy of the token's.
 func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if len(body) < minCiphertext(c.et)+wrapHeaderLen {
 		return nil, fmt.Errorf("%w: sealed wrap token of %d bytes is too short", ErrDefectiveToken, wrapHeaderLen+len(body))
@@ -178,7 +195,7 @@ func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := decryptWith(c.et, keys, body)
+	pt, err := openInPlace(c.et, keys, body)
 	if err != nil || len(pt) < wrapHeaderLen+ec {
 		return nil, ErrIntegrity
 	}
