@@ -57,15 +57,22 @@ func ReadFrame(r io.Reader, max int) (MsgType, []byte, error) {
 // body size, so that a caller can account for the body before
 // allocating it, then read it with ReadBody.
 func ReadHeader(r io.Reader, max int) (MsgType, int, error) {
-	if max <= 0 {
-		max = DefaultMaxFrame
-	}
 	var hdr [HeaderLen]byte
 	if n, err := readFull(r, hdr[:]); err != nil {
 		if n == 0 && err == io.EOF {
 			return 0, 0, io.EOF
 		}
 		return 0, 0, fmt.Errorf("wire: reading frame header (%d of %d bytes): %w", n, HeaderLen, err)
+	}
+	return ParseHeader(hdr, max)
+}
+
+// ParseHeader decodes a frame header read by other means than
+// ReadHeader, with its checks: the msgtype, and the body size, which
+// is 1 to max (<= 0 means DefaultMaxFrame).
+func ParseHeader(hdr [HeaderLen]byte, max int) (MsgType, int, error) {
+	if max <= 0 {
+		max = DefaultMaxFrame
 	}
 	size := binary.BigEndian.Uint32(hdr[0:4])
 	t := MsgType(binary.BigEndian.Uint32(hdr[4:8]))
@@ -89,6 +96,54 @@ func ReadBody(r io.Reader, t MsgType, size int) ([]byte, error) {
 		return nil, fmt.Errorf("wire: reading %v frame body (%d of %d bytes): %w", t, n, size, err)
 	}
 	return body, nil
+}
+
+// ReadFrameFrom completes a frame of which the first n bytes are
+// already in buf, read by the caller in one go with whatever followed:
+// it reads what is missing of the header and the body from r, into buf
+// if the frame fits (the body is then part of buf), else into a new
+// body. rest is the part of buf[:n] after the frame, the start of the
+// next one. Errors are ReadFrame's, io.EOF itself only if n is 0 and r
+// ends before the first byte.
+func ReadFrameFrom(r io.Reader, buf []byte, n, max int) (t MsgType, body, rest []byte, err error) {
+	if n < HeaderLen {
+		if len(buf) < HeaderLen {
+			buf = append(buf[:n], make([]byte, HeaderLen-n)...)
+		}
+		m, err := readFull(r, buf[n:HeaderLen])
+		if err != nil {
+			if n+m == 0 && err == io.EOF {
+				return 0, nil, nil, io.EOF
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, nil, fmt.Errorf("wire: reading frame header (%d of %d bytes): %w", n+m, HeaderLen, err)
+		}
+		n = HeaderLen
+	}
+	t, size, err := ParseHeader([HeaderLen]byte(buf[:HeaderLen]), max)
+	if err != nil {
+		return t, nil, nil, err
+	}
+	end := HeaderLen + size
+	if end <= n {
+		return t, buf[HeaderLen:end:end], buf[end:n], nil
+	}
+	got := n - HeaderLen
+	if end <= len(buf) {
+		body = buf[HeaderLen:end:end]
+	} else {
+		body = make([]byte, size)
+		copy(body, buf[HeaderLen:n])
+	}
+	if m, err := readFull(r, body[got:]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the header promised a body
+		}
+		return t, nil, nil, fmt.Errorf("wire: reading %v frame body (%d of %d bytes): %w", t, got+m, size, err)
+	}
+	return t, body, nil, nil
 }
 
 // readFull is io.ReadFull with a bound on consecutive empty reads. Like
@@ -127,22 +182,43 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 // wrapping ErrEmptyFrame or ErrFrameTooLarge. A short write without an
 // error is reported as io.ErrShortWrite.
 func WriteFrame(w io.Writer, t MsgType, body []byte) error {
-	if len(body) == 0 {
-		return fmt.Errorf("%w: refusing to send an empty %v frame", ErrEmptyFrame, t)
-	}
-	if len(body) > DefaultMaxFrame {
-		return fmt.Errorf("%w: refusing to send a %d-byte %v frame (limit %d)", ErrFrameTooLarge, len(body), t, DefaultMaxFrame)
+	if err := checkBody(t, len(body)); err != nil {
+		return err
 	}
 	buf := make([]byte, HeaderLen+len(body))
-	binary.BigEndian.PutUint32(buf[0:4], uint32(len(body)))
-	binary.BigEndian.PutUint32(buf[4:8], uint32(t))
 	copy(buf[HeaderLen:], body)
-	n, err := w.Write(buf)
+	return WriteFramed(w, t, buf)
+}
+
+// WriteFramed is WriteFrame for a body already in place: frame is
+// HeaderLen bytes of room for the header, then the body. It fills in
+// the header and writes frame, copying nothing.
+func WriteFramed(w io.Writer, t MsgType, frame []byte) error {
+	if len(frame) < HeaderLen {
+		return fmt.Errorf("wire: %d-byte %v frame has no room for its header", len(frame), t)
+	}
+	if err := checkBody(t, len(frame)-HeaderLen); err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint32(frame[0:4], uint32(len(frame)-HeaderLen))
+	binary.BigEndian.PutUint32(frame[4:8], uint32(t))
+	n, err := w.Write(frame)
 	if err != nil {
 		return fmt.Errorf("wire: writing %v frame: %w", t, err)
 	}
-	if n != len(buf) {
+	if n != len(frame) {
 		return fmt.Errorf("wire: writing %v frame: %w", t, io.ErrShortWrite)
+	}
+	return nil
+}
+
+// checkBody refuses the body sizes a legacy peer does not accept.
+func checkBody(t MsgType, n int) error {
+	if n == 0 {
+		return fmt.Errorf("%w: refusing to send an empty %v frame", ErrEmptyFrame, t)
+	}
+	if n > DefaultMaxFrame {
+		return fmt.Errorf("%w: refusing to send a %d-byte %v frame (limit %d)", ErrFrameTooLarge, n, t, DefaultMaxFrame)
 	}
 	return nil
 }

@@ -52,29 +52,67 @@ func TestReadFrame(t *testing.T) {
 					r = iotest.DataErrReader(r)
 				}
 				typ, body, err := ReadFrame(r, tc.max)
-				if tc.wantErr != nil {
-					if !errors.Is(err, tc.wantErr) {
-						t.Fatalf("err = %v, want %v", err, tc.wantErr)
-					}
-					if body != nil {
-						t.Errorf("body = %d bytes on error, want nil", len(body))
-					}
-					if tc.wantErr == io.EOF && err != io.EOF {
-						t.Errorf("clean EOF must be io.EOF itself, got %#v", err)
-					}
-					if typ != tc.wantType {
-						t.Errorf("type = %v, want %v", typ, tc.wantType)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if typ != tc.wantType || !bytes.Equal(body, tc.wantBody) {
-					t.Fatalf("got (%v, %d bytes), want (%v, %d bytes)", typ, len(body), tc.wantType, len(tc.wantBody))
-				}
+				checkRead(t, typ, body, err, tc.wantType, tc.wantBody, tc.wantErr)
 			})
 		}
+		// ReadFrameFrom after k bytes were read ahead into a buffer of
+		// size n: the same outcomes.
+		for _, k := range []int{0, 1, 8, 9, len(tc.in)} {
+			for _, n := range []int{8, 64, len(tc.in) + 8} {
+				if k > len(tc.in) || k > n {
+					continue
+				}
+				buf := make([]byte, n)
+				copy(buf, tc.in[:k])
+				typ, body, rest, err := ReadFrameFrom(iotest.OneByteReader(bytes.NewReader(tc.in[k:])), buf, k, tc.max)
+				checkRead(t, typ, body, err, tc.wantType, tc.wantBody, tc.wantErr)
+				if len(rest) != 0 {
+					t.Errorf("%s from %d of %d: %d bytes left over", tc.name, k, n, len(rest))
+				}
+			}
+		}
+	}
+}
+
+func checkRead(t *testing.T, typ MsgType, body []byte, err error, wantType MsgType, wantBody []byte, wantErr error) {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v, want %v", err, wantErr)
+		}
+		if body != nil {
+			t.Errorf("body = %d bytes on error, want nil", len(body))
+		}
+		if wantErr == io.EOF && err != io.EOF {
+			t.Errorf("clean EOF must be io.EOF itself, got %#v", err)
+		}
+		if typ != wantType {
+			t.Errorf("type = %v, want %v", typ, wantType)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if typ != wantType || !bytes.Equal(body, wantBody) {
+		t.Fatalf("got (%v, %d bytes), want (%v, %d bytes)", typ, len(body), wantType, len(wantBody))
+	}
+}
+
+// TestReadFrameFromRest: the bytes read ahead past a frame come back as
+// rest, and appending to the body does not overwrite them.
+func TestReadFrameFromRest(t *testing.T) {
+	two := append(frameBytes(3, MsgMail, []byte("abc")), frameBytes(2, MsgAuth, []byte("xy"))...)
+	buf := make([]byte, 64)
+	n := copy(buf, two)
+	typ, body, rest, err := ReadFrameFrom(bytes.NewReader(nil), buf, n, 0)
+	if err != nil || typ != MsgMail || string(body) != "abc" {
+		t.Fatalf("first frame: %v %q %v", typ, body, err)
+	}
+	_ = append(body, "zzzz"...)
+	typ, body, rest, err = ReadFrameFrom(bytes.NewReader(nil), rest, len(rest), 0)
+	if err != nil || typ != MsgAuth || string(body) != "xy" || len(rest) != 0 {
+		t.Fatalf("second frame: %v %q %d %v", typ, body, len(rest), err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/csclub/ceo/ops"
@@ -61,6 +62,9 @@ type conn struct {
 	caller    ops.Caller // what principal maps to
 	nops      int
 	logger    *slog.Logger // built on first use
+
+	raw     syscall.RawConn // rwc's descriptor, for waitRead; nil if none
+	pending []byte          // bytes of the next frame read with the last one
 }
 
 func (s *Server) newConn(rw net.Conn, ipKey string) *conn {
@@ -315,13 +319,14 @@ func (c *conn) serveOps(sess *session.Session) error {
 		return errShutdown
 	}
 	c.rwc.SetWriteDeadline(time.Time{})
+	c.raw = rawConn(c.rwc)
 	for {
 		if s.shuttingDown() {
 			return errShutdown
 		}
 		lim := s.settings().lim
 		c.rwc.SetReadDeadline(deadline(lim.IdleTimeout))
-		t, body, err := sess.ReadFrame()
+		f, err := c.readOp(lim.MaxFrame)
 		if err == io.EOF {
 			return errPeerClosed
 		}
@@ -329,10 +334,15 @@ func (c *conn) serveOps(sess *session.Session) error {
 			return c.readError("reading op frame", err)
 		}
 		if !c.transition(StateIdle, StateActive) {
+			c.release(&f)
 			return errShutdown
 		}
 		c.nops++
-		if err := c.serveOp(sess, lim, t, body); err != nil {
+		err = c.onOwnStack("op handler", func() error {
+			defer c.release(&f)
+			return c.serveOp(sess, lim, f.t, f.body)
+		})
+		if err != nil {
 			return err
 		}
 		if !c.transition(StateActive, StateIdle) {

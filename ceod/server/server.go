@@ -118,6 +118,7 @@ type Server struct {
 	conns      map[*conn]struct{}
 	pool       pool
 	connWG     sync.WaitGroup
+	bufs       bufPool
 	nextID     atomic.Uint64
 }
 

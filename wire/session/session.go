@@ -62,7 +62,12 @@ type Session struct {
 	rw       io.ReadWriter
 	sec      Sealer
 	maxFrame int
+	pending  []byte // bytes of the next frame, read with the last one
 }
+
+// readAhead is how much ReadFrame asks for at once: the sealed reply to
+// a small op fits, so that it takes one read call, not two.
+const readAhead = 1024
 
 // Accept runs the acceptor's side of the handshake on rw: it reads one
 // frame of at most maxFrame bytes (<= 0: wire.DefaultMaxFrame), which
@@ -138,7 +143,17 @@ func (s *Session) Security() Sealer { return s.sec }
 // still sealed. io.EOF itself means the peer closed the connection
 // between frames.
 func (s *Session) ReadFrame() (wire.MsgType, []byte, error) {
-	return wire.ReadFrame(s.rw, s.maxFrame)
+	buf, n := s.pending, len(s.pending)
+	s.pending = nil
+	if n == 0 {
+		buf = make([]byte, readAhead)
+		n, _ = s.rw.Read(buf) // an error recurs on the next read
+	}
+	t, body, rest, err := wire.ReadFrameFrom(s.rw, buf, n, s.maxFrame)
+	if len(rest) > 0 {
+		s.pending = rest
+	}
+	return t, body, err
 }
 
 // Open opens the sealed body of an op frame from the peer. Errors wrap
@@ -151,15 +166,33 @@ func (s *Session) Open(t wire.MsgType, tok []byte) ([]byte, error) {
 	return msg, nil
 }
 
+// appendSealer is a Sealer that seals into a caller's buffer (as
+// *gss.Context does), so that Send builds the frame in one buffer.
+type appendSealer interface {
+	WrapSize(n int) int
+	WrapAppend(dst, msg []byte) ([]byte, error)
+}
+
 // Send seals msg and sends it in one frame of msgtype t. A failure to
 // seal wraps ErrSeal; a sealed message too large for a frame wraps
 // wire.ErrFrameTooLarge, and nothing is sent.
 func (s *Session) Send(t wire.MsgType, msg []byte) error {
-	tok, err := s.sec.Wrap(msg)
+	var frame []byte
+	var err error
+	if as, ok := s.sec.(appendSealer); ok {
+		frame = make([]byte, wire.HeaderLen, wire.HeaderLen+as.WrapSize(len(msg)))
+		frame, err = as.WrapAppend(frame, msg)
+	} else {
+		var tok []byte
+		if tok, err = s.sec.Wrap(msg); err == nil {
+			frame = append(make([]byte, wire.HeaderLen, wire.HeaderLen+len(tok)), tok...)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v message: %w", ErrSeal, t, err)
 	}
-	if err := wire.WriteFrame(s.rw, t, tok); err != nil {
+	tok := frame[wire.HeaderLen:]
+	if err := wire.WriteFramed(s.rw, t, frame); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			return fmt.Errorf("%v message of %d bytes seals to %d: %w", t, len(msg), len(tok), err)
 		}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"github.com/csclub/ceo/wire"
+)
+
+// opBufSize is the size of the pooled buffer an op frame is first read
+// into. A sealed ping is under 100 bytes and an adduser request a few
+// hundred, so one read call brings most frames whole; larger ones get
+// a buffer of their own.
+const opBufSize = 2048
+
+// opBuf is a buffer from the server's pool.
+type opBuf = [opBufSize]byte
+
+// bufPool holds the op frame buffers. An idle connection holds none: it
+// waits for its next frame without a buffer (see waitRead) and returns
+// the buffer once the op is answered.
+type bufPool struct{ p sync.Pool }
+
+func (p *bufPool) get() *opBuf {
+	if b, ok := p.p.Get().(*opBuf); ok {
+		return b
+	}
+	return new(opBuf)
+}
+
+func (p *bufPool) put(b *opBuf) {
+	if b != nil {
+		p.p.Put(b)
+	}
+}
+
+// opFrame is an op frame read whole; body may be part of buf, which
+// goes back to the pool with release.
+type opFrame struct {
+	t    wire.MsgType
+	body []byte
+	buf  *opBuf
+}
+
+func (c *conn) release(f *opFrame) {
+	c.srv.bufs.put(f.buf)
+	f.buf, f.body = nil, nil
+}
+
+// readOp reads the next op frame, waiting for it under the read
+// deadline already set; errors are wire.ReadFrame's. Bytes of a
+// following frame that came with it (a client may send its next
+// request early) are kept for the next call.
+func (c *conn) readOp(maxFrame int) (opFrame, error) {
+	buf, n, err := c.firstRead()
+	if err != nil {
+		return opFrame{}, err
+	}
+	f := opFrame{buf: buf}
+	var rest []byte
+	f.t, f.body, rest, err = wire.ReadFrameFrom(c.rwc, buf[:], n, maxFrame)
+	if err != nil {
+		c.release(&f)
+		return opFrame{t: f.t}, err
+	}
+	if len(rest) > 0 {
+		c.pending = bytes.Clone(rest)
+	}
+	return f, nil
+}
+
+// firstRead waits for the next frame and reads what has arrived of it
+// into a pooled buffer: io.EOF itself if the peer closed the
+// connection first.
+func (c *conn) firstRead() (*opBuf, int, error) {
+	if len(c.pending) > 0 {
+		buf := c.srv.bufs.get()
+		n := copy(buf[:], c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
+		return buf, n, nil
+	}
+	buf, n, err := c.waitRead()
+	if err != nil {
+		c.srv.bufs.put(buf)
+		return nil, 0, err
+	}
+	if n == 0 {
+		c.srv.bufs.put(buf)
+		return nil, 0, io.EOF
+	}
+	return buf, n, nil
+}
+
+// waitRead waits until the connection is readable and then reads into
+// a buffer from the pool: taken only once there is something to read,
+// so that thousands of idle connections hold no buffers. Connections
+// without a file descriptor (tests' pipes) read into the buffer at
+// once.
+func (c *conn) waitRead() (*opBuf, int, error) {
+	raw := c.raw
+	if raw == nil {
+		buf := c.srv.bufs.get()
+		n, err := c.rwc.Read(buf[:])
+		if n > 0 {
+			err = nil // the frame reader sees any error on its next read
+		}
+		return buf, n, err
+	}
+	var (
+		buf  *opBuf
+		n    int
+		rerr error
+	)
+	err := raw.Read(func(fd uintptr) bool {
+		buf = c.srv.bufs.get()
+		for {
+			n, rerr = syscall.Read(int(fd), buf[:])
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			c.srv.bufs.put(buf)
+			buf = nil
+			return false // wait for the descriptor to become readable
+		}
+		return true
+	})
+	if err == nil && rerr != nil {
+		err = os.NewSyscallError("read", rerr)
+	}
+	return buf, max(n, 0), err
+}
+
+// onOwnStack runs f on a goroutine of its own and waits for it. Serving
+// an op (slog, protobuf, the handler) grows a goroutine's stack to
+// several KB; on the connection's goroutine, which then waits idle for
+// minutes, that stack would stay (the runtime shrinks stacks only
+// during a GC, and not below a quarter in use). A finished goroutine's
+// stack goes back to the runtime's pool for the next op. A panic in f
+// becomes an error wrapping errConnPanic: serve's recover cannot see
+// another goroutine's panics.
+func (c *conn) onOwnStack(what string, f func() error) (err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				c.log().Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("%w: %v", errConnPanic, r)
+			}
+		}()
+		err = f()
+	}()
+	<-done
+	return err
+}
+
+// rawConn returns the connection's descriptor for waitRead, nil if it
+// has none.
+func rawConn(nc any) syscall.RawConn {
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			return raw
+		}
+	}
+	return nil
+}
