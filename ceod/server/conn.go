@@ -136,36 +136,26 @@ func (c *conn) serve() {
 		c.srv.connWG.Done()
 	}()
 
-	start := time.Now()
 	sess, err := c.handshakeOwnStack()
 	if err != nil {
 		return
 	}
-	c.auditAuth(start, c.principal, nil)
 	err = c.serveOps(sess)
 }
 
-// handshakeOwnStack runs handshake on a goroutine of its own. Decoding
-// and checking the AP-REQ (reflection-driven ASN.1) grows a stack to
-// tens of KB; on the connection's goroutine, which then waits idle in a
-// read for minutes, that stack would stay (the runtime shrinks stacks
-// only during a GC, which an idle server does not run). A finished
-// goroutine's stack goes back to the runtime's pool for the next
-// handshake.
+// handshakeOwnStack runs handshake, and the audit record of its
+// success, on a goroutine of its own (see onOwnStack): decoding and
+// checking the AP-REQ (reflection-driven ASN.1) grows a stack to tens
+// of KB.
 func (c *conn) handshakeOwnStack() (sess *session.Session, err error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			// serve's recover cannot see this goroutine's panics.
-			if r := recover(); r != nil {
-				c.log().Error("panic in handshake", "panic", r, "stack", string(debug.Stack()))
-				err = fmt.Errorf("%w: %v", errConnPanic, r)
-			}
-		}()
-		sess, err = c.handshake()
-	}()
-	<-done
+	err = c.onOwnStack("handshake", func() error {
+		start := time.Now()
+		var err error
+		if sess, err = c.handshake(); err == nil {
+			c.auditAuth(start, c.principal, nil)
+		}
+		return err
+	})
 	return sess, err
 }
 
@@ -311,44 +301,63 @@ func (s *Server) release(c *conn) {
 }
 
 // serveOps serves op frames until the peer closes the connection, an op
-// fails, a limit is hit or the server shuts down.
+// fails, a limit is hit or the server shuts down. The connection's
+// goroutine only waits for the next frame (firstRead); everything else
+// runs on a goroutine of its own (see onOwnStack), so that an idle
+// connection's stack stays at its starting size.
 func (c *conn) serveOps(sess *session.Session) error {
 	defer wipeDelegation(sess)
-	s := c.srv
-	if !c.transition(StateHandshake, StateIdle) {
+	err := c.onOwnStack("op loop", func() error {
+		if !c.transition(StateHandshake, StateIdle) {
+			return errShutdown
+		}
+		c.rwc.SetWriteDeadline(time.Time{})
+		c.raw = rawConn(c.rwc)
+		return c.awaitNext()
+	})
+	for err == nil {
+		buf, n, rerr := c.firstRead()
+		err = c.onOwnStack("op handler", func() error { return c.serveFrame(sess, buf, n, rerr) })
+	}
+	return err
+}
+
+// awaitNext sets the connection up to wait for its next op.
+func (c *conn) awaitNext() error {
+	if c.srv.shuttingDown() {
 		return errShutdown
 	}
-	c.rwc.SetWriteDeadline(time.Time{})
-	c.raw = rawConn(c.rwc)
-	for {
-		if s.shuttingDown() {
-			return errShutdown
-		}
-		lim := s.settings().lim
-		c.rwc.SetReadDeadline(deadline(lim.IdleTimeout))
-		f, err := c.readOp(lim.MaxFrame)
-		if err == io.EOF {
-			return errPeerClosed
-		}
-		if err != nil {
-			return c.readError("reading op frame", err)
-		}
-		if !c.transition(StateIdle, StateActive) {
-			c.release(&f)
-			return errShutdown
-		}
-		c.nops++
-		err = c.onOwnStack("op handler", func() error {
-			defer c.release(&f)
-			return c.serveOp(sess, lim, f.t, f.body)
-		})
-		if err != nil {
-			return err
-		}
-		if !c.transition(StateActive, StateIdle) {
-			return errShutdown
-		}
+	c.rwc.SetReadDeadline(deadline(c.srv.settings().lim.IdleTimeout))
+	return nil
+}
+
+// serveFrame reads the rest of the op frame whose first n bytes
+// firstRead put in buf (or that returned rerr), serves it, and sets
+// the connection up for the next one.
+func (c *conn) serveFrame(sess *session.Session, buf *opBuf, n int, rerr error) error {
+	if rerr == io.EOF {
+		return errPeerClosed
 	}
+	if rerr != nil {
+		return c.readError("reading op frame", rerr)
+	}
+	lim := c.srv.settings().lim
+	f, err := c.readOp(buf, n, lim.MaxFrame)
+	if err != nil {
+		return c.readError("reading op frame", err)
+	}
+	defer c.release(&f)
+	if !c.transition(StateIdle, StateActive) {
+		return errShutdown
+	}
+	c.nops++
+	if err := c.serveOp(sess, lim, f.t, f.body); err != nil {
+		return err
+	}
+	if !c.transition(StateActive, StateIdle) {
+		return errShutdown
+	}
+	return c.awaitNext()
 }
 
 // serveOp serves one op frame and audits it. Any error ends the

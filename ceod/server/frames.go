@@ -52,17 +52,14 @@ func (c *conn) release(f *opFrame) {
 	f.buf, f.body = nil, nil
 }
 
-// readOp reads the next op frame, waiting for it under the read
-// deadline already set; errors are wire.ReadFrame's. Bytes of a
-// following frame that came with it (a client may send its next
-// request early) are kept for the next call.
-func (c *conn) readOp(maxFrame int) (opFrame, error) {
-	buf, n, err := c.firstRead()
-	if err != nil {
-		return opFrame{}, err
-	}
+// readOp completes the op frame of which firstRead brought the first n
+// bytes into buf; errors are wire.ReadFrame's. Bytes of a following
+// frame that came with it (a client may send its next request early)
+// are kept for the next firstRead.
+func (c *conn) readOp(buf *opBuf, n, maxFrame int) (opFrame, error) {
 	f := opFrame{buf: buf}
 	var rest []byte
+	var err error
 	f.t, f.body, rest, err = wire.ReadFrameFrom(c.rwc, buf[:], n, maxFrame)
 	if err != nil {
 		c.release(&f)
@@ -75,8 +72,9 @@ func (c *conn) readOp(maxFrame int) (opFrame, error) {
 }
 
 // firstRead waits for the next frame and reads what has arrived of it
-// into a pooled buffer: io.EOF itself if the peer closed the
-// connection first.
+// into a pooled buffer: io.EOF itself if the peer closed the connection
+// first. It runs on the connection's goroutine, so it keeps to small
+// frames: no formatting, no logging.
 func (c *conn) firstRead() (*opBuf, int, error) {
 	if len(c.pending) > 0 {
 		buf := c.srv.bufs.get()
@@ -88,13 +86,12 @@ func (c *conn) firstRead() (*opBuf, int, error) {
 		return buf, n, nil
 	}
 	buf, n, err := c.waitRead()
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
 	if err != nil {
 		c.srv.bufs.put(buf)
 		return nil, 0, err
-	}
-	if n == 0 {
-		c.srv.bufs.put(buf)
-		return nil, 0, io.EOF
 	}
 	return buf, n, nil
 }
