@@ -137,17 +137,17 @@ func (c *conn) waitRead() (*opBuf, int, error) {
 	return buf, max(n, 0), err
 }
 
-// onOwnStack runs f on a goroutine of its own and waits for it. Serving
-// an op (slog, protobuf, the handler) grows a goroutine's stack to
+// onOwnStack runs f on another goroutine, one of the server's workers,
+// and waits for it. Serving an op (slog, protobuf, the handler) or a
+// handshake (reflection-driven ASN.1) grows a goroutine's stack to
 // several KB; on the connection's goroutine, which then waits idle for
 // minutes, that stack would stay (the runtime shrinks stacks only
-// during a GC, and not below a quarter in use). A finished goroutine's
-// stack goes back to the runtime's pool for the next op. A panic in f
-// becomes an error wrapping errConnPanic: serve's recover cannot see
-// another goroutine's panics.
+// during a GC, and not below a quarter in use). A panic in f becomes an
+// error wrapping errConnPanic: serve's recover cannot see another
+// goroutine's panics.
 func (c *conn) onOwnStack(what string, f func() error) (err error) {
 	done := make(chan struct{})
-	go func() {
+	c.srv.work.run(func() {
 		defer close(done)
 		defer func() {
 			if r := recover(); r != nil {
@@ -156,7 +156,7 @@ func (c *conn) onOwnStack(what string, f func() error) (err error) {
 			}
 		}()
 		err = f()
-	}()
+	})
 	<-done
 	return err
 }

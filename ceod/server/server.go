@@ -119,6 +119,7 @@ type Server struct {
 	pool       pool
 	connWG     sync.WaitGroup
 	bufs       bufPool
+	work       *workers
 	nextID     atomic.Uint64
 }
 
@@ -133,6 +134,7 @@ type settings struct {
 func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
+		s.work = newWorkers(s.baseCtx.Done())
 		s.listeners = map[*net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 		s.pool = newPool()
@@ -337,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for {
 		if s.closeIdleConns() {
 			s.connWG.Wait()
+			s.cancel() // no op runs any more: ends the idle workers
 			s.failures.close()
 			return lnerr
 		}

@@ -650,7 +650,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	ok := assert.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
 		stacks = string(buf[:runtime.Stack(buf, true)])
-		return !strings.Contains(stacks, "ceod/server.(*conn)") && !strings.Contains(stacks, "ceod/server.(*Server)")
+		return !strings.Contains(stacks, "ceod/server.(*conn)") && !strings.Contains(stacks, "ceod/server.(*Server)") &&
+			!strings.Contains(stacks, "ceod/server.(*workers)")
 	}, 5*time.Second, time.Millisecond, "server goroutines left after Close")
 	if !ok {
 		t.Logf("goroutines:\n%s", stacks)
