@@ -25,15 +25,11 @@ import (
 // would escape to the heap.
 func ctsEncrypt(b cipher.Block, buf []byte) {
 	const bs = aes.BlockSize
-	if len(buf) == bs {
+	last := ctsLast(len(buf))
+	if last < 0 {
 		b.Encrypt(buf, buf)
 		return
 	}
-	tail := len(buf) % bs
-	if tail == 0 {
-		tail = bs
-	}
-	last := len(buf) - tail - bs // offset of block n-1, the last whole one
 	for i := 0; i <= last; i += bs {
 		if i > 0 {
 			subtle.XORBytes(buf[i:i+bs], buf[i:i+bs], buf[i-bs:i])
@@ -49,18 +45,27 @@ func ctsEncrypt(b cipher.Block, buf []byte) {
 	b.Encrypt(en, en)
 }
 
+// ctsLast returns the offset of block n-1, the last whole one, in an
+// n-byte message; -1 if n is one block, which is encrypted alone.
+func ctsLast(n int) int {
+	if n == aes.BlockSize {
+		return -1
+	}
+	tail := n % aes.BlockSize
+	if tail == 0 {
+		tail = aes.BlockSize
+	}
+	return n - tail - aes.BlockSize
+}
+
 // ctsDecrypt undoes ctsEncrypt in place.
 func ctsDecrypt(b cipher.Block, buf []byte) {
-	const bs = aes.BlockSize
-	if len(buf) == bs {
+	last := ctsLast(len(buf))
+	if last < 0 {
 		b.Decrypt(buf, buf)
 		return
 	}
-	tail := len(buf) % bs
-	if tail == 0 {
-		tail = bs
-	}
-	last := len(buf) - tail - bs
+	const bs = aes.BlockSize
 	en, cn := buf[last:last+bs], buf[last+bs:]
 	b.Decrypt(en, en) // E(n-1) xor (Pn || zeros)
 	for i := range cn {
