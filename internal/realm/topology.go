@@ -52,7 +52,9 @@ var topologyHosts = []struct {
 	short, addr string
 	ops         []string
 }{
-	{"admin", "127.0.0.2", []string{"adduser", "mail", "ping"}},
+	// The member ops need kadmin (passwd, deluser) and write LDAP as
+	// ceod/admin: the admin host, which holds that key.
+	{"admin", "127.0.0.2", []string{"adduser", "mail", "renew", "group", "positions", "shell", "passwd", "deluser", "ping"}},
 	{"db", "127.0.0.3", []string{"mysql", "postgresql"}},
 	{"mail", "127.0.0.4", []string{"mailman"}},
 }
