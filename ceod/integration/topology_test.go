@@ -132,6 +132,14 @@ func TestTopologyRouting(t *testing.T) {
 	assert.Equal(t, "members list: Subscribed: "+addr, msgs[len(msgs)-1].GetMessage())
 	assert.Contains(t, listMembers(t, tp), addr)
 
+	// A member op: the admin host's ceod registers a term, writing LDAP
+	// as ceod/admin.
+	next := realm.CurrentTerm(time.Now().AddDate(0, 4, 0))
+	var renewed ceopb.MemberResponse
+	call(t, office, "renew", &ceopb.Renew{Username: proto.String(name), Terms: []string{next}}, &renewed)
+	ok(t, renewed.GetMessages())
+	assert.Contains(t, r.LDAPEntry(t, r.UserDN(name)).GetAttributeValues("term"), next)
+
 	member := r.Kinit(t, name, password)
 	var fwd ceopb.UpdateMailResponse
 	call(t, member, "mail", &ceopb.UpdateMail{Username: proto.String(name), Forward: proto.String(name + "@example.org")}, &fwd)
