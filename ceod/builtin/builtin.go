@@ -67,7 +67,9 @@ type Env struct {
 
 // Journaled reports whether op changes more than one system and so
 // needs the journal.
-func Journaled(op string) bool { return op == "adduser" || op == "mysql" || op == "postgresql" }
+func Journaled(op string) bool {
+	return op == "adduser" || op == "mysql" || op == "postgresql" || op == "deluser"
+}
 
 // Set holds built handlers and the connections they keep open.
 type Set struct {

@@ -66,7 +66,8 @@ func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client)
 			return nil, err
 		}
 		d := member.Deps{Dir: dir, ACL: a, Realm: acc.KRB5Realm, ShellsFile: acc.ShellsFile, Cascades: casc,
-			HomeRoots: []string{acc.MemberHome, acc.ClubHome}, Log: b.env.Log}
+			HomeRoots: []string{acc.MemberHome, acc.ClubHome}, Log: b.env.Log,
+			Journal: b.journal, Recoverer: b.set.Recoverer}
 		if b.env.Ceod != nil && b.env.Ceod.LDAPWrites == ceodconfig.LDAPWritesDelegated {
 			spn, err := directory.ServicePrincipal(acc.LDAPServerURL)
 			if err != nil {

@@ -63,7 +63,8 @@ type fixture struct {
 	r       *realm.Realm
 	dir     string
 	journal string
-	cl      *ceoc.Client
+	cl      *ceoc.Client // office1's, for adduser
+	syscom  *ceoc.Client // syscom1's, for deluser
 }
 
 // newFixture writes the configuration: the realm's accounts.cf and
@@ -91,10 +92,12 @@ func newFixture(t testing.TB, extra ...string) *fixture {
 	lines = append(lines, "journal = "+f.journal, "recovery_interval = 2s", "shutdown_grace = 3s")
 	lines = append(lines, extra...)
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "ceod.cf"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	ops := "localhost adduser root 0x01\nlocalhost ping root 0x10\n"
+	ops := "localhost adduser root 0x01\nlocalhost deluser root 0x0b\nlocalhost ping root 0x10\n"
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "ops", "ceo"), []byte(ops), 0o644))
 	cc := r.Kinit(t, "office1", r.Users["office1"].Password)
 	f.cl = &ceoc.Client{ConfigDir: f.dir, Credentials: ceoc.CCache("FILE:" + cc), KRB5Config: r.KRB5Config, Port: r.CeodPort}
+	sc := r.Kinit(t, "syscom1", r.Users["syscom1"].Password)
+	f.syscom = &ceoc.Client{ConfigDir: f.dir, Credentials: ceoc.CCache("FILE:" + sc), KRB5Config: r.KRB5Config, Port: r.CeodPort}
 	return f
 }
 

@@ -116,7 +116,7 @@ func reportJournal(w io.Writer, path string, steps bool) error {
 		fmt.Fprintf(w, "journal %s: no unfinished requests\n", path)
 		return nil
 	}
-	fmt.Fprintf(w, "journal %s: %d unfinished request(s) (ceod rolls them back; see ceod -journal)\n", path, len(recs))
+	fmt.Fprintf(w, "journal %s: %d unfinished request(s) (ceod rolls them back, or completes a deletion; see ceod -journal)\n", path, len(recs))
 	for _, r := range recs {
 		fmt.Fprintf(w, "  %s %s %s by %s, started %s, %d recovery attempt(s)",
 			r.ID, r.Op, strings.Join(r.Targets, ","), r.Caller, r.Started.UTC().Format(time.RFC3339), r.Attempts)

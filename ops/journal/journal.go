@@ -1,5 +1,5 @@
 // Package journal is ceod's write-ahead journal of multi-step requests
-// (adduser, the database ops): before the first side effect of a request
+// (adduser, the database ops, deluser): before the first side effect of a request
 // and after each step, the request's state is made durable (bbolt, one
 // fsynced transaction per write): its id, op, caller, target names, and
 // each step begun or done with what undoing it needs. Never a password.
@@ -7,7 +7,8 @@
 // A request whose record is deleted (Finish) is over. A record that
 // stays is unfinished: its request failed and could not undo everything,
 // or ceod died. Recovery (see Recoverer) undoes what such records list
-// and deletes them; until then their target names stay claimed, so no
+// (or, for an op with a Completer such as deluser, completes it) and
+// deletes them; until then their target names stay claimed, so no
 // new request can act on a half-made account, and no request can take
 // over what another one left.
 package journal

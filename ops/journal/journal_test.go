@@ -254,3 +254,55 @@ func TestNilJournal(t *testing.T) {
 	assert.Equal(t, Done, r.Step("ldap_user").State)
 	require.NoError(t, j.Finish(r))
 }
+
+// fakeCompleter rolls records forward; errs are its results in turn
+// (the last one repeats).
+type fakeCompleter struct {
+	errs  []error
+	calls int
+}
+
+func (f *fakeCompleter) Complete(context.Context, *Record) error {
+	f.calls++
+	if len(f.errs) == 0 {
+		return nil
+	}
+	return f.errs[min(f.calls-1, len(f.errs)-1)]
+}
+
+// TestComplete: an op with a Completer is rolled forward, never undone:
+// retried with backoff within its budget, its record kept (released,
+// with the error) while it fails, deleted once it succeeds; a new
+// request for the name settles it first.
+func TestComplete(t *testing.T) {
+	j, _ := openTemp(t)
+	r := &Record{Op: "deluser", Caller: "syscom1", Targets: []string{"erin"}}
+	require.NoError(t, j.Begin(r))
+	require.NoError(t, j.Mark(r, "group", Begun, map[string]string{"uid": "20001"}))
+	j.Release(r.ID)
+	down := errors.New("kadmind unreachable")
+	c := &fakeCompleter{errs: []error{down}}
+	u := &fakeUndoer{}
+	rc := &Recoverer{J: j, UndoBudget: 50 * time.Millisecond}
+	rc.Register("deluser", u)
+	rc.RegisterCompleter("deluser", c)
+	left, err := rc.Pass(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, left)
+	assert.Greater(t, c.calls, 1, "not retried within the budget")
+	assert.Empty(t, u.calls, "a completed op was undone")
+	recs, err := j.Unfinished(false)
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "released for the next pass")
+	assert.Equal(t, 1, recs[0].Attempts)
+	assert.Contains(t, recs[0].LastError, "kadmind unreachable")
+	assert.Equal(t, Begun, recs[0].Step("group").State, "a failed completion changed the steps")
+
+	c.errs, c.calls = []error{down, nil}, 0
+	next := &Record{Op: "adduser", Caller: "office1", Targets: []string{"erin"}}
+	require.NoError(t, rc.Begin(t.Context(), next), "the new request did not settle the deletion")
+	assert.Equal(t, 2, c.calls)
+	recs, err = j.Unfinished(true)
+	require.NoError(t, err)
+	assert.Empty(t, recs, "the completed record stays")
+}

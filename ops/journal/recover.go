@@ -45,11 +45,25 @@ type Undoer interface {
 	UndoStep(ctx context.Context, r *Record, s *Step) error
 }
 
+// Completer finishes the unfinished requests of an op that is rolled
+// forward rather than back (deluser: see ops/member). Complete carries
+// out everything r's record asks for, each step idempotently (what is
+// already done is skipped), and returns nil once all of it is done; an
+// error is retried with backoff like an undo.
+type Completer interface {
+	Complete(ctx context.Context, r *Record) error
+}
+
+// completeBudgetFactor scales UndoBudget for one Complete: it runs every
+// remaining step of a request, where an undo runs one.
+const completeBudgetFactor = 4
+
 // Recoverer rolls back unfinished requests: at ceod's start, on a
-// timer, and for a request whose own rollback failed.
+// timer, and for a request whose own rollback failed. The requests of
+// an op with a Completer are rolled forward instead.
 //
-// The rule: an unfinished request is always rolled back, never rolled
-// forward. Its client got no success reply (the record is deleted before
+// The rule: an unfinished request is rolled back, never rolled forward,
+// unless its op has a Completer. Its client got no success reply (the record is deleted before
 // the reply is sent), so the office expects to send it again; a roll
 // forward would also need the password, which the journal never holds.
 // Steps are undone last first; a step whose undo fails does not stop the
@@ -57,8 +71,11 @@ type Undoer interface {
 // reuse them), and stays for the next pass.
 type Recoverer struct {
 	J *Journal
-	// Undoers by op name. A record of an op with none stays.
+	// Undoers by op name. A record of an op with none (and no
+	// Completer) stays.
 	Undoers map[string]Undoer
+	// Completers by op name: their records are rolled forward.
+	Completers map[string]Completer
 	// Log gets one audit line per recovered request, and a warning per
 	// request left for later. Nil discards.
 	Log *slog.Logger
@@ -161,6 +178,9 @@ func containsStr(list []string, s string) bool {
 // its own budget within ctx: a request rolling itself back passes a
 // context that outlives its client.
 func (rc *Recoverer) Recover(ctx context.Context, r *Record, how string) ([]Result, bool) {
+	if c := rc.Completers[r.Op]; c != nil {
+		return rc.complete(ctx, c, r, how)
+	}
 	u := rc.Undoers[r.Op]
 	var results []Result
 	var failed []string
@@ -200,13 +220,48 @@ func (rc *Recoverer) Recover(ctx context.Context, r *Record, how string) ([]Resu
 		}
 		return results, true
 	}
+	rc.leave(r, strings.Join(failed, "; "), attrs)
+	return results, false
+}
+
+// leave saves r with why it is not finished and releases it for a later
+// pass.
+func (rc *Recoverer) leave(r *Record, why string, attrs []any) {
 	r.Attempts++
-	r.LastError = strings.Join(failed, "; ")
+	r.LastError = why
 	saveErr := rc.J.Save(r)
 	rc.J.Release(r.ID)
 	rc.log().Warn("journal: request left unfinished; will retry", append(attrs, "attempts", r.Attempts,
 		"err", r.LastError, "save_err", saveErr)...)
-	return results, false
+}
+
+// complete rolls r forward with c, retrying with backoff within its
+// budget, and deletes the record once c is done.
+func (rc *Recoverer) complete(ctx context.Context, c Completer, r *Record, how string) ([]Result, bool) {
+	ctx, cancel := context.WithTimeout(ctx, completeBudgetFactor*orDefault(rc.UndoBudget, DefaultUndoBudget))
+	defer cancel()
+	attrs := []any{"how", how, "id", r.ID, "op", r.Op, "caller", r.Caller, "targets", r.Targets,
+		"started", r.Started.UTC().Format(time.RFC3339)}
+	err := c.Complete(ctx, r)
+	for wait := retryMin; err != nil && ctx.Err() == nil; wait = min(2*wait, retryMax) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			err = c.Complete(ctx, r)
+		}
+	}
+	res := []Result{{Step: "complete", Err: err}}
+	if err != nil {
+		rc.leave(r, err.Error(), attrs)
+		return res, false
+	}
+	if err := rc.J.Finish(r); err != nil {
+		rc.log().Error("journal: cannot delete recovered record", append(attrs, "err", err)...)
+		res[0].Err = err
+		return res, false
+	}
+	rc.log().Info("journal: request completed", append(attrs, "outcome", "completed")...)
+	return res, true
 }
 
 // undo runs u on s with the step's own budget, retrying with backoff
@@ -267,6 +322,17 @@ func (rc *Recoverer) Register(op string, u Undoer) {
 		rc.Undoers = map[string]Undoer{}
 	}
 	rc.Undoers[op] = u
+}
+
+// RegisterCompleter makes c the completer of op's records: they are
+// rolled forward. Call it before the first pass.
+func (rc *Recoverer) RegisterCompleter(op string, c Completer) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.Completers == nil {
+		rc.Completers = map[string]Completer{}
+	}
+	rc.Completers[op] = c
 }
 
 // ErrUnsettled is Begin's error when an unfinished earlier request for

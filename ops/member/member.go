@@ -21,6 +21,7 @@ import (
 	"github.com/csclub/ceo/ops/authz"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/groups"
+	"github.com/csclub/ceo/ops/journal"
 	"github.com/csclub/ceo/wire/ceopb"
 )
 
@@ -74,6 +75,12 @@ type Deps struct {
 	HomeRoots []string
 	// Log receives one record per request; nil discards.
 	Log *slog.Logger
+	// Journal makes deluser's steps durable (package journal); nil means
+	// none (a crash then leaves what was done). Recoverer, if set, is the
+	// daemon's, which completes unfinished deletions; nil means a
+	// private one over Journal.
+	Journal   *journal.Journal
+	Recoverer *journal.Recoverer
 }
 
 type server struct{ Deps }
@@ -92,6 +99,9 @@ func New(d Deps) (map[string]ops.Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Recoverer == nil {
+		d.Recoverer = &journal.Recoverer{J: d.Journal, Log: d.Log}
+	}
 	s := &server{d}
 	h := map[string]ops.Handler{
 		"renew":     handler(s, "renew", "renew member", (*server).renew),
@@ -102,6 +112,7 @@ func New(d Deps) (map[string]ops.Handler, error) {
 	if d.Kadmin != nil {
 		h["passwd"] = handler(s, "passwd", "reset password", (*server).passwd)
 		h["deluser"] = handler(s, "deluser", "delete account", (*server).deluser)
+		d.Recoverer.RegisterCompleter("deluser", s)
 	}
 	return h, nil
 }
