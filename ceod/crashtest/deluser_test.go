@@ -109,25 +109,12 @@ func TestDeluserKilledAtEveryStep(t *testing.T) {
 
 // deluser sends one deletion as syscom1 and reports whether it succeeded.
 func (f *fixture) deluser(ctx context.Context, d deleteReq) (bool, string, error) {
-	body, err := proto.Marshal(&ceopb.DeleteUser{Username: proto.String(d.name), RemoveHome: proto.Bool(d.removeHome)})
-	if err != nil {
-		return false, "", err
-	}
-	reply, err := f.syscom.Call(ctx, "deluser", body)
-	if err != nil {
-		return false, "", err
-	}
 	var resp ceopb.MemberResponse
-	if err := proto.Unmarshal(reply, &resp); err != nil {
+	if err := call(ctx, f.syscom, "deluser", &ceopb.DeleteUser{Username: proto.String(d.name), RemoveHome: proto.Bool(d.removeHome)}, &resp); err != nil {
 		return false, "", err
 	}
-	ok := len(resp.Messages) > 0
-	var text []string
-	for _, m := range resp.Messages {
-		ok = ok && m.GetStatus() == 0
-		text = append(text, fmt.Sprintf("[%d] %s", m.GetStatus(), m.GetMessage()))
-	}
-	return ok, strings.Join(text, "\n"), nil
+	ok, text := outcome(resp.GetMessages())
+	return ok, text, nil
 }
 
 // deleted reports whether d's account is deleted as asked.

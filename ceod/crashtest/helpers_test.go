@@ -229,27 +229,37 @@ func unique(prefix string) string {
 // send sends one adduser and reports whether it succeeded (every status
 // 0), with the reply's text.
 func (f *fixture) send(ctx context.Context, a account) (bool, string, error) {
-	body, err := proto.Marshal(a.msg())
-	if err != nil {
-		return false, "", err
-	}
-	reply, err := f.cl.Call(ctx, "adduser", body)
-	if err != nil {
-		return false, "", err
-	}
 	var resp ceopb.AddUserResponse
-	if err := proto.Unmarshal(reply, &resp); err != nil {
+	if err := call(ctx, f.cl, "adduser", a.msg(), &resp); err != nil {
 		return false, "", err
 	}
-	ok := len(resp.Messages) > 0
+	ok, text := outcome(resp.GetMessages())
+	return ok, text, nil
+}
+
+// call sends in to op and decodes the reply into out.
+func call(ctx context.Context, cl *ceoc.Client, op string, in, out proto.Message) error {
+	body, err := proto.Marshal(in)
+	if err != nil {
+		return err
+	}
+	reply, err := cl.Call(ctx, op, body)
+	if err != nil {
+		return err
+	}
+	return proto.Unmarshal(reply, out)
+}
+
+// outcome reports whether a reply's messages say success (all status
+// 0), and their text.
+func outcome(msgs []*ceopb.StatusMessage) (bool, string) {
+	ok := len(msgs) > 0
 	var text []string
-	for _, m := range resp.Messages {
-		if m.GetStatus() != 0 {
-			ok = false
-		}
+	for _, m := range msgs {
+		ok = ok && m.GetStatus() == 0
 		text = append(text, fmt.Sprintf("[%d] %s", m.GetStatus(), m.GetMessage()))
 	}
-	return ok, strings.Join(text, "\n"), nil
+	return ok, strings.Join(text, "\n")
 }
 
 // burst sends all accounts at once and returns which succeeded.
