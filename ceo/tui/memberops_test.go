@@ -7,6 +7,7 @@ import (
 
 	"github.com/csclub/ceo/ceo/internal/ceotest"
 	"github.com/csclub/ceo/internal/ceodtest/daemontest"
+	"github.com/csclub/ceo/ops/kadmin"
 )
 
 // openWizard chooses entry on the main menu, waits for the wizard's
@@ -33,13 +34,14 @@ func (tm *terminal) openWizard(entry, intro, field, value string) {
 // a mismatch and a short one are refused on the page), then kinit works
 // with it and not with the old one; a random one shown once, with a
 // change required at next login (the KDC says it has expired); office1
-// on a syscom member: refused, the ACL rule named, nothing changed.
+// on a syscom member: refused, the ACL rule named, nothing changed; a
+// password longer than kadmin takes: ceod's EINVAL, nothing changed.
 func TestResetPassword(t *testing.T) {
 	r := ceotest.Setup(t)
 	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "passwd")
 	admin := ceotest.Admin(t, r)
 	const old = "old-password-1"
-	for i, uid := range []string{"pwtui1", "pwtui2"} {
+	for i, uid := range []string{"pwtui1", "pwtui2", "pwtui3"} {
 		ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: uid, Name: "Pass Word", UIDNumber: 26401 + i, Terms: []string{current().String()}})
 		r.AddPrincipal(t, uid, old)
 	}
@@ -47,19 +49,23 @@ func TestResetPassword(t *testing.T) {
 	for _, c := range []struct {
 		name, as, uid string
 		typed         string // "": a random one
+		pageChecks    bool   // try a mismatch and a short one first
 		needChange    bool
 		refused       []string // on the result page, if refused
+		still         string   // the password that still works, if refused
 	}{
-		{name: "typed", as: "office1", uid: "pwtui1", typed: "brand-new-pw-7"},
+		{name: "typed", as: "office1", uid: "pwtui1", typed: "brand-new-pw-7", pageChecks: true},
 		{name: "random", as: "syscom1", uid: "pwtui2", needChange: true},
-		{name: "syscom member", as: "office1", uid: "syscom1", typed: "x-stolen-pw-1",
+		{name: "syscom member", as: "office1", uid: "syscom1", typed: "x-stolen-pw-1", still: r.Users["syscom1"].Password,
 			refused: []string{"Failed to Reset Password", "office1 may not passwd syscom1: denied by ceod.acl:", "syscom1 is in group syscom"}},
+		{name: "too long", as: "syscom1", uid: "pwtui3", typed: strings.Repeat("p", kadmin.MaxPasswordLen+1), still: old,
+			refused: []string{"Failed to Reset Password", "password longer than 512 bytes"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tm := startCeo(t, r, login(t, r, c.as), nil)
 			tm.openWizard("Reset Password", "Resetting a Password", "Username:", c.uid)
 			tm.waitFor("New Password", "leave both fields empty for a random password")
-			if c.typed != "" {
+			if c.pageChecks {
 				tm.typeText(c.typed)
 				tm.keys("Tab")
 				tm.typeText(c.typed + "x")
@@ -70,6 +76,8 @@ func TestResetPassword(t *testing.T) {
 				tm.typeText("abc")
 				tm.keys("Enter")
 				tm.waitFor("Password is too short")
+			}
+			if c.typed != "" {
 				tm.typeText(c.typed)
 				tm.keys("Tab")
 				tm.typeText(c.typed)
@@ -94,7 +102,7 @@ func TestResetPassword(t *testing.T) {
 			if c.refused != nil {
 				s := tm.waitFor(c.refused...)
 				capture(t, "reset-password-refused", s)
-				r.Kinit(t, c.uid, r.Users[c.uid].Password) // unchanged
+				r.Kinit(t, c.uid, c.still) // unchanged
 				return
 			}
 			newPW := c.typed
