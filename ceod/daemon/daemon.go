@@ -544,7 +544,16 @@ func newLoggedKeytab(kf *krb5.KeytabFile, log *slog.Logger) *loggedKeytab {
 }
 
 func (l *loggedKeytab) Keytab() (*keytab.Keytab, error) {
-	kt, err := l.kf.Keytab()
+	return l.logged(l.kf.Keytab())
+}
+
+// Refresh is Keytab looking at the file now: the acceptor asks for it
+// when a ticket needs a key the keytab it got lacks (gss.KeytabRefresher).
+func (l *loggedKeytab) Refresh() (*keytab.Keytab, error) {
+	return l.logged(l.kf.Refresh())
+}
+
+func (l *loggedKeytab) logged(kt *keytab.Keytab, err error) (*keytab.Keytab, error) {
 	if err == nil && l.last.Swap(kt) != kt {
 		l.log.Info("keytab changed; reread", "path", l.kf.Path(), "keys", l.kf.Describe())
 	}

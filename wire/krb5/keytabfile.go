@@ -14,16 +14,25 @@ import (
 
 // KeytabFile is a keytab file that is reread when it changes, so that a
 // service picks up a key rotation (kadmin ktadd) without a restart, as
-// MIT services do: they read the keytab on every accept. Keytab checks
+// MIT services do: they read the keytab on every accept. Refresh checks
 // the file's identity, size and modification time, one stat, and rereads
-// it only when they changed. It is safe for concurrent use.
+// it only when they changed; Keytab does that at most every
+// keytabRecheck. It is safe for concurrent use.
 type KeytabFile struct {
 	path string
 
-	mu sync.Mutex
-	kt *keytab.Keytab
-	id fileID
+	mu      sync.Mutex
+	kt      *keytab.Keytab
+	id      fileID
+	checked time.Time // when id was last compared with the file
 }
+
+// keytabRecheck is how long Keytab trusts its last look at the file: a
+// stat per handshake was a measurable part of ceod's cost of one. The
+// acceptor calls Refresh when a ticket needs a key the keytab it was
+// given lacks (gss.KeytabRefresher), so a new key is still used at once;
+// a removed key is refused within keytabRecheck.
+const keytabRecheck = time.Second
 
 // fileID is what tells that a file changed: a new inode (the file was
 // replaced), a new size or a new modification time.
@@ -57,13 +66,29 @@ func OpenKeytab(path string) (*KeytabFile, error) {
 // Path returns the file's path.
 func (k *KeytabFile) Path() string { return k.path }
 
-// Keytab returns the keytab, reread first if the file changed. If the
-// changed file cannot be read (a partial write), the keytab read before
-// is returned and the next call tries again.
+// Keytab returns the keytab, reread first if the file changed; the file
+// is looked at if it was not within keytabRecheck.
 func (k *KeytabFile) Keytab() (*keytab.Keytab, error) {
+	k.mu.Lock()
+	kt, fresh := k.kt, time.Since(k.checked) < keytabRecheck
+	k.mu.Unlock()
+	if fresh && kt != nil {
+		return kt, nil
+	}
+	return k.Refresh()
+}
+
+// Refresh returns the keytab, reread first if the file changed, looking
+// at the file now. If the changed file cannot be read (a partial write),
+// the keytab read before is returned and the next call tries again.
+func (k *KeytabFile) Refresh() (*keytab.Keytab, error) {
+	now := time.Now()
 	id, err := statID(k.path)
 	k.mu.Lock()
 	kt, same := k.kt, err == nil && id == k.id
+	if same {
+		k.checked = now
+	}
 	k.mu.Unlock()
 	if same {
 		return kt, nil
@@ -81,6 +106,7 @@ func (k *KeytabFile) Keytab() (*keytab.Keytab, error) {
 func (k *KeytabFile) Reload() (changed bool, err error) {
 	// Stat before reading: a write after the stat changes the mtime
 	// again, so the next check rereads.
+	now := time.Now()
 	id, err := statID(k.path)
 	if err != nil {
 		return false, fmt.Errorf("loading keytab %s: %w", k.path, err)
@@ -88,13 +114,14 @@ func (k *KeytabFile) Reload() (changed bool, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.kt != nil && id == k.id {
+		k.checked = now
 		return false, nil
 	}
 	kt, err := keytab.Load(k.path)
 	if err != nil {
 		return false, fmt.Errorf("loading keytab %s: %w", k.path, err)
 	}
-	k.kt, k.id = kt, id
+	k.kt, k.id, k.checked = kt, id, now
 	return true, nil
 }
 

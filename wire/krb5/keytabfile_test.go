@@ -27,7 +27,7 @@ func writeKVNOs(t *testing.T, path string, kvnos ...uint8) {
 }
 
 // TestKeytabFileRereads: a changed file (rewritten in place, or replaced)
-// is reread on the next Keytab call; an unreadable change keeps the old
+// is reread on the next Refresh call; an unreadable change keeps the old
 // keys; an unchanged file is not reread.
 func TestKeytabFileRereads(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "kt")
@@ -37,11 +37,11 @@ func TestKeytabFileRereads(t *testing.T) {
 		t.Fatal(err)
 	}
 	kt1, _ := kf.Keytab()
-	if kt2, _ := kf.Keytab(); kt2 != kt1 {
+	if kt2, _ := kf.Refresh(); kt2 != kt1 {
 		t.Fatal("unchanged file reread")
 	}
 	writeKVNOs(t, p, 1, 2) // ktadd: a new kvno appended
-	kt2, err := kf.Keytab()
+	kt2, err := kf.Refresh()
 	if err != nil || len(kt2.Entries) != 2 {
 		t.Fatalf("after the change: %v entries, %v", len(kt2.Entries), err)
 	}
@@ -49,13 +49,13 @@ func TestKeytabFileRereads(t *testing.T) {
 		t.Fatalf("Describe = %q", got)
 	}
 	os.WriteFile(p, []byte{5, 2, 0, 0, 0, 99}, 0o600) // torn write
-	if kt3, err := kf.Keytab(); err != nil || kt3 != kt2 {
+	if kt3, err := kf.Refresh(); err != nil || kt3 != kt2 {
 		t.Fatalf("unreadable change: %v, %v; want the keys read before", kt3, err)
 	}
 	tmp := p + ".tmp"
 	writeKVNOs(t, tmp, 3)
 	os.Rename(tmp, p)
-	if kt4, _ := kf.Keytab(); len(kt4.Entries) != 1 || kt4.Entries[0].KVNO != 3 {
+	if kt4, _ := kf.Refresh(); len(kt4.Entries) != 1 || kt4.Entries[0].KVNO != 3 {
 		t.Fatalf("replaced file not reread: %+v", kt4.Entries)
 	}
 	if changed, err := kf.Reload(); changed || err != nil {
@@ -63,9 +63,57 @@ func TestKeytabFileRereads(t *testing.T) {
 	}
 }
 
+// TestKeytabFileRecheck: Keytab looks at the file again only once
+// keytabRecheck has passed since the last look; Refresh looks at once.
+func TestKeytabFileRecheck(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kt")
+	writeKVNOs(t, p, 1)
+	kf, err := OpenKeytab(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt1, _ := kf.Keytab()
+	writeKVNOs(t, p, 1, 2)
+	if kt, _ := kf.Keytab(); kt != kt1 {
+		t.Fatal("Keytab looked at the file again within keytabRecheck")
+	}
+	kf.mu.Lock()
+	kf.checked = time.Now().Add(-keytabRecheck)
+	kf.mu.Unlock()
+	if kt, _ := kf.Keytab(); len(kt.Entries) != 2 {
+		t.Fatalf("Keytab after keytabRecheck: %d entries, want the new file's 2", len(kt.Entries))
+	}
+	writeKVNOs(t, p, 1, 2, 3)
+	if kt, _ := kf.Refresh(); len(kt.Entries) != 3 {
+		t.Fatalf("Refresh: %d entries, want the new file's 3", len(kt.Entries))
+	}
+}
+
 // BenchmarkKeytabFileUnchanged is what each handshake pays to notice a
-// rotated key: one stat of an unchanged file.
+// rotated key: mostly nothing, a stat of the unchanged file every
+// keytabRecheck.
 func BenchmarkKeytabFileUnchanged(b *testing.B) {
+	kf := benchKeytabFile(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kf.Keytab(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKeytabFileRefresh is one look at the unchanged file: a stat.
+func BenchmarkKeytabFileRefresh(b *testing.B) {
+	kf := benchKeytabFile(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kf.Refresh(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchKeytabFile(b *testing.B) *KeytabFile {
 	p := filepath.Join(b.TempDir(), "kt")
 	kt := keytab.New()
 	if err := kt.AddEntry("ceod/h.example", "R", "pw", time.Now(), 1, 18); err != nil {
@@ -77,10 +125,5 @@ func BenchmarkKeytabFileUnchanged(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := kf.Keytab(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return kf
 }

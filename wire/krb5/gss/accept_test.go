@@ -305,3 +305,43 @@ func TestAcceptRefusesMutatedFraming(t *testing.T) {
 	}
 	t.Logf("%d single-byte changes refused", tried)
 }
+
+// staleKeytab is a KeytabRefresher whose Keytab is out of date until
+// Refresh is called.
+type staleKeytab struct {
+	stale, fresh *keytab.Keytab
+	refreshes    int
+}
+
+func (s *staleKeytab) Keytab() (*keytab.Keytab, error) { return s.stale, nil }
+
+func (s *staleKeytab) Refresh() (*keytab.Keytab, error) {
+	s.refreshes++
+	return s.fresh, nil
+}
+
+// TestAcceptRefreshesKeytab: a ticket for a key the keytab in hand lacks
+// (a rotation not yet seen) makes the acceptor refresh its KeytabRefresher
+// and verify again; a ticket the refreshed keytab cannot open either is
+// refused; a good ticket costs no refresh.
+func TestAcceptRefreshesKeytab(t *testing.T) {
+	src := &staleKeytab{stale: keytab.New(), fresh: serviceKeytab(t)}
+	acc := &Acceptor{Keys: src, Principal: testService}
+	_, tok := newTestInitiator(t, ticketSpec{}, testConfig(), initOptions{})
+	if _, _, err := acc.Accept(tok); err != nil || src.refreshes != 1 {
+		t.Fatalf("Accept with a stale keytab: %v after %d refreshes", err, src.refreshes)
+	}
+
+	src.stale = src.fresh
+	_, tok = newTestInitiator(t, ticketSpec{}, testConfig(), initOptions{})
+	if _, _, err := acc.Accept(tok); err != nil || src.refreshes != 1 {
+		t.Fatalf("Accept with a current keytab: %v after %d refreshes", err, src.refreshes)
+	}
+
+	src.stale, src.fresh = keytab.New(), keytab.New()
+	_, tok = newTestInitiator(t, ticketSpec{}, testConfig(), initOptions{})
+	_, _, err := acc.Accept(tok)
+	if !errors.Is(err, errServiceKey) || src.refreshes != 2 {
+		t.Fatalf("Accept with no key: %v after %d refreshes", err, src.refreshes)
+	}
+}

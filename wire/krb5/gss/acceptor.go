@@ -50,6 +50,21 @@ type KeytabSource interface {
 	Keytab() (*keytab.Keytab, error)
 }
 
+// KeytabRefresher is a KeytabSource whose Keytab may be a moment old
+// (krb5.KeytabFile looks at its file at most once a second): Refresh
+// looks at the source now. The acceptor calls it when a ticket needs a
+// key that the keytab it got lacks or that does not decrypt the ticket,
+// and then verifies the AP-REQ again with the refreshed keytab, so that
+// a rotated key is used at once.
+type KeytabRefresher interface {
+	KeytabSource
+	Refresh() (*keytab.Keytab, error)
+}
+
+// errServiceKey marks the failures that a newer keytab may cure: no key
+// for the ticket, or a key that does not decrypt it.
+var errServiceKey = errors.New("no key in the keytab decrypts the ticket")
+
 func (a *Acceptor) keytab() (*keytab.Keytab, error) {
 	if a.Keys != nil {
 		return a.Keys.Keytab()
@@ -95,6 +110,13 @@ func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
 		return nil, nil, err
 	}
 	req, gssFlags, err := a.verify(kt, token)
+	if r, ok := a.Keys.(KeytabRefresher); ok && errors.Is(err, errServiceKey) {
+		// verify changes nothing before its last check (the replay
+		// cache), which a request refused here never reached.
+		if kt2, rerr := r.Refresh(); rerr == nil && kt2 != kt {
+			req, gssFlags, err = a.verify(kt2, token)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,7 +235,7 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) error {
 	}
 	key, _, err := kt.GetEncryptionKey(sname, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: no service key: %w", err)
+		return fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
 	}
 	et, err := checkKey(key)
 	if err != nil {
@@ -225,7 +247,7 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) error {
 	}
 	pt, err := decryptWith(et, tk, tkt.EncPart.Cipher)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: the ticket does not decrypt with the service key: %w", err)
+		return fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
 	}
 	etp, err := decodeEncTicketPart(pt)
 	if err != nil {
