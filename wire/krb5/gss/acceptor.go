@@ -329,7 +329,7 @@ func (a *Acceptor) reply(req *messages.APReq, gssFlags uint32) (*Context, []byte
 	}
 	peer := tkt.CName.PrincipalNameString() + "@" + tkt.CRealm
 	ctx := newContext(false, subkey, et, true, peer, gssFlags, sendSeq, recvSeq)
-	return ctx, encodeContextToken(tokAPRep, rep), nil
+	return ctx, rep, nil
 }
 
 // precheck refuses, before gokrb5 sees them, AP-REQs that gokrb5 would

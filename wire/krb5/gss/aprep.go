@@ -10,7 +10,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// marshalAPRep builds a KRB_AP_REP (RFC 4120 section 5.5.2) whose
+// marshalAPRep builds the context token of a KRB_AP_REP (RFC 4120 section 5.5.2) whose
 // EncAPRepPart is encrypted in the ticket session key with key usage 12,
 // as MIT's krb5_mk_rep does. It writes the DER itself (gokrb5 has no
 // marshaller for either type, and gofork's reflective one cost more
@@ -36,6 +36,11 @@ func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]
 	return encodeAPRep(sessionKey.KeyType, cipher), nil
 }
 
+// apRepRoom is enough room for the DER around an AP-REP's ciphertext
+// and the context token header around that: with room, the token is
+// written in one allocation.
+const apRepRoom = 64
+
 // encodeEncAPRepPart is the DER of EncAPRepPart ::= [APPLICATION 27]
 // SEQUENCE {ctime [0], cusec [1], subkey [2] OPTIONAL, seq-number [3]
 // OPTIONAL}.
@@ -44,30 +49,50 @@ func encodeEncAPRepPart(enc messages.EncAPRepPart) ([]byte, error) {
 	if ct.Year() < 0 || ct.Year() > 9999 {
 		return nil, fmt.Errorf("gss: encoding EncAPRepPart: time %v out of range", ct)
 	}
-	var body []byte
-	body = derExplicit(body, 0, derTLV(nil, derGeneralizedTime, ct.AppendFormat(make([]byte, 0, 15), "20060102150405Z")))
-	body = derExplicit(body, 1, derInteger64(nil, int64(enc.Cusec)))
-	if enc.Subkey.KeyType != 0 || len(enc.Subkey.KeyValue) > 0 {
-		k := derExplicit(nil, 0, derInteger64(nil, int64(enc.Subkey.KeyType)))
-		k = derExplicit(k, 1, derTLV(nil, derOctetString, enc.Subkey.KeyValue))
-		body = derExplicit(body, 2, derTLV(nil, derSequence, k))
-	}
+	d := newDERBack(apRepRoom + len(enc.Subkey.KeyValue))
+	seq := d.mark()
 	if enc.SequenceNumber != 0 {
-		body = derExplicit(body, 3, derInteger64(nil, enc.SequenceNumber))
+		d.explicitInt(3, enc.SequenceNumber)
 	}
-	return derTLV(nil, derAppEncAPRep, derTLV(nil, derSequence, body)), nil
+	if enc.Subkey.KeyType != 0 || len(enc.Subkey.KeyValue) > 0 {
+		k := d.mark()
+		v := d.mark()
+		d.primitive(derOctetString, enc.Subkey.KeyValue)
+		d.wrap(derContext0+1, v)
+		d.explicitInt(0, int64(enc.Subkey.KeyType))
+		d.wrap(derSequence, k)
+		d.wrap(derContext0+2, k)
+	}
+	d.explicitInt(1, int64(enc.Cusec))
+	t := d.mark()
+	var ts [15]byte
+	d.primitive(derGeneralizedTime, ct.AppendFormat(ts[:0], "20060102150405Z"))
+	d.wrap(derContext0, t)
+	d.wrap(derSequence, seq)
+	d.wrap(derAppEncAPRep, seq)
+	return d.bytes(), nil
 }
 
-// encodeAPRep is the DER of AP-REP ::= [APPLICATION 15] SEQUENCE {pvno
-// [0], msg-type [1], enc-part [2] EncryptedData} with no kvno, as gofork
-// encodes a zero one.
+// encodeAPRep is the context token (TOK_ID 02 00) of AP-REP ::=
+// [APPLICATION 15] SEQUENCE {pvno [0], msg-type [1], enc-part [2]
+// EncryptedData} with no kvno, as gofork encodes a zero one.
 func encodeAPRep(etype int32, cipher []byte) []byte {
-	ed := derExplicit(nil, 0, derInteger64(nil, int64(etype)))
-	ed = derExplicit(ed, 2, derTLV(nil, derOctetString, cipher))
-	rep := derExplicit(nil, 0, derInteger64(nil, iana.PVNO))
-	rep = derExplicit(rep, 1, derInteger64(nil, msgtype.KRB_AP_REP))
-	rep = derExplicit(rep, 2, derTLV(nil, derSequence, ed))
-	return derTLV(nil, derAppAPRep, derTLV(nil, derSequence, rep))
+	d := newDERBack(apRepRoom + len(cipher))
+	seq := d.mark()
+	c := d.mark()
+	d.primitive(derOctetString, cipher)
+	d.wrap(derContext0+2, c)
+	d.explicitInt(0, int64(etype))
+	d.wrap(derSequence, seq)
+	d.wrap(derContext0+2, seq)
+	d.explicitInt(1, msgtype.KRB_AP_REP)
+	d.explicitInt(0, iana.PVNO)
+	d.wrap(derSequence, seq)
+	d.wrap(derAppAPRep, seq)
+	d.prepend(byte(tokAPRep>>8), byte(tokAPRep&0xff))
+	d.prepend(krb5OID...)
+	d.wrap(0x60, 0)
+	return d.bytes()
 }
 
 // openAPRep decodes a KRB_AP_REP and decrypts its EncAPRepPart with the

@@ -298,33 +298,62 @@ func (r *derReader) typedListField(n byte) int {
 	return count
 }
 
-// derTLV appends the element tag with contents c to dst.
-func derTLV(dst []byte, tag byte, c []byte) []byte {
-	dst = append(dst, tag)
-	switch n := len(c); {
-	case n < 0x80:
-		dst = append(dst, byte(n))
-	case n <= 0xff:
-		dst = append(dst, 0x81, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 0x82, byte(n>>8), byte(n))
-	case n <= 0xffffff:
-		dst = append(dst, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+// derBack writes DER back to front into one buffer, so that each
+// element's length is known when its header is written: a SEQUENCE's
+// fields are written last first, then mark's wrap adds its header. The
+// encoding is b[i:].
+type derBack struct {
+	b []byte
+	i int
+}
+
+// newDERBack returns a writer with room for n bytes.
+func newDERBack(n int) *derBack {
+	return &derBack{b: make([]byte, n), i: n}
+}
+
+func (d *derBack) bytes() []byte { return d.b[d.i:] }
+
+// mark returns the position an element's contents end at, for wrap.
+func (d *derBack) mark() int { return len(d.b) - d.i }
+
+func (d *derBack) prepend(p ...byte) {
+	if d.i < len(p) {
+		nb := make([]byte, 2*len(d.b)+len(p))
+		copy(nb[len(nb)-d.mark():], d.bytes())
+		d.i += len(nb) - len(d.b)
+		d.b = nb
 	}
-	return append(dst, c...)
+	d.i -= len(p)
+	copy(d.b[d.i:], p)
 }
 
-// derExplicit appends [n] EXPLICIT around the encoded element c.
-func derExplicit(dst []byte, n byte, c []byte) []byte {
-	return derTLV(dst, derContext0+n, c)
+// wrap writes the header of the element tag whose contents are what was
+// written since mark m.
+func (d *derBack) wrap(tag byte, m int) {
+	var hdr [6]byte
+	h := appendDERLength(append(hdr[:0], tag), d.mark()-m)
+	d.prepend(h...)
 }
 
-// derInteger64 appends the INTEGER v in minimal two's complement.
-func derInteger64(dst []byte, v int64) []byte {
+// primitive writes the element tag with contents c.
+func (d *derBack) primitive(tag byte, c []byte) {
+	m := d.mark()
+	d.prepend(c...)
+	d.wrap(tag, m)
+}
+
+// integer writes INTEGER v in minimal two's complement.
+func (d *derBack) integer(v int64) {
 	b, n := minimalInt(v)
-	return derTLV(dst, derInteger, b[:n])
+	d.primitive(derInteger, b[:n])
+}
+
+// explicitInt writes [n] EXPLICIT INTEGER v.
+func (d *derBack) explicitInt(n byte, v int64) {
+	m := d.mark()
+	d.integer(v)
+	d.wrap(derContext0+n, m)
 }
 
 // minimalInt returns v's minimal two's complement bytes in b[:n].

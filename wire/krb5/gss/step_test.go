@@ -176,7 +176,7 @@ func TestStepWithoutAcceptorSubkey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ini, err := i.Step(encodeContextToken(tokAPRep, rep))
+	ini, err := i.Step(rep)
 	if err != nil {
 		t.Fatal(err)
 	}
