@@ -26,16 +26,23 @@ func writeKVNOs(t *testing.T, path string, kvnos ...uint8) {
 	}
 }
 
-// TestKeytabFileRereads: a changed file (rewritten in place, or replaced)
-// is reread on the next Refresh call; an unreadable change keeps the old
-// keys; an unchanged file is not reread.
-func TestKeytabFileRereads(t *testing.T) {
+// openTestKeytab opens a new keytab file with keys of kvnos.
+func openTestKeytab(t *testing.T, kvnos ...uint8) (*KeytabFile, string) {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "kt")
-	writeKVNOs(t, p, 1)
+	writeKVNOs(t, p, kvnos...)
 	kf, err := OpenKeytab(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kf, p
+}
+
+// TestKeytabFileRereads: a changed file (rewritten in place, or replaced)
+// is reread on the next Refresh call; an unreadable change keeps the old
+// keys; an unchanged file is not reread.
+func TestKeytabFileRereads(t *testing.T) {
+	kf, p := openTestKeytab(t, 1)
 	kt1, _ := kf.Keytab()
 	if kt2, _ := kf.Refresh(); kt2 != kt1 {
 		t.Fatal("unchanged file reread")
@@ -66,12 +73,7 @@ func TestKeytabFileRereads(t *testing.T) {
 // TestKeytabFileRecheck: Keytab looks at the file again only once
 // keytabRecheck has passed since the last look; Refresh looks at once.
 func TestKeytabFileRecheck(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "kt")
-	writeKVNOs(t, p, 1)
-	kf, err := OpenKeytab(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kf, p := openTestKeytab(t, 1)
 	kt1, _ := kf.Keytab()
 	writeKVNOs(t, p, 1, 2)
 	if kt, _ := kf.Keytab(); kt != kt1 {
