@@ -25,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/csclub/ceo/ops/procrun"
@@ -83,7 +84,8 @@ const MaxPasswordLen = 512
 // Client runs kadmin as Principal with the keys in Keytab. Set the
 // fields before first use; the zero values of the optional ones are
 // documented defaults. A Client is safe for concurrent use: each call is
-// its own kadmin process.
+// its own kadmin process, or, with Session, one query at a time in one
+// long-lived kadmin.
 type Client struct {
 	// Principal to authenticate as, e.g. "ceod/admin". Required.
 	Principal string
@@ -103,6 +105,15 @@ type Client struct {
 	// Log receives one debug record per run (query and duration, never
 	// a password); nil discards.
 	Log *slog.Logger
+	// Session keeps one kadmin running, logged in, for all queries
+	// (started at first use, restarted when it fails or ages; see
+	// session.go) instead of a kadmin per query. Close ends it.
+	Session bool
+
+	mu      sync.Mutex    // guards sem
+	sem     chan struct{} // held by the query using sess
+	sess    *session
+	lastUse time.Time
 }
 
 // component is what a principal name component may be. Stricter than
@@ -150,7 +161,7 @@ func (c *Client) AddPrincipal(ctx context.Context, name, password string) error 
 		return fmt.Errorf("kadmin: invalid policy name %q", policy)
 	}
 	full := c.full(name)
-	out, err := c.run(ctx, "addprinc", name, "addprinc -policy "+policy+" "+name, password+"\n"+password+"\n")
+	out, err := c.run(ctx, "addprinc", name, "addprinc -policy "+policy+" "+name, password, password)
 	if err != nil {
 		return err
 	}
@@ -166,7 +177,7 @@ func (c *Client) ChangePassword(ctx context.Context, name, password string) erro
 		return err
 	}
 	full := c.full(name)
-	out, err := c.run(ctx, "cpw", name, "cpw "+name, password+"\n"+password+"\n")
+	out, err := c.run(ctx, "cpw", name, "cpw "+name, password, password)
 	if err != nil {
 		return err
 	}
@@ -180,7 +191,7 @@ func (c *Client) ChangePassword(ctx context.Context, name, password string) erro
 // is no such principal.
 func (c *Client) DeletePrincipal(ctx context.Context, name string) error {
 	full := c.full(name)
-	out, err := c.run(ctx, "delprinc", name, "delprinc -force "+name, "")
+	out, err := c.run(ctx, "delprinc", name, "delprinc -force "+name)
 	if err != nil {
 		return err
 	}
@@ -199,7 +210,7 @@ type Principal struct {
 // GetPrincipal returns name@Realm, or an error wrapping ErrNotFound.
 func (c *Client) GetPrincipal(ctx context.Context, name string) (*Principal, error) {
 	full := c.full(name)
-	out, err := c.run(ctx, "getprinc", name, "getprinc "+name, "")
+	out, err := c.run(ctx, "getprinc", name, "getprinc "+name)
 	if err != nil {
 		return nil, err
 	}
@@ -237,17 +248,14 @@ func (c *Client) full(name string) string { return name + "@" + c.Realm }
 // and `kadmin: Cannot contact any KDC ... while initializing kadmin interface`.
 var errorLine = regexp.MustCompile(`(?m)^\w+: .* while .*$`)
 
-// run executes one query and returns kadmin's stdout, or an *Error.
-func (c *Client) run(ctx context.Context, query, name, q, stdin string) (string, error) {
+// run executes one query and returns kadmin's output, or an *Error.
+// passwords answer kadmin's password prompts, in order.
+func (c *Client) run(ctx context.Context, query, name, q string, passwords ...string) (string, error) {
 	if !ValidName(name) {
 		return "", fmt.Errorf("kadmin: invalid principal name %q", name)
 	}
 	if c.Principal == "" || c.Keytab == "" || c.Realm == "" {
 		return "", errors.New("kadmin: Client needs Principal, Keytab and Realm")
-	}
-	path := c.Path
-	if path == "" {
-		path = DefaultPath
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -255,57 +263,97 @@ func (c *Client) run(ctx context.Context, query, name, q, stdin string) (string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	t0 := time.Now()
+	var out string
+	var err error
+	if c.Session {
+		out, err = c.runSession(ctx, query, name, q, passwords)
+	} else {
+		out, err = c.runOnce(ctx, query, name, q, passwords)
+	}
+	if c.Log != nil {
+		c.Log.Debug("kadmin", "query", query, "principal", name, "duration", time.Since(t0), "session", c.Session, "err", err)
+	}
+	return out, err
+}
 
+// runOnce runs one kadmin program for the query.
+func (c *Client) runOnce(ctx context.Context, query, name, q string, passwords []string) (string, error) {
 	// No controlling terminal (NewSession): kadmin must read the
 	// password from stdin, never prompt on a tty ceod might have
 	// inherited. KillWithParent: a kadmin outliving a killed ceod could
 	// apply a change after recovery has looked.
-	t0 := time.Now()
+	var stdin strings.Builder
+	for _, pw := range passwords {
+		stdin.WriteString(pw + "\n")
+	}
 	res, runErr := procrun.Run(ctx, procrun.Cmd{
-		Path:           path,
+		Path:           c.path(),
 		Args:           []string{"-k", "-t", c.Keytab, "-p", c.Principal, "-r", c.Realm, "-q", q},
 		Env:            c.env(),
-		Stdin:          strings.NewReader(stdin),
+		Stdin:          strings.NewReader(stdin.String()),
 		StdoutMax:      maxOutput,
 		StdoutTruncate: true,
 		StderrMax:      maxOutput,
 		NewSession:     true,
 		KillWithParent: true,
 	})
-	if c.Log != nil {
-		c.Log.Debug("kadmin", "query", query, "principal", name, "duration", time.Since(t0), "err", runErr)
+	if ctx.Err() != nil {
+		return "", &Error{Query: query, Name: c.full(name), Output: "timed out or cancelled", Err: ctx.Err(), MaybeApplied: res.Started}
 	}
 	stdout, stderr := string(res.Stdout), string(res.Stderr)
-	full := c.full(name)
-	if ctx.Err() != nil {
-		return "", &Error{Query: query, Name: full, Output: "timed out or cancelled", Err: ctx.Err(), MaybeApplied: res.Started}
-	}
-	combined := stderr + "\n" + stdout
-	lines := errorLine.FindAllString(combined, -1)
-	if runErr != nil || len(lines) > 0 {
-		e := &Error{Query: query, Name: full, Output: strings.Join(lines, "; ")}
-		if e.Output == "" {
-			e.Output = lastLine(stderr)
-		}
-		if runErr != nil && e.Output == "" {
-			e.Output = runErr.Error()
-		}
-		switch {
-		case strings.Contains(e.Output, "does not exist"):
-			e.Err = ErrNotFound
-		case strings.Contains(e.Output, "already exists"):
-			e.Err = ErrExists
-		case strings.Contains(e.Output, "while initializing kadmin interface"):
-			e.Err = ErrUnavailable
-		case runErr != nil:
-			// No "while ..." line of kadmin's own: it may have died
-			// after sending the query.
-			e.Err = ErrUnavailable
-			e.MaybeApplied = res.Started && len(lines) == 0
-		}
-		return "", e
+	if err := c.check(query, name, stderr+"\n"+stdout, lastLine(stderr), runErr, res.Started); err != nil {
+		return "", err
 	}
 	return stdout, nil
+}
+
+// check turns kadmin's output (combined: stdout and stderr) into an
+// *Error if it reports a failure, or the program failed (runErr).
+// last is the line to report when no error line says more.
+func (c *Client) check(query, name, combined, last string, runErr error, started bool) error {
+	lines := errorLine.FindAllString(combined, -1)
+	if runErr == nil && len(lines) == 0 {
+		return nil
+	}
+	e := &Error{Query: query, Name: c.full(name), Output: strings.Join(lines, "; ")}
+	if e.Output == "" {
+		e.Output = last
+	}
+	if runErr != nil && e.Output == "" {
+		e.Output = runErr.Error()
+	}
+	switch {
+	case strings.Contains(e.Output, "does not exist"):
+		e.Err = ErrNotFound
+	case strings.Contains(e.Output, "already exists"):
+		e.Err = ErrExists
+	case strings.Contains(e.Output, "while initializing kadmin interface"):
+		e.Err = ErrUnavailable
+	case replyLost(e.Output):
+		// The query went out; its answer did not come back.
+		e.Err = ErrUnavailable
+		e.MaybeApplied = started
+	case runErr != nil:
+		// No "while ..." line of kadmin's own: it may have died
+		// after sending the query.
+		e.Err = ErrUnavailable
+		e.MaybeApplied = started && len(lines) == 0
+	}
+	return e
+}
+
+// replyLost reports whether kadmin's error says the RPC was sent but
+// its reply never came (libgssrpc's clnt_sperrno texts).
+func replyLost(out string) bool {
+	return strings.Contains(out, "RPC: Unable to receive") || strings.Contains(out, "RPC: Timed out")
+}
+
+func (c *Client) path() string {
+	if c.Path == "" {
+		return DefaultPath
+	}
+	return c.Path
 }
 
 func lastLine(s string) string {

@@ -9,7 +9,7 @@ import (
 // (modprinc +needchange).
 func (c *Client) RequireChange(ctx context.Context, name string) error {
 	full := c.full(name)
-	out, err := c.run(ctx, "modprinc", name, "modprinc +needchange "+name, "")
+	out, err := c.run(ctx, "modprinc", name, "modprinc +needchange "+name)
 	if err != nil {
 		return err
 	}
