@@ -20,6 +20,7 @@ import (
 	"github.com/csclub/ceo/ops/database"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/journal"
+	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/ops/mail"
 	"github.com/csclub/ceo/ops/mailman"
 )
@@ -153,6 +154,8 @@ type builder struct {
 
 	journal *journal.Journal
 	rules   *acl.ACL // ceod.acl (see member.go)
+	// kadm is the one kadmin session of adduser and the member ops.
+	kadm *kadmin.Client
 	// members are the member ops, built together (see member.go).
 	members map[string]ops.Handler
 }
@@ -199,7 +202,7 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 		return nil, err
 	}
 	h, err := adduser.Setup(b.ctx, acc, adduser.Options{KRB5Config: b.env.KRB5Config, Directory: dir, ACL: a, Log: b.env.Log,
-		Journal: b.journal, Recoverer: b.set.Recoverer})
+		Journal: b.journal, Recoverer: b.set.Recoverer, Kadmin: b.kadmin(acc)})
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +213,16 @@ func (b *builder) adduser(acc *config.Accounts, dir *directory.Client) (ops.Hand
 	}
 	h.SetSubscriber(sub)
 	return h, nil
+}
+
+// kadmin is the kadmin client of the account ops, made once: one
+// session for all of them, ended when the Set closes.
+func (b *builder) kadmin(acc *config.Accounts) *kadmin.Client {
+	if b.kadm == nil {
+		b.kadm = adduser.NewKadmin(acc, b.env.KRB5Config, b.env.Log)
+		b.set.closers = append(b.set.closers, b.kadm.Close)
+	}
+	return b.kadm
 }
 
 func (b *builder) mail(acc *config.Accounts, dir *directory.Client) (ops.Handler, error) {

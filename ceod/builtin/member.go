@@ -10,7 +10,6 @@ import (
 	"github.com/csclub/ceo/ops/config"
 	"github.com/csclub/ceo/ops/directory"
 	"github.com/csclub/ceo/ops/groups"
-	"github.com/csclub/ceo/ops/kadmin"
 	"github.com/csclub/ceo/ops/member"
 )
 
@@ -76,8 +75,7 @@ func (b *builder) member(op string, acc *config.Accounts, dir *directory.Client)
 			d.Writers = member.Delegated{Dir: dir, KRB5Config: b.env.KRB5Config, SPN: spn}
 		}
 		if acc.AdminKeytab != "" {
-			d.Kadmin = &kadmin.Client{Principal: acc.KRB5AdminPrincipal, Keytab: acc.AdminKeytab, Realm: acc.KRB5Realm,
-				Path: acc.KadminPath, KRB5Config: b.env.KRB5Config, Log: b.env.Log}
+			d.Kadmin = b.kadmin(acc)
 		}
 		if b.members, err = member.New(d); err != nil {
 			return nil, err

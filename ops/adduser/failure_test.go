@@ -47,8 +47,8 @@ func TestKadmindUnreachable(t *testing.T) {
 	both(t, func(t *testing.T) {
 		var broken *kadmin.Client
 		e := newEnv(t, func(d *adduser.Deps) {
-			k := *d.Kadmin.(*kadmin.Client)
-			broken = &k
+			k := d.Kadmin.(*kadmin.Client)
+			broken = &kadmin.Client{Principal: k.Principal, Keytab: k.Keytab, Realm: k.Realm, Session: k.Session}
 			d.Kadmin = broken
 		})
 		broken.KRB5Config = brokenKRB5Conf(t, e)

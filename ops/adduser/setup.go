@@ -29,6 +29,9 @@ type Options struct {
 	// the same configuration, shared with the caller, who closes it;
 	// nil makes Setup dial its own.
 	Directory *directory.Client
+	// Kadmin, if set, is the caller's kadmin client (from NewKadmin),
+	// shared and closed by the caller; nil makes Setup make its own.
+	Kadmin *kadmin.Client
 	// ACL, Log, Journal and Recoverer, as in Deps.
 	ACL       *acl.ACL
 	Log       *slog.Logger
@@ -41,7 +44,7 @@ type Options struct {
 // and a kadmin client running as krb5_admin_principal, both with the keys
 // in cfg.AdminKeytab (ceod.cf admin_keytab). It connects to LDAP once to
 // check the URL and credentials. Close the handler to release the LDAP
-// connections it opened.
+// connections and the kadmin session it opened.
 func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, error) {
 	if cfg == nil {
 		return nil, errors.New("adduser: no accounts configuration")
@@ -62,14 +65,9 @@ func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, e
 			return nil, fmt.Errorf("adduser: %w", err)
 		}
 	}
-	kadm := &kadmin.Client{
-		Principal:  cfg.KRB5AdminPrincipal,
-		Keytab:     cfg.AdminKeytab,
-		Realm:      cfg.KRB5Realm,
-		Path:       cfg.KadminPath,
-		Timeout:    cfg.KadminTimeout,
-		KRB5Config: opts.KRB5Config,
-		Log:        opts.Log,
+	kadm := opts.Kadmin
+	if kadm == nil {
+		kadm = NewKadmin(cfg, opts.KRB5Config, opts.Log)
 	}
 	h, err := New(Deps{Config: cfg, Directory: dir, Kadmin: kadm, ACL: opts.ACL, Log: opts.Log, Journal: opts.Journal, Recoverer: opts.Recoverer})
 	owned := opts.Directory == nil
@@ -82,5 +80,25 @@ func Setup(ctx context.Context, cfg *config.Accounts, opts Options) (*Handler, e
 	if owned {
 		h.closers = append(h.closers, dir.Close)
 	}
+	if opts.Kadmin == nil {
+		h.closers = append(h.closers, kadm.Close)
+	}
 	return h, nil
+}
+
+// NewKadmin is the kadmin client of ceod's account ops: it runs as
+// krb5_admin_principal with admin_keytab, in one long-lived session
+// (kadmin.Client.Session: a query costs an RPC, not a login). Close it
+// when done.
+func NewKadmin(cfg *config.Accounts, krb5Config string, log *slog.Logger) *kadmin.Client {
+	return &kadmin.Client{
+		Principal:  cfg.KRB5AdminPrincipal,
+		Keytab:     cfg.AdminKeytab,
+		Realm:      cfg.KRB5Realm,
+		Path:       cfg.KadminPath,
+		Timeout:    cfg.KadminTimeout,
+		KRB5Config: krb5Config,
+		Log:        log,
+		Session:    true,
+	}
 }

@@ -343,10 +343,13 @@ func (c *Client) check(query, name, combined, last string, runErr error, started
 	return e
 }
 
-// replyLost reports whether kadmin's error says the RPC was sent but
-// its reply never came (libgssrpc's clnt_sperrno texts).
+// replyLost reports whether kadmin's error says the query's RPC failed
+// in a way that may have come after kadmind applied it: the reply
+// never came (libgssrpc's clnt_sperrno texts), or kadm5's
+// KADM5_RPC_ERROR, which does not say whether the request went out.
 func replyLost(out string) bool {
-	return strings.Contains(out, "RPC: Unable to receive") || strings.Contains(out, "RPC: Timed out")
+	return strings.Contains(out, "RPC: Unable to receive") || strings.Contains(out, "RPC: Timed out") ||
+		strings.Contains(out, "Communication failure with server while")
 }
 
 func (c *Client) path() string {

@@ -100,7 +100,9 @@ func (s *session) usable(lastUse time.Time) bool {
 
 // query runs one query, answering the password prompts for full with
 // passwords, and returns its output (without the echo of the query).
-// sent reports whether the query reached kadmin.
+// sent reports whether kadmin may have sent the query to kadmind: it
+// got the query, and the passwords if it takes any (kadmin asks for
+// them before it sends anything that changes a principal).
 func (s *session) query(ctx context.Context, q, full string, passwords []string) (out string, sent bool, err error) {
 	if _, err := io.WriteString(s.proc.Stdin, q+"\n"); err != nil {
 		return "", false, fmt.Errorf("%w: %w", errSession, err)
@@ -109,8 +111,13 @@ func (s *session) query(ctx context.Context, q, full string, passwords []string)
 	for _, pw := range passwords {
 		chunk, asked, err := s.readPasswordPrompt(ctx, full)
 		all.WriteString(chunk)
+		if asked {
+			// A terminal would show the newline typed; without it an
+			// error line would continue the prompt's line.
+			all.WriteString("\n")
+		}
 		if err != nil {
-			return all.String(), true, err
+			return all.String(), false, err
 		}
 		if !asked {
 			// The query ended without asking (it failed first): the
@@ -118,7 +125,7 @@ func (s *session) query(ctx context.Context, q, full string, passwords []string)
 			return stripEcho(all.String(), q), true, s.syncUp(ctx)
 		}
 		if _, err := io.WriteString(s.proc.Stdin, pw+"\n"); err != nil {
-			return all.String(), true, fmt.Errorf("%w: %w", errSession, err)
+			return all.String(), false, fmt.Errorf("%w: %w", errSession, err)
 		}
 	}
 	chunk, err := s.readPrompt(ctx)
@@ -307,8 +314,8 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 		if err != nil {
 			c.sess.close()
 			c.sess = nil
-			if !sent && retry && ctx.Err() == nil {
-				continue
+			if (!sent || query == "getprinc") && retry && ctx.Err() == nil {
+				continue // nothing was changed: a new session may do
 			}
 			e := &Error{Query: query, Name: full, Output: "kadmin stopped answering", Err: ErrUnavailable, MaybeApplied: sent}
 			if ctx.Err() != nil {
@@ -316,7 +323,7 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 			}
 			return "", e
 		}
-		if strings.Contains(out, "RPC: ") || strings.Contains(out, "GSS-API") {
+		if replyLost(out) || strings.Contains(out, "RPC: ") || strings.Contains(out, "GSS-API") {
 			// The connection to kadmind is suspect: the next query
 			// logs in afresh.
 			c.sess.close()
