@@ -65,6 +65,8 @@ type fixture struct {
 	journal string
 	cl      *ceoc.Client // office1's, for adduser
 	syscom  *ceoc.Client // syscom1's, for deluser
+	// debugLog runs ceod at -log-level debug (the step timings).
+	debugLog bool
 }
 
 // newFixture writes the configuration: the realm's accounts.cf and
@@ -140,7 +142,7 @@ func (p *proc) exited() bool {
 // waits until it listens. The log goes to the test's log at the end.
 func (f *fixture) start(t testing.TB, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(ceodBin(t), "-config", f.dir, "-log-level", "info")
+	cmd := exec.Command(ceodBin(t), "-config", f.dir, "-log-level", f.logLevel())
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KRB5_CONFIG=" + f.r.KRB5Config,
 		"KRB5RCACHEDIR=" + filepath.Join(f.r.Dir, "run")}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -411,4 +413,13 @@ func (f *fixture) journalList(t testing.TB, flag string) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "ceod %s:\n%s", flag, out)
 	return string(out)
+}
+
+// logLevel is ceod's -log-level: info, or debug (step timings) with
+// debugLog set.
+func (f *fixture) logLevel() string {
+	if f.debugLog {
+		return "debug"
+	}
+	return "info"
 }

@@ -256,6 +256,7 @@ func (h *Handler) serve(ctx context.Context, c ops.Caller, m *ceopb.AddUser) (*c
 
 // create returns the reply, its outcome and the attributes of the log record.
 func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUser) (*ceopb.AddUserResponse, ops.Outcome, []slog.Attr) {
+	sw := newStopwatch(h.now)
 	if out, outcome, rec := h.admit(ctx, caller, m); out != nil {
 		return out, outcome, rec
 	}
@@ -263,6 +264,10 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 	if len(problems) > 0 {
 		return refuse(ops.OutcomeInvalid, StatusEINVAL, "%s", strings.Join(problems, "; "))
 	}
+	sw.mark("authorize")
+	defer func() {
+		h.log.LogAttrs(ctx, slog.LevelDebug, "adduser: step timings", append([]slog.Attr{slog.String("user", r.name)}, sw.laps...)...)
+	}()
 	rec := []slog.Attr{slog.String("user", r.name), slog.String("type", r.typ.String())}
 
 	// The journal record claims the name before anything else happens.
@@ -276,6 +281,7 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 		return out, outcome, append(rec, attrs...)
 	}
 	rec = append(rec, slog.String("journal_id", jr.ID))
+	sw.mark("journal_begin")
 	if code, why, err := h.checkFree(ctx, r); err != nil {
 		h.journal.Finish(jr)
 		h.log.Error("adduser: existence check failed", "user", r.name, "err", err)
@@ -287,7 +293,8 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 		return out, outcome, append(rec, slog.String("result", "exists"), attrs[0])
 	}
 
-	c := &creation{h: h, r: r, caller: caller.User, rec: jr}
+	sw.mark("check_free")
+	c := &creation{h: h, r: r, caller: caller.User, rec: jr, sw: sw}
 	ok := c.run(ctx)
 	rec = append(rec, slog.Int("uid", c.uid), slog.String("result", c.outcome))
 	if c.failure != nil {
@@ -309,6 +316,7 @@ func (h *Handler) create(ctx context.Context, caller ops.Caller, m *ceopb.AddUse
 		}
 	}
 	h.notify(hookCtx, r, caller.User, ok, lines)
+	sw.mark("notify")
 	outcome := ops.OutcomeOK
 	switch {
 	case c.outcome == "exists": // taken while we were at it

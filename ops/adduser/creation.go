@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -46,16 +44,10 @@ type creation struct {
 	outcome string // ok, exists, rolled_back, unfinished, failed
 	failure error
 
-	last    time.Time   // end of the previous step
-	timings []slog.Attr // duration of each step, for the debug log
+	sw *stopwatch // the request's step timings
 }
 
-// mark records how long the step just finished took.
-func (c *creation) mark(step string) {
-	now := c.h.now()
-	c.timings = append(c.timings, slog.Duration(step, now.Sub(c.last)))
-	c.last = now
-}
+func (c *creation) mark(step string) { c.sw.mark(step) }
 
 func (c *creation) add(code int32, format string, args ...any) {
 	c.msgs = append(c.msgs, status(code, format, args...))
@@ -119,10 +111,6 @@ func (c *creation) run(ctx context.Context) bool {
 	homeDir := filepath.Join(root, r.name)
 	club := r.kind == config.KindClub
 	full := r.name + "@" + cfg.KRB5Realm
-	c.last = h.now()
-	defer func() {
-		h.log.LogAttrs(ctx, slog.LevelDebug, "adduser: step timings", append([]slog.Attr{slog.String("user", r.name)}, c.timings...)...)
-	}()
 
 	// 1. A uid (and the same gid), never handed out before. Not undone:
 	// an id counter that moved on loses nothing.
@@ -229,6 +217,7 @@ func (c *creation) run(ctx context.Context) bool {
 	if err := h.journal.Finish(c.rec); err != nil {
 		return c.fail(ctx, StatusEIOJournal, journalErr{err}, "cannot record the request as complete")
 	}
+	c.mark("finish")
 	c.outcome = "ok"
 	return true
 }
