@@ -65,8 +65,8 @@ func TestKillAtEveryStep(t *testing.T) {
 			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "ceod was not killed at %s: %v", at, p.cmd.ProcessState)
 			// Its kadmin session died with it: nothing can apply a
 			// change after recovery has looked.
-			require.Eventually(t, func() bool { return len(f.kadmins(t)) == 0 }, 5*time.Second, 50*time.Millisecond,
-				"kadmin outlived the killed ceod: %v", f.kadmins(t))
+			require.Eventually(t, func() bool { return len(f.r.Kadmins()) == 0 }, 5*time.Second, 50*time.Millisecond,
+				"kadmin outlived the killed ceod: %v", f.r.Kadmins())
 
 			// The operator's view of what is left.
 			list := f.journalList(t, "-journal")

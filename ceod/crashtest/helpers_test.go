@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -424,36 +422,4 @@ func (f *fixture) logLevel() string {
 		return "debug"
 	}
 	return "info"
-}
-
-// kadmins lists the pids of the kadmin programs running with the
-// realm's admin keytab (ceod's sessions; no test runs its own).
-func (f *fixture) kadmins(t testing.TB) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(string(b), "\x00")
-		if filepath.Base(argv[0]) == "kadmin" && slices.Contains(argv, f.r.AdminKeytab) {
-			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !zombie(string(st)) {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
-}
-
-// zombie reports whether a /proc/PID/stat line is a zombie's.
-func zombie(stat string) bool {
-	i := strings.LastIndexByte(stat, ')')
-	return i >= 0 && strings.HasPrefix(stat[i+1:], " Z")
 }

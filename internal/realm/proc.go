@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -168,6 +169,35 @@ func processAlive(pid int) bool {
 
 // ProcessAlive is processAlive for tests and the realm command.
 func ProcessAlive(pid int) bool { return processAlive(pid) }
+
+// Processes lists the live processes (zombies left out) whose argv
+// satisfies match.
+func Processes(match func(argv []string) bool) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && match(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")) && processAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Kadmins lists the kadmin programs running with the realm's admin
+// keytab: ceod's or ops/kadmin's, never the realm's own (kadmin.local).
+func (r *Realm) Kadmins() []int {
+	return Processes(func(argv []string) bool {
+		return filepath.Base(argv[0]) == "kadmin" && slices.Contains(argv, r.AdminKeytab)
+	})
+}
 
 var errNoBinary = errors.New("realm: required program not installed")
 

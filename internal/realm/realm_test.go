@@ -176,20 +176,7 @@ func TestKadminAddPrincipalPasswordOnStdin(t *testing.T) {
 // processesWithArg lists pids whose command line contains s.
 func processesWithArg(t *testing.T, s string) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), s) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return Processes(func(argv []string) bool { return strings.Contains(strings.Join(argv, "\x00"), s) })
 }
 
 func TestMariaDBCreateDatabase(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,35 +22,6 @@ func sessionClient(t *testing.T, r *realm.Realm) *kadmin.Client {
 	return c
 }
 
-// kadminChildren lists the pids of this process's kadmin children.
-func kadminChildren(t *testing.T) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.HasSuffix(s[:i], "(kadmin") {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[0] != "Z" && f[1] == strconv.Itoa(os.Getpid()) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // TestSessionLifecycle: the queries of TestLifecycle, all in one kadmin
 // that stays logged in; Close ends it.
 func TestSessionLifecycle(t *testing.T) {
@@ -63,7 +32,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 	_, err := c.GetPrincipal(ctx, name)
 	require.ErrorIs(t, err, kadmin.ErrNotFound)
-	pids := kadminChildren(t)
+	pids := r.Kadmins()
 	require.Len(t, pids, 1)
 	require.ErrorIs(t, c.DeletePrincipal(ctx, name), kadmin.ErrNotFound)
 
@@ -93,9 +62,9 @@ func TestSessionLifecycle(t *testing.T) {
 	_, err = c.GetPrincipal(ctx, name)
 	require.ErrorIs(t, err, kadmin.ErrNotFound)
 
-	assert.Equal(t, pids, kadminChildren(t), "one kadmin for every query")
+	assert.Equal(t, pids, r.Kadmins(), "one kadmin for every query")
 	require.NoError(t, c.Close())
-	assert.Empty(t, kadminChildren(t), "Close ends kadmin")
+	assert.Empty(t, r.Kadmins(), "Close ends kadmin")
 	_, err = c.GetPrincipal(ctx, "office1")
 	require.NoError(t, err, "a query after Close starts a new session")
 }
@@ -111,7 +80,7 @@ func TestSessionRecovers(t *testing.T) {
 
 	// kadmin itself dies between queries: nothing was lost, the next
 	// query runs in a new one.
-	pids := kadminChildren(t)
+	pids := r.Kadmins()
 	require.Len(t, pids, 1)
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	name := uniqueName("kr")
@@ -150,7 +119,7 @@ func TestSessionRecovers(t *testing.T) {
 	assert.False(t, kadmin.Ambiguous(addErr), "cut off before the password: %v", addErr)
 	require.Error(t, cpwErr)
 	assert.True(t, kadmin.Ambiguous(cpwErr), "cut off after the password: %v", cpwErr)
-	assert.Empty(t, kadminChildren(t), "the cut-off session is killed")
+	assert.Empty(t, r.Kadmins(), "the cut-off session is killed")
 	_, err = c.GetPrincipal(ctx, hung)
 	require.ErrorIs(t, err, kadmin.ErrNotFound)
 	require.NoError(t, c.DeletePrincipal(ctx, name))
@@ -165,7 +134,7 @@ func TestSessionLoginFails(t *testing.T) {
 	err := c.AddPrincipal(t.Context(), uniqueName("ku"), "some-password")
 	require.ErrorIs(t, err, kadmin.ErrUnavailable)
 	assert.False(t, kadmin.Ambiguous(err))
-	assert.Empty(t, kadminChildren(t))
+	assert.Empty(t, r.Kadmins())
 
 	c = sessionClient(t, r)
 	c.Keytab = filepath.Join(t.TempDir(), "missing.keytab")
