@@ -161,12 +161,14 @@ type Client struct {
 
 	stamps gss.Stamps // authenticator times of this Client's handshakes
 
-	mu     sync.Mutex
+	mu     sync.Mutex // the configuration below
 	loaded bool
 	ops    []opsfile.Op
 	deleg  map[string]bool // ops to forward the caller's TGT for (delegate_ops)
 	port   int
-	krb    *krb5.Tickets
+
+	krbMu sync.Mutex // krb, apart from mu: Dial loads both at once
+	krb   *krb5.Tickets
 }
 
 // FromEnv returns a Client configured from the environment like the
@@ -247,8 +249,8 @@ func (c *Client) lookup(name string) (opsfile.Op, error) {
 // tickets returns the service-ticket source, logging in on first use. A
 // failed login is not cached, so a later kinit helps.
 func (c *Client) tickets() (*krb5.Tickets, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.krbMu.Lock()
+	defer c.krbMu.Unlock()
 	if c.krb != nil {
 		return c.krb, nil
 	}
@@ -279,9 +281,9 @@ func (c *Client) tickets() (*krb5.Tickets, error) {
 // TicketStats says how many service tickets this Client got from the KDC
 // and how many it reused (from memory or the credentials cache).
 func (c *Client) TicketStats() (fromKDC, reused int64) {
-	c.mu.Lock()
+	c.krbMu.Lock()
 	t := c.krb
-	c.mu.Unlock()
+	c.krbMu.Unlock()
 	if t == nil {
 		return 0, 0
 	}

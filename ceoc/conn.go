@@ -39,27 +39,38 @@ type Conn struct {
 // in ceod.cf's delegate_ops the handshake forwards the caller's TGT (the
 // ccache's TGT must be forwardable: kinit -f); for any other op, never.
 func (c *Client) Dial(ctx context.Context, op string) (*Conn, error) {
+	// Log in (krb5.conf and the ccache) while the ops files are read and
+	// the host's name resolves: neither needs the other, and a one-op
+	// ceoc call spends much of its time on these.
+	loggedIn := make(chan error, 1)
+	go func() {
+		_, err := c.tickets()
+		loggedIn <- err
+	}()
 	o, err := c.lookup(op)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := c.dialHost(ctx, o.Host, c.delegates(op))
+	conn, err := c.dialHost(ctx, o.Host, c.delegates(op), loggedIn)
 	if err != nil {
 		return nil, withOp(err, op)
 	}
 	return conn, nil
 }
 
-func (c *Client) dialHost(ctx context.Context, host string, delegate bool) (_ *Conn, err error) {
-	if _, err := c.tickets(); err != nil {
-		return nil, err
-	}
+// dialHost connects to host's ceod and authenticates. loggedIn delivers
+// the outcome of a c.tickets() call made meanwhile.
+func (c *Client) dialHost(ctx context.Context, host string, delegate bool, loggedIn <-chan error) (_ *Conn, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout())
 		defer cancel()
 	}
 	canon := c.canonical(ctx, host)
+	// Without credentials, fail before connecting: ceod sees nothing.
+	if err := <-loggedIn; err != nil {
+		return nil, err
+	}
 	addr := net.JoinHostPort(canon, strconv.Itoa(c.port))
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
