@@ -474,7 +474,6 @@ func opOutcome(err error) ops.Outcome {
 // a valid ticket whose principal may not call ops.
 func (c *conn) auditAuth(start time.Time, principal string, err error) {
 	attrs := []slog.Attr{
-		slog.String("event", "auth"),
 		slog.String("outcome", string(authOutcome(err))),
 		slog.String("remote", c.remote),
 		slog.String("principal", principal),
@@ -483,14 +482,15 @@ func (c *conn) auditAuth(start time.Time, principal string, err error) {
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
-	c.srv.audit().LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
+	c.srv.auditAuth.LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
 }
 
 // auditOp writes the audit record of one op. Op audit lines are never
-// aggregated or dropped.
+// aggregated or dropped. The logger carries event=op already formatted,
+// and a successful op's record has five attributes, which a slog.Record
+// holds without allocating.
 func (c *conn) auditOp(start time.Time, op string, outcome ops.Outcome, err error) {
 	attrs := []slog.Attr{
-		slog.String("event", "op"),
 		slog.String("outcome", string(outcome)),
 		slog.String("remote", c.remote),
 		slog.String("principal", c.principal),
@@ -500,7 +500,7 @@ func (c *conn) auditOp(start time.Time, op string, outcome ops.Outcome, err erro
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
-	c.srv.audit().LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
+	c.srv.auditOps.LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
 }
 
 // preAuthReason names why a connection that never authenticated ended,

@@ -120,6 +120,8 @@ type Server struct {
 	connWG     sync.WaitGroup
 	bufs       bufPool
 	work       *workers
+	auditAuth  *slog.Logger // audit() with event=auth
+	auditOps   *slog.Logger // audit() with event=op
 	nextID     atomic.Uint64
 }
 
@@ -135,6 +137,8 @@ func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 		s.work = newWorkers(s.baseCtx.Done())
+		s.auditAuth = s.audit().With(slog.String("event", "auth"))
+		s.auditOps = s.audit().With(slog.String("event", "op"))
 		s.listeners = map[*net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 		s.pool = newPool()
