@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/csclub/ceo/ops"
@@ -63,8 +62,8 @@ type conn struct {
 	nops      int
 	logger    *slog.Logger // built on first use
 
-	raw     syscall.RawConn // rwc's descriptor, for waitRead; nil if none
-	pending []byte          // bytes of the next frame read with the last one
+	rd      rawReader // waitRead's
+	pending []byte    // bytes of the next frame read with the last one
 }
 
 func (s *Server) newConn(rw net.Conn, ipKey string) *conn {
@@ -312,7 +311,7 @@ func (c *conn) serveOps(sess *session.Session) error {
 			return errShutdown
 		}
 		c.rwc.SetWriteDeadline(time.Time{})
-		c.raw = rawConn(c.rwc)
+		c.rd.init(c.rwc, &c.srv.bufs)
 		return c.awaitNext()
 	})
 	for err == nil {
@@ -389,19 +388,22 @@ func (c *conn) serveOp(sess *session.Session, lim Limits, t wire.MsgType, body [
 	if err != nil {
 		return fmt.Errorf("%s request: %w", name, err)
 	}
-	ctx, cancel := s.baseCtx, context.CancelFunc(func() {})
+	ctx, end := s.baseCtx, func() {}
 	if lim.OpTimeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, lim.OpTimeout)
+		oc := newOpContext(s.baseCtx, s.endedCtx, lim.OpTimeout)
+		ctx, end = oc, oc.end
 	}
-	deleg, had := opDelegation(sess)
-	ctx = ops.WithDelegation(ctx, deleg)
+	deleg := opDelegation(sess)
+	if deleg != nil {
+		ctx = ops.WithDelegation(ctx, deleg)
+	}
 	rep, err := c.runHandler(ctx, op.Handler, ops.Request{Caller: c.caller, Body: req})
-	deleg.Release()
-	if had {
+	if deleg != nil {
+		deleg.Release()
 		// The test hook that shows the credential did not outlive the op.
 		c.log().Debug("delegated credential released", "op", name, "wiped", deleg.Released())
 	}
-	cancel()
+	end()
 	if err != nil {
 		return fmt.Errorf("op %s: %w", name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -102,8 +103,8 @@ func (c *conn) firstRead() (*opBuf, int, error) {
 // without a file descriptor (tests' pipes) read into the buffer at
 // once.
 func (c *conn) waitRead() (*opBuf, int, error) {
-	raw := c.raw
-	if raw == nil {
+	r := &c.rd
+	if r.raw == nil {
 		buf := c.srv.bufs.get()
 		n, err := c.rwc.Read(buf[:])
 		if n > 0 {
@@ -111,30 +112,51 @@ func (c *conn) waitRead() (*opBuf, int, error) {
 		}
 		return buf, n, err
 	}
-	var (
-		buf  *opBuf
-		n    int
-		rerr error
-	)
-	err := raw.Read(func(fd uintptr) bool {
-		buf = c.srv.bufs.get()
-		for {
-			n, rerr = syscall.Read(int(fd), buf[:])
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			c.srv.bufs.put(buf)
-			buf = nil
-			return false // wait for the descriptor to become readable
-		}
-		return true
-	})
+	err := r.raw.Read(r.read)
+	buf, n, rerr := r.buf, r.n, r.err
+	r.buf, r.n, r.err = nil, 0, nil
 	if err == nil && rerr != nil {
 		err = os.NewSyscallError("read", rerr)
 	}
 	return buf, max(n, 0), err
+}
+
+// rawReader is waitRead's state, kept in the conn so that a wait
+// allocates nothing.
+type rawReader struct {
+	raw  syscall.RawConn // nil if the connection has no descriptor
+	read func(fd uintptr) bool
+	pool *bufPool
+	buf  *opBuf
+	n    int
+	err  error
+}
+
+func (r *rawReader) init(nc net.Conn, pool *bufPool) {
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			r.raw, r.pool = raw, pool
+			r.read = r.readFD
+		}
+	}
+}
+
+// readFD is the function syscall.RawConn.Read calls when the descriptor
+// may be readable; false means wait for it.
+func (r *rawReader) readFD(fd uintptr) bool {
+	r.buf = r.pool.get()
+	for {
+		r.n, r.err = syscall.Read(int(fd), r.buf[:])
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		r.pool.put(r.buf)
+		r.buf, r.err = nil, nil
+		return false
+	}
+	return true
 }
 
 // onOwnStack runs f on another goroutine, one of the server's workers,
@@ -159,15 +181,4 @@ func (c *conn) onOwnStack(what string, f func() error) (err error) {
 	})
 	<-done
 	return err
-}
-
-// rawConn returns the connection's descriptor for waitRead, nil if it
-// has none.
-func rawConn(nc any) syscall.RawConn {
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			return raw
-		}
-	}
-	return nil
 }

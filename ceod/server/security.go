@@ -28,14 +28,14 @@ func (g *gssAcceptor) accept(token []byte) (session.Sealer, []byte, error) {
 // opDelegation takes the credential the client forwarded in the handshake
 // for the op about to run: the first op gets it, later ops on the
 // connection get none, so it never outlives one op.
-func opDelegation(sess *session.Session) (_ *ops.Delegation, had bool) {
+func opDelegation(sess *session.Session) *ops.Delegation {
 	g, ok := sess.Security().(*gss.Context)
-	if !ok {
-		return ops.NewDelegation(nil), false
+	if !ok || g.Delegated() == nil {
+		return nil
 	}
 	d := g.Delegated()
 	g.ForgetDelegated()
-	return ops.NewDelegation(d), d != nil
+	return ops.NewDelegation(d)
 }
 
 // wipeDelegation wipes a credential no op took (the connection ended

@@ -120,8 +120,9 @@ type Server struct {
 	connWG     sync.WaitGroup
 	bufs       bufPool
 	work       *workers
-	auditAuth  *slog.Logger // audit() with event=auth
-	auditOps   *slog.Logger // audit() with event=op
+	endedCtx   context.Context // canceled: see opContext.end
+	auditAuth  *slog.Logger    // audit() with event=auth
+	auditOps   *slog.Logger    // audit() with event=op
 	nextID     atomic.Uint64
 }
 
@@ -137,6 +138,9 @@ func (s *Server) init() error {
 	s.initOnce.Do(func() {
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 		s.work = newWorkers(s.baseCtx.Done())
+		var endOps context.CancelFunc
+		s.endedCtx, endOps = context.WithCancel(s.baseCtx)
+		endOps()
 		s.auditAuth = s.audit().With(slog.String("event", "auth"))
 		s.auditOps = s.audit().With(slog.String("event", "op"))
 		s.listeners = map[*net.Listener]struct{}{}
