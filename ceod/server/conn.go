@@ -472,39 +472,6 @@ func opOutcome(err error) ops.Outcome {
 	return ops.OutcomeError
 }
 
-// auditAuth writes the audit record of an authentication: a success, or
-// a valid ticket whose principal may not call ops.
-func (c *conn) auditAuth(start time.Time, principal string, err error) {
-	attrs := []slog.Attr{
-		slog.String("outcome", string(authOutcome(err))),
-		slog.String("remote", c.remote),
-		slog.String("principal", principal),
-		slog.Float64("duration", time.Since(start).Seconds()),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("err", err.Error()))
-	}
-	c.srv.auditAuth.LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
-}
-
-// auditOp writes the audit record of one op. Op audit lines are never
-// aggregated or dropped. The logger carries event=op already formatted,
-// and a successful op's record has five attributes, which a slog.Record
-// holds without allocating.
-func (c *conn) auditOp(start time.Time, op string, outcome ops.Outcome, err error) {
-	attrs := []slog.Attr{
-		slog.String("outcome", string(outcome)),
-		slog.String("remote", c.remote),
-		slog.String("principal", c.principal),
-		slog.String("op", op),
-		slog.Float64("duration", time.Since(start).Seconds()),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("err", err.Error()))
-	}
-	c.srv.auditOps.LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
-}
-
 // preAuthReason names why a connection that never authenticated ended,
 // for the failure log; "" means it is not a failure (the shutdown).
 func preAuthReason(err error) string {
