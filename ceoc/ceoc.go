@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
@@ -163,6 +164,7 @@ type Client struct {
 
 	mu     sync.Mutex // the configuration below
 	loaded bool
+	ready  atomic.Bool // loaded, read without mu: every Call looks its op up
 	ops    []opsfile.Op
 	deleg  map[string]bool // ops to forward the caller's TGT for (delegate_ops)
 	port   int
@@ -212,6 +214,9 @@ func (c *Client) timeout() time.Duration {
 
 // load reads the ops files and ceod.cf once.
 func (c *Client) load() error {
+	if c.ready.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.loaded {
@@ -231,6 +236,7 @@ func (c *Client) load() error {
 		port = cf.Port
 	}
 	c.ops, c.deleg, c.port, c.loaded = ops, cf.DelegateOps, port, true
+	c.ready.Store(true)
 	return nil
 }
 

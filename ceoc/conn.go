@@ -28,10 +28,11 @@ type Conn struct {
 	host string // host word from the ops file
 	addr string // host:port
 
-	mu     sync.Mutex
-	nc     net.Conn
-	sess   *session.Session
-	broken error
+	mu       sync.Mutex
+	nc       net.Conn
+	sess     *session.Session
+	broken   error
+	deadline time.Time // the one set on nc
 }
 
 // Dial connects to the ceod owning op and authenticates. The returned
@@ -167,10 +168,20 @@ func (cn *Conn) Call(ctx context.Context, op string, request []byte) ([]byte, er
 }
 
 func (cn *Conn) call(ctx context.Context, op string, t wire.MsgType, request []byte) ([]byte, error) {
-	deadline, _ := ctx.Deadline()
-	cn.nc.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
-	defer stop()
+	// Each change of a socket's deadline resets a runtime timer: a
+	// client sending many ops under one context sets it once.
+	if deadline, _ := ctx.Deadline(); !deadline.Equal(cn.deadline) {
+		cn.nc.SetDeadline(deadline)
+		cn.deadline = deadline
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
+		defer func() {
+			if !stop() {
+				cn.deadline = aLongTimeAgo // the next call sets its own
+			}
+		}()
+	}
 
 	reply, err := cn.sess.Call(t, request)
 	var unexpected *session.UnexpectedFrameError
