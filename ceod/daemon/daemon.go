@@ -372,7 +372,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer stopPprof()
 	}
-	ln, err := net.Listen("tcp", cf.Listen)
+	// No TCP keepalive: the server's timeouts (handshake, idle, write)
+	// bound every wait for a peer, so probes would find nothing they
+	// miss, and enabling them cost four setsockopt calls per connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cf.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cf.Listen, err)
 	}
