@@ -20,7 +20,7 @@ import (
 // ticketEnv starts ceod as its own process on the realm's configuration
 // and returns the environment for ceoc and MIT tools with a fresh ccache
 // holding office1's TGT, and the path of that cache.
-func ticketEnv(t *testing.T, r *realm.Realm) (env []string, cc string) {
+func ticketEnv(t testing.TB, r *realm.Realm) (env []string, cc string) {
 	t.Helper()
 	bin := binaries(t)
 	base := withEnv(r.Env(), pathEnv())
