@@ -67,7 +67,7 @@ type Session struct {
 
 // readAhead is how much ReadFrame asks for at once: the sealed reply to
 // a small op fits, so that it takes one read call, not two.
-const readAhead = 1024
+const readAhead = 512
 
 // Accept runs the acceptor's side of the handshake on rw: it reads one
 // frame of at most maxFrame bytes (<= 0: wire.DefaultMaxFrame), which
