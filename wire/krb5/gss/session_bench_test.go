@@ -16,13 +16,7 @@ import (
 // AP-REQs are built before the timer starts (each needs a fresh one:
 // the replay cache refuses reuse).
 func BenchmarkSessionLoopback(b *testing.B) {
-	acc := testAcceptor(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	srvErr := make(chan error, 1)
+	acc, ln, srvErr := benchListener(b)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -91,13 +85,7 @@ func serveOne(c net.Conn, acc *Acceptor) error {
 // mechanism (aes256-sha1): a sealed 64-byte request, opened and echoed
 // sealed by the other end, and opened. Allocations are both ends'.
 func BenchmarkSessionOps(b *testing.B) {
-	acc := testAcceptor(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	srvErr := make(chan error, 1)
+	acc, ln, srvErr := benchListener(b)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -137,4 +125,16 @@ func BenchmarkSessionOps(b *testing.B) {
 	if err := <-srvErr; err != io.EOF {
 		b.Fatal(err)
 	}
+}
+
+// benchListener returns the test acceptor and a loopback listener,
+// closed when the benchmark ends, with a channel for the serving
+// goroutine's error.
+func benchListener(b *testing.B) (*Acceptor, net.Listener, chan error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	return testAcceptor(b), ln, make(chan error, 1)
 }
