@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"strconv"
 
-	"bufio"
 	"errors"
 	"fmt"
 	"github.com/csclub/ceo/ops/config/kv"
@@ -22,11 +21,6 @@ import (
 // OpsDir is the directory, inside the configuration directory, holding
 // the legacy ops files.
 const OpsDir = "ops"
-
-// maxLine bounds one line of an ops file. Ops files are written by
-// administrators, but a bound keeps a wrong path (a binary file) from
-// being read into memory whole.
-const maxLine = 64 << 10
 
 // ParseError reports a malformed line in an ops file.
 type ParseError struct {
@@ -67,33 +61,26 @@ type Op struct {
 // used in error messages and in Op.Source.
 func ParseOps(r io.Reader, name string) ([]Op, error) {
 	var out []Op
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
+	n, err := kv.Lines(r, func(n int, line string) error {
 		w := strings.Fields(line)
 		if len(w) != 4 {
-			return nil, &ParseError{File: name, Line: n, Err: fmt.Errorf("want \"HOST OPNAME USER ID\", got %d words", len(w))}
+			return fmt.Errorf("want \"HOST OPNAME USER ID\", got %d words", len(w))
 		}
 		if !validOpName(w[1]) {
-			return nil, &ParseError{File: name, Line: n, Err: fmt.Errorf("invalid op name %q (letters, digits, '_' and '-' only)", w[1])}
+			return fmt.Errorf("invalid op name %q (letters, digits, '_' and '-' only)", w[1])
 		}
 		id, err := ParseID(w[3])
 		if err != nil {
-			return nil, &ParseError{File: name, Line: n, Err: err}
+			return err
 		}
 		if id == 0 || id == msgAuth || id == msgExplode {
-			return nil, &ParseError{File: name, Line: n, Err: fmt.Errorf("op id %s is reserved", w[3])}
+			return fmt.Errorf("op id %s is reserved", w[3])
 		}
 		out = append(out, Op{Host: w[0], Name: w[1], User: w[2], ID: id, Source: fmt.Sprintf("%s:%d", name, n)})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &ParseError{File: name, Line: n + 1, Err: err}
+		return nil
+	})
+	if err != nil {
+		return nil, &ParseError{File: name, Line: n, Err: err}
 	}
 	return out, nil
 }

@@ -470,37 +470,29 @@ func checkFiles(t *testing.T, croot string, frontEnd bool) {
 		mode   fs.FileMode // type bits and permissions
 		target string      // for symlinks
 	}
-	wants := []want{
-		{"usr/sbin/ceod", 0o755, ""},
-		{"usr/lib/ceod", fs.ModeDir | 0o755, ""},
-		{"usr/lib/ceod/ceoc", 0o755, ""},
-		{"usr/bin/ceoc", fs.ModeSymlink, "../lib/ceod/ceoc"},
-		{"etc/csc", fs.ModeDir | 0o755, ""},
-		{"etc/csc/ops", fs.ModeDir | 0o755, ""},
-		{"etc/csc/accounts.cf", 0o644, ""},
-		{"etc/csc/ops/ceo", 0o644, ""},
-		// The ops' admin passwords: root only.
-		{"etc/csc/mysql.cf", 0o600, ""},
-		{"etc/csc/postgresql.cf", 0o600, ""},
-		{"etc/csc/mailman.cf", 0o600, ""},
-		{"etc/csc/library.cf", 0o640, ""},
-		{"etc/csc/ceod.cf.example", 0o644, ""},
-		{"usr/lib/systemd/system/ceod.service", 0o644, ""}, // /lib/systemd/system in the package; /lib is usr/lib
-		{"usr/share/man/man8/ceod.8.gz", 0o644, ""},
-		{"usr/share/man/man1/ceoc.1.gz", 0o644, ""},
-		{"usr/share/ceo-common/schema/csc.schema", 0o644, ""},
-		{"usr/share/ceo-common/schema/csc.ldif", 0o644, ""},
-		{"usr/share/doc/ceo-daemon/README.Debian", 0o644, ""},
-		// Legacy ceo-clients' scripts and ceo-common's hooks.
-		{"usr/bin/addmember", 0o755, ""},
-		{"usr/bin/addclub", 0o755, ""},
-		{"usr/share/man/man1/addmember.1.gz", 0o644, ""},
-		{"usr/share/man/man1/addclub.1.gz", 0o644, ""},
-		{"etc/csc/spam/new-member", 0o755, ""},
-		{"etc/csc/spam/expired-account", 0o755, ""},
+	var wants []want
+	add := func(mode fs.FileMode, paths ...string) {
+		for _, p := range paths {
+			wants = append(wants, want{p, mode, ""})
+		}
 	}
+	add(fs.ModeDir|0o755, "usr/lib/ceod", "etc/csc", "etc/csc/ops")
+	add(0o755, "usr/sbin/ceod", "usr/lib/ceod/ceoc",
+		// Legacy ceo-clients' scripts and ceo-common's hooks.
+		"usr/bin/addmember", "usr/bin/addclub", "etc/csc/spam/new-member", "etc/csc/spam/expired-account")
+	wants = append(wants, want{"usr/bin/ceoc", fs.ModeSymlink, "../lib/ceod/ceoc"})
+	add(0o644, "etc/csc/accounts.cf", "etc/csc/ops/ceo", "etc/csc/ceod.cf.example",
+		"usr/lib/systemd/system/ceod.service", // /lib/systemd/system in the package; /lib is usr/lib
+		"usr/share/man/man8/ceod.8.gz", "usr/share/man/man1/ceoc.1.gz",
+		"usr/share/man/man1/addmember.1.gz", "usr/share/man/man1/addclub.1.gz",
+		"usr/share/ceo-common/schema/csc.schema", "usr/share/ceo-common/schema/csc.ldif",
+		"usr/share/doc/ceo-daemon/README.Debian")
+	// The ops' admin passwords: root only; the library's: root and office.
+	add(0o600, "etc/csc/mysql.cf", "etc/csc/postgresql.cf", "etc/csc/mailman.cf")
+	add(0o640, "etc/csc/library.cf")
 	if frontEnd {
-		wants = append(wants, want{"usr/bin/ceo", 0o755, ""}, want{"usr/share/man/man1/ceo.1.gz", 0o644, ""})
+		add(0o755, "usr/bin/ceo")
+		add(0o644, "usr/share/man/man1/ceo.1.gz")
 	}
 	for _, w := range wants {
 		p := filepath.Join(croot, w.path)

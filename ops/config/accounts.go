@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -130,30 +129,15 @@ type Accounts struct {
 // absolute paths, DNs, URL, the regular expression) and returns an error
 // naming the file, line or key at fault.
 func LoadAccounts(dir string) (*Accounts, error) {
-	path := filepath.Join(dir, AccountsFile)
-	kv, err := readKV(path)
+	f, err := readFile(dir, AccountsFile)
 	if err != nil {
 		return nil, err
 	}
-	a, err := ParseAccounts(kv)
+	a, err := ParseAccounts(f.kv)
 	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", path, err)
+		return nil, fmt.Errorf("config: %s: %w", f.path, err)
 	}
 	return a, nil
-}
-
-// readKV parses the file at path, naming it in syntax errors.
-func readKV(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	kv, err := ParseKV(f)
-	if se, ok := errors.AsType[*SyntaxError](err); ok {
-		se.File = path
-	}
-	return kv, err
 }
 
 // accountKeys are the legacy keys of accounts.cf and whether each is

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/csclub/ceo/ops/config/kv"
 )
 
 // File names of the other legacy configuration files.
@@ -48,28 +51,26 @@ func (m MySQL) GoString() string { return "config.MySQL" + m.String() }
 // mysql_admin_password (both required), and the optional mysql_host,
 // mysql_port and mysql_socket.
 func LoadMySQL(dir string) (*MySQL, error) {
-	path := filepath.Join(dir, MySQLFile)
-	kv, err := readKV(path)
+	f, err := readFile(dir, MySQLFile)
 	if err != nil {
 		return nil, err
 	}
-	m := &MySQL{AdminUsername: kv["mysql_admin_username"], AdminPassword: kv["mysql_admin_password"]}
-	if m.AdminUsername == "" {
-		return nil, fmt.Errorf("config: %s: mysql_admin_username: required", path)
+	m := &MySQL{AdminUsername: f.kv["mysql_admin_username"], AdminPassword: f.kv["mysql_admin_password"]}
+	for _, k := range []string{"mysql_admin_username", "mysql_admin_password"} {
+		if f.kv[k] == "" {
+			return nil, f.errorf(k, "required")
+		}
 	}
-	if m.AdminPassword == "" {
-		return nil, fmt.Errorf("config: %s: mysql_admin_password: required", path)
-	}
-	m.Host, m.Socket = kv["mysql_host"], kv["mysql_socket"]
-	if p := kv["mysql_port"]; p != "" {
+	m.Host, m.Socket = f.kv["mysql_host"], f.kv["mysql_socket"]
+	if p := f.kv["mysql_port"]; p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("config: %s: mysql_port: want a port number, got %q", path, p)
+			return nil, f.errorf("mysql_port", "want a port number, got %q", p)
 		}
 		m.Port = n
 	}
 	if m.Socket != "" && !filepath.IsAbs(m.Socket) {
-		return nil, fmt.Errorf("config: %s: mysql_socket: want an absolute path, got %q", path, m.Socket)
+		return nil, f.errorf("mysql_socket", "want an absolute path, got %q", m.Socket)
 	}
 	return m, nil
 }
@@ -121,11 +122,11 @@ var domainName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[
 // (http://localhost:8001, restadmin/restpass): a legacy mailman.cf works
 // as it is.
 func LoadMailman(dir string) (*Mailman, error) {
-	path := filepath.Join(dir, MailmanFile)
-	kv, err := readKV(path)
+	f, err := readFile(dir, MailmanFile)
 	if err != nil {
 		return nil, err
 	}
+	kv := f.kv
 	m := &Mailman{MembersList: kv["members_list"], ListDomain: kv["list_domain"],
 		APIURL: kv["mailman_api_url"], APIUser: kv["mailman_api_user"], APIPassword: kv["mailman_api_password"], ListID: kv["mailman_list_id"]}
 	if m.Disabled() {
@@ -141,16 +142,16 @@ func LoadMailman(dir string) (*Mailman, error) {
 		return nil, err
 	}
 	if !listName.MatchString(m.MembersList) {
-		return nil, fmt.Errorf("config: %s: members_list: invalid list name %q", path, m.MembersList)
+		return nil, f.errorf("members_list", "invalid list name %q", m.MembersList)
 	}
 	if !domainName.MatchString(m.ListDomain) {
-		return nil, fmt.Errorf("config: %s: list_domain: invalid domain %q", path, m.ListDomain)
+		return nil, f.errorf("list_domain", "invalid domain %q", m.ListDomain)
 	}
 	if u, err := url.Parse(m.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("config: %s: mailman_api_url: want an http:// or https:// URL (Mailman's REST API, e.g. http://localhost:8001)", path)
+		return nil, f.errorf("mailman_api_url", "want an http:// or https:// URL (Mailman's REST API, e.g. http://localhost:8001)")
 	}
 	if m.APIUser == "" || m.APIPassword == "" {
-		return nil, fmt.Errorf("config: %s: mailman_api_user and mailman_api_password: required (Mailman's [webservice] admin_user and admin_pass)", path)
+		return nil, f.errorf("mailman_api_user and mailman_api_password", "required (Mailman's [webservice] admin_user and admin_pass)")
 	}
 	return m, nil
 }
@@ -183,15 +184,13 @@ func redactURL(s string) string {
 
 // LoadLibrary reads dir/library.cf (library_connect_string, required).
 func LoadLibrary(dir string) (*Library, error) {
-	path := filepath.Join(dir, LibraryFile)
-	kv, err := readKV(path)
+	f, err := readFile(dir, LibraryFile)
 	if err != nil {
 		return nil, err
 	}
-	s := kv["library_connect_string"]
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, fmt.Errorf("config: %s: library_connect_string: want a postgres:// URL", path)
+	s, err := f.postgresURL("library_connect_string")
+	if err != nil {
+		return nil, err
 	}
 	return &Library{ConnectString: s}, nil
 }
@@ -223,23 +222,55 @@ func (p PostgreSQL) GoString() string { return "config.PostgreSQL" + p.String() 
 // LoadPostgreSQL reads dir/postgresql.cf: postgresql_admin_url
 // (required) and postgresql_lock_databases (optional).
 func LoadPostgreSQL(dir string) (*PostgreSQL, error) {
-	path := filepath.Join(dir, PostgreSQLFile)
-	kv, err := readKV(path)
+	f, err := readFile(dir, PostgreSQLFile)
 	if err != nil {
 		return nil, err
 	}
-	s := kv["postgresql_admin_url"]
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, fmt.Errorf("config: %s: postgresql_admin_url: want a postgres:// URL", path)
+	s, err := f.postgresURL("postgresql_admin_url")
+	if err != nil {
+		return nil, err
 	}
-	p := &PostgreSQL{AdminURL: s, LockDatabases: strings.Fields(kv["postgresql_lock_databases"])}
+	p := &PostgreSQL{AdminURL: s, LockDatabases: strings.Fields(f.kv["postgresql_lock_databases"])}
 	for _, db := range p.LockDatabases {
 		if !dbName.MatchString(db) {
-			return nil, fmt.Errorf("config: %s: postgresql_lock_databases: invalid database name %q", path, db)
+			return nil, f.errorf("postgresql_lock_databases", "invalid database name %q", db)
 		}
 	}
 	return p, nil
 }
 
 var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]*$`)
+
+// file is one configuration file, read.
+type file struct {
+	path string
+	kv   map[string]string
+}
+
+// readFile reads dir/name; a syntax error names the file and line.
+func readFile(dir, name string) (*file, error) {
+	path := filepath.Join(dir, name)
+	m, err := kv.ReadFile(path)
+	if _, ok := errors.AsType[*SyntaxError](err); ok {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &file{path: path, kv: m}, nil
+}
+
+// errorf is an error about the value of key (or keys).
+func (f *file) errorf(key, format string, args ...any) error {
+	return fmt.Errorf("config: %s: %s: "+format, append([]any{f.path, key}, args...)...)
+}
+
+// postgresURL is the value of key, a postgres:// or postgresql:// URL. The
+// error does not quote it: it may hold a password.
+func (f *file) postgresURL(key string) (string, error) {
+	s := f.kv[key]
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", f.errorf(key, "want a postgres:// URL")
+	}
+	return s, nil
+}

@@ -13,9 +13,32 @@ import (
 	"strings"
 )
 
-// maxLine bounds one line: configuration files are small, and the bound
-// keeps a wrong path (a binary file) from being read whole.
-const maxLine = 64 << 10
+// MaxLine bounds one line: configuration files (and the ops files) are
+// small and written by administrators, and the bound keeps a wrong path
+// (a binary file) from being read whole.
+const MaxLine = 64 << 10
+
+// Lines calls f with each line of r that is neither blank nor a comment
+// ('#' first), trimmed of white space, and its 1-based number, and stops
+// at f's first error, which it returns. It returns a read error, or
+// bufio.ErrTooLong for a line longer than MaxLine, with the number of the
+// line it could not read.
+func Lines(r io.Reader, f func(n int, line string) error) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if err := f(n, line); err != nil {
+			return n, err
+		}
+	}
+	return n + 1, sc.Err()
+}
 
 // SyntaxError reports a malformed line of a "name = value" file.
 type SyntaxError struct {
@@ -90,39 +113,35 @@ type Entry struct {
 func ParseEntries(r io.Reader) ([]Entry, error) {
 	var out []Entry
 	lines := map[string]int{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
+	n, err := Lines(r, func(n int, line string) error {
 		key, val, ok := strings.Cut(line, "=")
 		if !ok {
 			// The line is not quoted back: it may be a password.
-			return nil, &SyntaxError{Line: n, Msg: `expected "name = value"`}
+			return &SyntaxError{Line: n, Msg: `expected "name = value"`}
 		}
 		key = strings.TrimSpace(key)
 		if !validName(key) {
-			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("invalid name %q", key)}
+			return &SyntaxError{Line: n, Msg: fmt.Sprintf("invalid name %q", key)}
 		}
 		if prev, dup := lines[key]; dup {
-			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("%s already set on line %d", key, prev)}
+			return &SyntaxError{Line: n, Msg: fmt.Sprintf("%s already set on line %d", key, prev)}
 		}
 		v, err := parseValue(strings.TrimSpace(val))
 		if err != nil {
-			return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("value of %s: %v", key, err)}
+			return &SyntaxError{Line: n, Msg: fmt.Sprintf("value of %s: %v", key, err)}
 		}
 		out = append(out, Entry{Name: key, Value: v, Line: n})
 		lines[key] = n
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &SyntaxError{Line: n + 1, Msg: fmt.Sprintf("line longer than %d bytes", maxLine)}
-		}
-		return nil, fmt.Errorf("config: reading line %d: %w", n+1, err)
+		return nil
+	})
+	var se *SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return nil, se
+	case errors.Is(err, bufio.ErrTooLong):
+		return nil, &SyntaxError{Line: n, Msg: fmt.Sprintf("line longer than %d bytes", MaxLine)}
+	case err != nil:
+		return nil, fmt.Errorf("config: reading line %d: %w", n, err)
 	}
 	return out, nil
 }

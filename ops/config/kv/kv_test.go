@@ -53,7 +53,7 @@ func TestParseKVErrors(t *testing.T) {
 		{"a = \"unterminated\n", 1, "missing closing"},
 		{"a = \"x\" junk\n", 1, "after the closing quote"},
 		{"a = 1\n# c\na = 2\n", 3, "already set on line 1"},
-		{"a = " + strings.Repeat("x", maxLine+10) + "\n", 1, "longer than"},
+		{"a = " + strings.Repeat("x", MaxLine+10) + "\n", 1, "longer than"},
 	} {
 		_, err := ParseKV(strings.NewReader(tc.in))
 		var se *SyntaxError
