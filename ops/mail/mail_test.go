@@ -134,6 +134,16 @@ func call(t *testing.T, h ops.Handler, caller string, body []byte) []msg {
 	return msgs
 }
 
+// updatedForward and clearedForward are the reply to a request that set
+// or cleared user's forward.
+func updatedForward(user string) []msg {
+	return []msg{{0, "successfully updated forward for " + user}, {0, "finished updating mail for " + user}}
+}
+
+func clearedForward(user string) []msg {
+	return []msg{{0, "successfully cleared forward for " + user}, {0, "finished updating mail for " + user}}
+}
+
 func wantMsgs(t *testing.T, got []msg, want ...msg) {
 	t.Helper()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -248,9 +258,7 @@ func TestSetForwardSelf(t *testing.T) {
 	bothModes(t, func(t *testing.T) {
 		f := newFixture(t)
 		got := call(t, f.h, "regular1", request("regular1", proto.String("alice@example.com")))
-		wantMsgs(t, got,
-			msg{0, "successfully updated forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, updatedForward("regular1")...)
 		checkForward(t, filepath.Join(f.home, ".forward"), "alice@example.com\n", uidRegular1)
 
 		// Replacing an existing forward, whatever its old mode.
@@ -265,15 +273,11 @@ func TestSetForwardSelf(t *testing.T) {
 func TestSetForwardByOfficeAndSyscom(t *testing.T) {
 	f := newFixture(t)
 	got := call(t, f.h, "office1", request("regular1", proto.String("r1@example.com")))
-	wantMsgs(t, got,
-		msg{0, "successfully updated forward for regular1"},
-		msg{0, "finished updating mail for regular1"})
+	wantMsgs(t, got, updatedForward("regular1")...)
 	checkForward(t, filepath.Join(f.home, ".forward"), "r1@example.com\n", uidRegular1)
 
 	got = call(t, f.h, "syscom1", request("syscom1", proto.String(`\syscom1`)))
-	wantMsgs(t, got,
-		msg{0, "successfully updated forward for syscom1"},
-		msg{0, "finished updating mail for syscom1"})
+	wantMsgs(t, got, updatedForward("syscom1")...)
 	checkForward(t, filepath.Join(f.base, "home", "syscom1", ".forward"), "\\syscom1\n", uidSyscom1)
 }
 
@@ -285,17 +289,13 @@ func TestClearForward(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := call(t, f.h, "regular1", request("regular1", proto.String("")))
-		wantMsgs(t, got,
-			msg{0, "successfully cleared forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, clearedForward("regular1")...)
 		if _, err := os.Lstat(fwd); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf(".forward still there: %v", err)
 		}
 		// Clearing a missing forward is fine.
 		got = call(t, f.h, "regular1", request("regular1", proto.String("")))
-		wantMsgs(t, got,
-			msg{0, "successfully cleared forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, clearedForward("regular1")...)
 	})
 }
 
@@ -400,9 +400,7 @@ func TestForwardSymlinkAttack(t *testing.T) {
 		outside := snapshot(t, f.outside)
 
 		got := call(t, f.h, "regular1", request("regular1", proto.String("pwned@example.com")))
-		wantMsgs(t, got,
-			msg{0, "successfully updated forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, updatedForward("regular1")...)
 		checkForward(t, fwd, "pwned@example.com\n", uidRegular1)
 		if after := snapshot(t, f.outside); after != outside {
 			t.Errorf("outside changed:\n%s\n---\n%s", outside, after)
@@ -414,9 +412,7 @@ func TestForwardSymlinkAttack(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = call(t, f.h, "regular1", request("regular1", proto.String("")))
-		wantMsgs(t, got,
-			msg{0, "successfully cleared forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, clearedForward("regular1")...)
 		if _, err := os.Lstat(fwd); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("link still there: %v", err)
 		}
@@ -627,9 +623,7 @@ func TestRaceWithAttacker(t *testing.T) {
 		// attacker stops the op works again.
 		noTemp(t, f.home)
 		os.RemoveAll(filepath.Join(f.home, ".forward"))
-		wantMsgs(t, call(t, f.h, "regular1", request("regular1", proto.String("final@example.com"))),
-			msg{0, "successfully updated forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, call(t, f.h, "regular1", request("regular1", proto.String("final@example.com"))), updatedForward("regular1")...)
 		checkForward(t, filepath.Join(f.home, ".forward"), "final@example.com\n", uidRegular1)
 	})
 }

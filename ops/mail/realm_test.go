@@ -75,9 +75,7 @@ func TestThroughCeod(t *testing.T) {
 
 	t.Run("self", func(t *testing.T) {
 		got := e.callCeod(t, "regular1", "regular1", proto.String("r1@example.com"))
-		wantMsgs(t, got,
-			msg{0, "successfully updated forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, updatedForward("regular1")...)
 		checkForward(t, filepath.Join(regularHome, ".forward"), "r1@example.com\n", r.Users["regular1"].UID)
 		// It went through ceod: the op is in its audit log.
 		if !e.ceod.Log.WaitLine("event=op outcome=ok", "principal=regular1@"+r.Name+" op=mail") {
@@ -86,16 +84,12 @@ func TestThroughCeod(t *testing.T) {
 	})
 	t.Run("office for a member", func(t *testing.T) {
 		got := e.callCeod(t, "office1", "regular1", proto.String("via-office@example.com"))
-		wantMsgs(t, got,
-			msg{0, "successfully updated forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, updatedForward("regular1")...)
 		checkForward(t, filepath.Join(regularHome, ".forward"), "via-office@example.com\n", r.Users["regular1"].UID)
 	})
 	t.Run("clear", func(t *testing.T) {
 		got := e.callCeod(t, "regular1", "regular1", proto.String(""))
-		wantMsgs(t, got,
-			msg{0, "successfully cleared forward for regular1"},
-			msg{0, "finished updating mail for regular1"})
+		wantMsgs(t, got, clearedForward("regular1")...)
 		if _, err := os.Lstat(filepath.Join(regularHome, ".forward")); !os.IsNotExist(err) {
 			t.Errorf(".forward still there: %v", err)
 		}
@@ -122,9 +116,7 @@ func TestThroughCeod(t *testing.T) {
 	})
 	t.Run("syscom for syscom", func(t *testing.T) {
 		got := e.callCeod(t, "syscom1", "syscom1", proto.String("root@example.com"))
-		wantMsgs(t, got,
-			msg{0, "successfully updated forward for syscom1"},
-			msg{0, "finished updating mail for syscom1"})
+		wantMsgs(t, got, updatedForward("syscom1")...)
 		checkForward(t, filepath.Join(syscomHome, ".forward"), "root@example.com\n", r.Users["syscom1"].UID)
 	})
 	t.Run("symlink attacks", func(t *testing.T) {
