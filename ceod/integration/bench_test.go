@@ -62,24 +62,20 @@ func report(b *testing.B, r bench.Result, unit string) {
 // BenchmarkHandshake measures full round trips: connect, Kerberos
 // handshake (AP-REQ/AP-REP with a cached service ticket), one ping,
 // close.
-func BenchmarkHandshake(b *testing.B) {
-	r := realm.Get(b)
-	_, c := benchCeod(b, r)
-	for _, n := range concurrencies {
-		b.Run(fmt.Sprintf("c=%d", n), func(b *testing.B) {
-			report(b, bench.Handshakes(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N, CeodPid: os.Getpid()}), "handshakes")
-		})
-	}
-}
+func BenchmarkHandshake(b *testing.B) { benchConcurrent(b, bench.Handshakes, "handshakes") }
 
 // BenchmarkPing measures pings on established connections, one per
 // concurrent client (opened before the clock starts).
-func BenchmarkPing(b *testing.B) {
+func BenchmarkPing(b *testing.B) { benchConcurrent(b, bench.Ops, "pings") }
+
+// benchConcurrent runs a ceoc/bench load (bench.Handshakes or bench.Ops)
+// on an in-process ceod at each of the concurrencies.
+func benchConcurrent(b *testing.B, load func(context.Context, bench.Config) bench.Result, unit string) {
 	r := realm.Get(b)
 	_, c := benchCeod(b, r)
 	for _, n := range concurrencies {
 		b.Run(fmt.Sprintf("c=%d", n), func(b *testing.B) {
-			report(b, bench.Ops(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N, CeodPid: os.Getpid()}), "pings")
+			report(b, load(b.Context(), bench.Config{Client: c, Concurrency: n, Count: b.N, CeodPid: os.Getpid()}), unit)
 		})
 	}
 }

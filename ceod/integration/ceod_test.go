@@ -58,11 +58,7 @@ func TestPing(t *testing.T) {
 
 func TestManyOpsOneConnection(t *testing.T) {
 	r := realm.Get(t)
-	d := newEnv(t, r).start(t, nil)
-	c := d.client(t, "office1")
-	conn, err := c.Dial(t.Context(), "ping")
-	require.NoError(t, err)
-	defer conn.Close()
+	d, conn := dialed(t, r, "office1")
 	for i := range 100 {
 		reply, err := conn.Call(t.Context(), "ping", []byte{byte(i)})
 		require.NoError(t, err, "ping %d", i)
@@ -94,12 +90,8 @@ func TestProgramOp(t *testing.T) {
 
 func TestProgramFailureEndsConnection(t *testing.T) {
 	r := realm.Get(t)
-	d := newEnv(t, r).start(t, nil)
-	c := d.client(t, "regular1")
-	conn, err := c.Dial(t.Context(), "ping")
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.Call(t.Context(), "ping", nil)
+	d, conn := dialed(t, r, "regular1")
+	_, err := conn.Call(t.Context(), "ping", nil)
 	require.NoError(t, err)
 
 	_, err = conn.Call(t.Context(), "fail", nil)
@@ -114,7 +106,7 @@ func TestProgramFailureEndsConnection(t *testing.T) {
 	assert.Contains(t, a["err"], "exit status 3")
 	assert.Contains(t, a["err"], "fail: not today")
 
-	_, err = c.Call(t.Context(), "ping", nil)
+	_, err = d.client(t, "regular1").Call(t.Context(), "ping", nil)
 	require.NoError(t, err, "ceod still serves")
 }
 

@@ -152,6 +152,24 @@ func (e *testEnv) start(t testing.TB, stderr io.Writer, args ...string) *ceod {
 	return &ceod{Ceod: c, env: e, addr: c.Addr, port: c.Port, log: c.Log, reload: reload}
 }
 
+// dialed starts a ceod in a fresh environment and returns it and an open
+// connection of user's to it, closed with the test.
+func dialed(t *testing.T, r *realm.Realm, user string) (*ceod, *ceoc.Conn) {
+	t.Helper()
+	d := newEnv(t, r).start(t, nil)
+	conn, err := d.client(t, user).Dial(t.Context(), "ping")
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return d, conn
+}
+
+// realmDaemon is the whole daemon on the realm's own CEO_CONFIG_DIR
+// (built-in handlers from accounts.cf, ceod.cf, mysql.cf, ...).
+func realmDaemon(t *testing.T, r *realm.Realm) *ceod {
+	t.Helper()
+	return (&testEnv{r: r, dir: r.ConfigDir}).start(t, nil, "-listen", "127.0.0.1:0")
+}
+
 // client returns the ceoc client of user for the daemon, logged in with
 // an MIT kinit ccache.
 func (d *ceod) client(t testing.TB, user string) *ceoc.Client { return d.Client(t, user) }

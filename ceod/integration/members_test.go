@@ -132,7 +132,7 @@ func ensureGroups(t *testing.T, r *realm.Realm, names ...string) {
 // changed.
 func TestMemberOpsThroughDaemon(t *testing.T) {
 	r := realm.Get(t)
-	e := &memberEnv{r: r, d: (&testEnv{r: r, dir: r.ConfigDir}).start(t, nil, "-listen", "127.0.0.1:0")}
+	e := &memberEnv{r: r, d: realmDaemon(t, r)}
 	e.d.log.WaitFor(t, map[string]string{"msg": "ceod listening"})
 	office, syscom, regular := e.d.client(t, "office1"), e.d.client(t, "syscom1"), e.d.client(t, "regular1")
 	name, pw := e.addMember(t)

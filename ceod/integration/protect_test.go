@@ -31,7 +31,7 @@ import (
 // no home, mail writes no .forward.
 func TestIntegrityOnlyRequestRefused(t *testing.T) {
 	r := realm.Get(t)
-	d := (&testEnv{r: r, dir: r.ConfigDir}).start(t, nil, "-listen", "127.0.0.1:0")
+	d := realmDaemon(t, r)
 	office := krbClientFor(t, r, "office1")
 
 	// A member to aim mail at, added the ordinary, sealed way.
