@@ -18,19 +18,6 @@ import (
 	"github.com/csclub/ceo/wire/krb5/internal/krbtest"
 )
 
-const testConf = `[libdefaults]
-    default_realm = TEST.REALM
-    dns_lookup_kdc = false
-    dns_lookup_realm = false
-    udp_preference_limit = 1
-[realms]
-    TEST.REALM = {
-        kdc = 127.0.0.1:1
-    }
-[domain_realm]
-    localhost = TEST.REALM
-`
-
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -41,7 +28,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestLoadConfigEnv(t *testing.T) {
-	good := writeFile(t, "krb5.conf", testConf)
+	good := writeFile(t, "krb5.conf", krbtest.Conf)
 	t.Setenv("KRB5_CONFIG", good+":/nonexistent/second.conf")
 	cfg, err := LoadConfig()
 	if err != nil {
@@ -58,7 +45,7 @@ func TestLoadConfigEnv(t *testing.T) {
 }
 
 func TestLoadConfigTolerance(t *testing.T) {
-	v4 := strings.Replace(testConf, "kdc = 127.0.0.1:1", "kdc = 127.0.0.1:1\n        v4_instance_convert = {\n            kerberos = kerberos\n        }", 1)
+	v4 := strings.Replace(krbtest.Conf, "kdc = 127.0.0.1:1", "kdc = 127.0.0.1:1\n        v4_instance_convert = {\n            kerberos = kerberos\n        }", 1)
 	cfg, err := LoadConfigFile(writeFile(t, "v4.conf", v4))
 	if err != nil {
 		t.Fatalf("UnsupportedDirective must be tolerated: %v", err)
@@ -67,12 +54,12 @@ func TestLoadConfigTolerance(t *testing.T) {
 		t.Fatalf("default_realm = %q", cfg.LibDefaults.DefaultRealm)
 	}
 
-	bad := strings.Replace(testConf, "udp_preference_limit = 1", "udp_preference_limit = 1\n    default_tgs_enctypes = DEFAULT", 1)
+	bad := strings.Replace(krbtest.Conf, "udp_preference_limit = 1", "udp_preference_limit = 1\n    default_tgs_enctypes = DEFAULT", 1)
 	if _, err := LoadConfigFile(writeFile(t, "bad.conf", bad)); err == nil || !strings.Contains(err.Error(), "default_tgs_enctypes") {
 		t.Fatalf("DEFAULT enctypes: err = %v", err)
 	}
 
-	explicit := strings.Replace(testConf, "udp_preference_limit = 1", "udp_preference_limit = 1\n    default_tgs_enctypes = aes128-cts-hmac-sha256-128", 1)
+	explicit := strings.Replace(krbtest.Conf, "udp_preference_limit = 1", "udp_preference_limit = 1\n    default_tgs_enctypes = aes128-cts-hmac-sha256-128", 1)
 	cfg, err = LoadConfigFile(writeFile(t, "explicit.conf", explicit))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +85,7 @@ func TestLoadConfigParserPanic(t *testing.T) {
 		line       string // what the error must quote, with its number
 	}{
 		{"minimal", "[realms]\n R = { kdc = h:88 }\n", `line 2, "R = { kdc = h:88 }"`},
-		{"in a full file", strings.Replace(testConf, "[domain_realm]", "    OTHER.REALM = { kdc = 127.0.0.1:2 }\n[domain_realm]", 1),
+		{"in a full file", strings.Replace(krbtest.Conf, "[domain_realm]", "    OTHER.REALM = { kdc = 127.0.0.1:2 }\n[domain_realm]", 1),
 			`line 10, "OTHER.REALM = { kdc = 127.0.0.1:2 }"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,7 +206,7 @@ func writeCCache(t *testing.T, end time.Time) string {
 }
 
 func testConfig(t *testing.T) string {
-	return writeFile(t, "krb5.conf", testConf)
+	return writeFile(t, "krb5.conf", krbtest.Conf)
 }
 
 func TestClientFromCCache(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/config"
+
+	"github.com/csclub/ceo/wire/krb5/internal/krbtest"
 )
 
 // parseCases are krb5.conf texts for comparing parseConfig with gokrb5's
@@ -19,7 +21,7 @@ func parseCases(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	return []string{
-		testConf,
+		krbtest.Conf,
 		string(debian),
 		"",
 		"# only a comment\n",

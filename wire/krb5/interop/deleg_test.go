@@ -169,14 +169,7 @@ func TestDelegationGoToMIT(t *testing.T) {
 			conf := enctypeConf(t, r, et.name)
 			ini, tok := newDelegator(t, r, conf, user, "-f").initiator(t, r)
 			p, conn := dialMIT(t, r, []string{"KRB5_CONFIG=" + conf, "KRB5_KTNAME=FILE:" + r.CeodKeytab, "MITPEER_DELEG=" + ldapSvc})
-			if err := wire.WriteFrame(conn, wire.MsgAuth, tok); err != nil {
-				t.Fatal(err)
-			}
-			typ, rep, err := wire.ReadFrame(conn, 0)
-			if err != nil || typ != wire.MsgAuth {
-				p.fatal(t, "AP-REP frame: %v %v", typ, err)
-			}
-			if _, err := ini.Step(rep); err != nil {
+			if _, err := ini.Step(p.exchange(t, conn, wire.MsgAuth, tok, "AP-REP frame")); err != nil {
 				t.Fatalf("Step: %v", err)
 			}
 			who := user.Name + "@" + r.Name

@@ -40,15 +40,7 @@ func TestLDAPBindKeytab(t *testing.T) {
 	want := "dn:uid=" + r.AdminPrincipal + "," + r.UsersBase
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {
-			cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, et.name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl, err := krb5.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Destroy()
+			cl := adminClient(t, r, et.name)
 			if got := whoami(t, r, cl); !strings.EqualFold(got, want) {
 				t.Fatalf("WhoAmI = %q, want %q", got, want)
 			}

@@ -128,25 +128,13 @@ func TestGoInitiatorMITAcceptor(t *testing.T) {
 	mitPeer(t)
 	for _, et := range enctypes {
 		t.Run(et.name, func(t *testing.T) {
-			cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, et.name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl, err := krb5.ClientFromKeytab(cfg, r.AdminPrincipal, r.AdminKeytab)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Destroy()
+			cl := adminClient(t, r, et.name)
 			goToMIT(t, r, cl, et.id, r.AdminPrincipal+"@"+r.Name)
 		})
 	}
 	t.Run("ccache", func(t *testing.T) {
-		cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, "aes256-cts-hmac-sha384-192"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		user := r.Users["office1"]
-		cl, err := krb5.ClientFromCCache(cfg, "FILE:"+r.Kinit(t, user.Name, user.Password))
+		cl, err := krb5.ClientFromCCache(enctypeConfig(t, r, "aes256-cts-hmac-sha384-192"), "FILE:"+r.Kinit(t, user.Name, user.Password))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,14 +150,7 @@ func goToMIT(t *testing.T, r *realm.Realm, cl *client.Client, et int32, who stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wire.WriteFrame(conn, wire.MsgAuth, tok); err != nil {
-		t.Fatal(err)
-	}
-	typ, rep, err := wire.ReadFrame(conn, 0)
-	if err != nil || typ != wire.MsgAuth {
-		p.fatal(t, "AP-REP frame: %v %v", typ, err)
-	}
-	ctx, err := ini.Step(rep)
+	ctx, err := ini.Step(p.exchange(t, conn, wire.MsgAuth, tok, "AP-REP frame"))
 	if err != nil {
 		t.Fatalf("Step: %v", err)
 	}
@@ -188,13 +169,7 @@ func goToMIT(t *testing.T, r *realm.Realm, cl *client.Client, et int32, who stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := wire.WriteFrame(conn, wire.MsgMail, tok); err != nil {
-			t.Fatal(err)
-		}
-		typ, body, err := wire.ReadFrame(conn, 0)
-		if err != nil || typ != wire.MsgMail {
-			p.fatal(t, "reply %d: %v %v", i, typ, err)
-		}
+		body := p.exchange(t, conn, wire.MsgMail, tok, fmt.Sprintf("reply %d", i))
 		if body[2] != 0x07 {
 			t.Errorf("MIT reply flags %#x, want 0x07", body[2])
 		}
@@ -262,6 +237,21 @@ func acceptFromMIT(t *testing.T, r *realm.Realm, acc *gss.Acceptor, env []string
 		t.Fatal(err)
 	}
 	return p, conn, ctx
+}
+
+// exchange sends tok to the peer in a frame of type typ and returns the
+// body of its reply, a frame of the same type; what names the reply in a
+// failure.
+func (p *peerProc) exchange(t *testing.T, conn net.Conn, typ wire.MsgType, tok []byte, what string) []byte {
+	t.Helper()
+	if err := wire.WriteFrame(conn, typ, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, body, err := wire.ReadFrame(conn, 0)
+	if err != nil || got != typ {
+		p.fatal(t, "%s: %v %v", what, got, err)
+	}
+	return body
 }
 
 // dialMIT runs mitpeer accept (env added) and connects to it.

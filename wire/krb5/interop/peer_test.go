@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/client"
+	"github.com/jcmturner/gokrb5/v8/config"
+
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/internal/testreq"
+	"github.com/csclub/ceo/wire/krb5"
 )
 
 // enctypes are the session-key enctypes every interop test runs with.
@@ -91,6 +95,28 @@ func enctypeConf(t *testing.T, r *realm.Realm, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// enctypeConfig is enctypeConf, loaded.
+func enctypeConfig(t *testing.T, r *realm.Realm, name string) *config.Config {
+	t.Helper()
+	cfg, err := krb5.LoadConfigFile(enctypeConf(t, r, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// adminClient is ceod/admin logged in from its keytab, asking only for
+// session keys of enctype name; destroyed with the test.
+func adminClient(t *testing.T, r *realm.Realm, name string) *client.Client {
+	t.Helper()
+	cl, err := krb5.ClientFromKeytab(enctypeConfig(t, r, name), r.AdminPrincipal, r.AdminKeytab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Destroy)
+	return cl
 }
 
 // kinit runs MIT kinit for a seeded user with krb5.conf conf, password on

@@ -24,25 +24,13 @@ const (
 	spn   = "ldap/localhost"
 )
 
-const krb5conf = `[libdefaults]
-    default_realm = TEST.REALM
-    dns_lookup_kdc = false
-    udp_preference_limit = 1
-[realms]
-    TEST.REALM = {
-        kdc = 127.0.0.1:1
-    }
-[domain_realm]
-    localhost = TEST.REALM
-`
-
 // setup returns a client whose ccache already holds a ticket for
 // ldap/localhost (so no KDC is needed) and the LDAP server's acceptor.
 func setup(t *testing.T) (*Client, *gss.Acceptor) {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "krb5.conf")
-	if err := os.WriteFile(conf, []byte(krb5conf), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(krbtest.Conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := krb5.LoadConfigFile(conf)

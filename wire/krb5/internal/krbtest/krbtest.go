@@ -23,6 +23,22 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
+// Conf is a krb5.conf for the realm TEST.REALM whose KDC (127.0.0.1:1)
+// is never there: for tests that need no KDC, or check that none is
+// asked.
+const Conf = `[libdefaults]
+    default_realm = TEST.REALM
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    udp_preference_limit = 1
+[realms]
+    TEST.REALM = {
+        kdc = 127.0.0.1:1
+    }
+[domain_realm]
+    localhost = TEST.REALM
+`
+
 // keyLen gives AES key sizes; gokrb5's is wrong for enctype 20.
 var keyLen = map[int32]int{17: 16, 18: 32, 19: 16, 20: 32}
 
