@@ -9,10 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/stretchr/testify/assert"
@@ -33,12 +31,8 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
 
-var seq atomic.Int64
-
 // uniqueName is a fresh valid username.
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%x%d", prefix, time.Now().UnixNano()&0xfffff, seq.Add(1))
-}
+func uniqueName(prefix string) string { return opstest.UniqueName(prefix) }
 
 // env is one test's handler over the shared realm, with its own home
 // roots and notify hook log.

@@ -3,7 +3,6 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/directory"
 )
@@ -23,10 +23,6 @@ import (
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
 
 var seq atomic.Int64
-
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%d%d", prefix, time.Now().UnixNano()%1e6, seq.Add(1))
-}
 
 // adminClient binds with SASL GSSAPI as ceod/admin, as ceod does.
 func adminClient(t *testing.T, r *realm.Realm) *directory.Client {
@@ -83,7 +79,7 @@ func TestInGroup(t *testing.T) {
 
 	// Groups with members recorded only one way or the other.
 	root := r.LDAPRootConn(t)
-	onlyUID, onlyDN := uniqueName("gmu"), uniqueName("gum")
+	onlyUID, onlyDN := opstest.UniqueName("gmu"), opstest.UniqueName("gum")
 	for name, attr := range map[string][2]string{onlyUID: {"memberUid", "regular1"}, onlyDN: {"uniqueMember", r.UserDN("regular1")}} {
 		req := ldap.NewAddRequest(r.GroupDN(name), nil)
 		req.Attribute("objectClass", []string{"top", "group", "posixGroup"})
@@ -147,7 +143,7 @@ func TestAddLookupDelete(t *testing.T) {
 	r := realm.Get(t)
 	c := adminClient(t, r)
 	ctx := t.Context()
-	name := uniqueName("du")
+	name := opstest.UniqueName("du")
 
 	u := &directory.User{Name: name, RealName: "Dee Ewe", UID: 45001, GID: 45001, Home: "/users/" + name, Shell: "/bin/bash", Program: "Math"}
 	require.NoError(t, c.AddUser(ctx, u))
@@ -223,7 +219,7 @@ func TestAllocateIDSequentialAndRestart(t *testing.T) {
 	r := realm.Get(t)
 	c := adminClient(t, r)
 	ctx := t.Context()
-	rng := uniqueName("seq")
+	rng := opstest.UniqueName("seq")
 	// The seeded users hold 20001-20003: the first free member id is 20004.
 	var got []int
 	for i := 0; i < 3; i++ {
@@ -267,7 +263,7 @@ func TestAllocateIDSequentialAndRestart(t *testing.T) {
 func TestAllocateIDExhausted(t *testing.T) {
 	r := realm.Get(t)
 	c := adminClient(t, r)
-	rng := uniqueName("ex")
+	rng := opstest.UniqueName("ex")
 	for want := 46001; want <= 46002; want++ {
 		id, err := c.AllocateID(t.Context(), rng, 46001, 46002, nil)
 		require.NoError(t, err)
@@ -282,7 +278,7 @@ func TestAllocateIDExhausted(t *testing.T) {
 func TestAllocateIDConcurrent(t *testing.T) {
 	r := realm.Get(t)
 	clients := []*directory.Client{adminClient(t, r), adminClient(t, r), adminClient(t, r)}
-	rng := uniqueName("conc")
+	rng := opstest.UniqueName("conc")
 	const n = 60
 	ids := make([]int, n)
 	errs := make([]error, n)
