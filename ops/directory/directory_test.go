@@ -5,9 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
-
-var seq atomic.Int64
 
 // adminClient binds with SASL GSSAPI as ceod/admin, as ceod does.
 func adminClient(t *testing.T, r *realm.Realm) *directory.Client {
@@ -199,7 +195,7 @@ func TestDNEscaping(t *testing.T) {
 	r := realm.Get(t)
 	c := adminClient(t, r)
 	ctx := t.Context()
-	name := "x,ou=Group+cn=y\\z" + strconv.Itoa(int(seq.Add(1)))
+	name := opstest.UniqueName("x,ou=Group+cn=y\\z")
 	u := &directory.User{Name: name, RealName: "Esc", UID: 45002, GID: 45002, Home: "/tmp/x", Shell: "/bin/sh"}
 	require.NoError(t, c.AddUser(ctx, u))
 	t.Cleanup(func() { c.DeleteUser(context.Background(), name) })
