@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/ops"
 	"github.com/csclub/ceo/ops/adduser"
 	"github.com/csclub/ceo/ops/config"
@@ -99,16 +100,16 @@ func (e *env) checkAccount(t *testing.T, kind string, name, password, realname, 
 	}
 
 	// The home: owner, mode, skeleton, .forward, ACLs.
-	hu, hg, mode := stat(t, homeDir)
+	hu, hg, mode := opstest.Owner(t, homeDir)
 	assert.Equal(t, uid, hu)
 	assert.Equal(t, uid, hg)
-	bu, _, _ := stat(t, filepath.Join(homeDir, ".bashrc"))
+	bu, _, _ := opstest.Owner(t, filepath.Join(homeDir, ".bashrc"))
 	assert.Equal(t, uid, bu, ".bashrc from the skeleton")
 	if email != "" {
 		b, err := os.ReadFile(filepath.Join(homeDir, ".forward"))
 		require.NoError(t, err)
 		assert.Equal(t, email+"\n", string(b))
-		fu, fg, fmode := stat(t, filepath.Join(homeDir, ".forward"))
+		fu, fg, fmode := opstest.Owner(t, filepath.Join(homeDir, ".forward"))
 		assert.Equal(t, []int{uid, uid}, []int{fu, fg})
 		assert.Equal(t, os.FileMode(0o644), fmode)
 	} else {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -268,14 +267,6 @@ func (e *env) assertNoHomes(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, ents, "%s", root)
 	}
-}
-
-func stat(t *testing.T, path string) (uid, gid int, mode os.FileMode) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	require.NoError(t, err)
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid), fi.Mode()
 }
 
 func testLogger(t *testing.T) *slogLogger { return newTestLogger(t) }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/testreq"
 )
 
@@ -50,14 +51,6 @@ func skeleton(t *testing.T) string {
 	return skel
 }
 
-func owner(t *testing.T, path string) (uid, gid int, mode os.FileMode) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	require.NoError(t, err)
-	st := fi.Sys().(*syscall.Stat_t)
-	return int(st.Uid), int(st.Gid), fi.Mode()
-}
-
 func TestCreateMember(t *testing.T) {
 	needRoot(t)
 	root := t.TempDir()
@@ -66,7 +59,7 @@ func TestCreateMember(t *testing.T) {
 	require.NoError(t, Create(s))
 	home := filepath.Join(root, "alice")
 
-	uid, gid, mode := owner(t, home)
+	uid, gid, mode := opstest.Owner(t, home)
 	assert.Equal(t, 20123, uid)
 	assert.Equal(t, 20123, gid)
 	assert.Equal(t, os.ModeDir|0o755, mode)
@@ -83,7 +76,7 @@ func TestCreateMember(t *testing.T) {
 		"link-to-dir":       os.ModeSymlink | 0o777,
 		"sub/relative-link": os.ModeSymlink | 0o777,
 	} {
-		uid, gid, mode := owner(t, filepath.Join(home, rel))
+		uid, gid, mode := opstest.Owner(t, filepath.Join(home, rel))
 		assert.Equal(t, 20123, uid, rel)
 		assert.Equal(t, 20123, gid, rel)
 		assert.Equal(t, want, mode, rel)
@@ -100,12 +93,12 @@ func TestCreateMember(t *testing.T) {
 	target, err := os.Readlink(filepath.Join(home, "link-to-secret"))
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(filepath.Dir(filepath.Dir(target)), "outside", "secret"), target)
-	uid, _, _ = owner(t, target)
+	uid, _, _ = opstest.Owner(t, target)
 	assert.Equal(t, 0, uid, "the link's target must not be chowned")
 	target, err = os.Readlink(filepath.Join(home, "sub/relative-link"))
 	require.NoError(t, err)
 	assert.Equal(t, "../../etc/passwd", target)
-	uid, _, _ = owner(t, "/etc/passwd")
+	uid, _, _ = opstest.Owner(t, "/etc/passwd")
 	assert.Equal(t, 0, uid)
 
 	// Not root's, or not a file/dir/link: skipped.
@@ -124,7 +117,7 @@ func TestCreateClubACL(t *testing.T) {
 	s := Spec{Root: root, Name: "club1", UID: 30007, GID: 30007, ACL: ClubACL(30007)}
 	require.NoError(t, Create(s))
 	home := filepath.Join(root, "club1")
-	_, _, mode := owner(t, home)
+	_, _, mode := opstest.Owner(t, home)
 	assert.Equal(t, os.ModeDir|0o775, mode, "group bits show the ACL mask")
 	out, err := exec.Command("getfacl", "-n", "--omit-header", home).Output()
 	require.NoError(t, err)
