@@ -32,11 +32,15 @@ func realmClient(t testing.TB, r *realm.Realm, bind directory.BindFunc) *directo
 
 // Account is a test account for AddAccount.
 type Account struct {
-	Name    string
-	UID     int    // uidNumber and gidNumber
-	Home    string // homeDirectory; "" means /nonexistent/NAME
-	Club    bool   // objectClass club instead of member
-	Members []string
+	Name     string
+	RealName string // cn; "" means "Test NAME"
+	UID      int    // uidNumber and gidNumber
+	Home     string // homeDirectory; "" means /nonexistent/NAME
+	Club     bool   // objectClass club instead of member
+	Members  []string
+	// Program, Terms and NonMemberTerms are a member's, if any.
+	Program               string
+	Terms, NonMemberTerms []string
 }
 
 // AddAccount adds a posixAccount (member or club) and its posixGroup
@@ -49,7 +53,12 @@ func AddAccount(t testing.TB, r *realm.Realm, a Account) {
 	if home == "" {
 		home = "/nonexistent/" + a.Name
 	}
-	u := &directory.User{Name: a.Name, RealName: "Test " + a.Name, UID: a.UID, GID: a.UID, Home: home, Shell: "/bin/bash", Club: a.Club}
+	name := a.RealName
+	if name == "" {
+		name = "Test " + a.Name
+	}
+	u := &directory.User{Name: a.Name, RealName: name, UID: a.UID, GID: a.UID, Home: home, Shell: "/bin/bash", Club: a.Club,
+		Program: a.Program, Terms: a.Terms, NonMemberTerms: a.NonMemberTerms}
 	if err := w.AddUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}

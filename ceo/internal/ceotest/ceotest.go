@@ -23,6 +23,7 @@ import (
 	"github.com/csclub/ceo/ceo/config"
 	"github.com/csclub/ceo/ceo/members"
 	"github.com/csclub/ceo/ceo/session"
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/directory"
 )
@@ -132,48 +133,15 @@ type Entry struct {
 }
 
 // AddEntry adds a member (or club) entry and its group directly in LDAP
-// as ceod/admin, without a principal or home directory, and removes both
-// at the end of the test.
+// (opstest.AddAccount), without a principal or home directory, and
+// removes both as admin at the end of the test.
 func AddEntry(t *testing.T, r *realm.Realm, admin *ldap.Conn, e Entry) {
 	t.Helper()
-	if e.Name == "" {
-		e.Name = "Test " + e.UID
-	}
-	kind := "member"
-	if e.Club {
-		kind = "club"
-	}
-	dn := r.UserDN(e.UID)
-	req := ldap.NewAddRequest(dn, nil)
-	req.Attribute("objectClass", []string{"top", "account", "posixAccount", "shadowAccount", kind})
-	req.Attribute("uid", []string{e.UID})
-	req.Attribute("cn", []string{e.Name})
-	req.Attribute("uidNumber", []string{fmt.Sprint(e.UIDNumber)})
-	req.Attribute("gidNumber", []string{fmt.Sprint(e.UIDNumber)})
-	req.Attribute("homeDirectory", []string{filepath.Join(r.HomeRoot, e.UID)})
-	req.Attribute("loginShell", []string{"/bin/bash"})
-	if e.Program != "" {
-		req.Attribute("program", []string{e.Program})
-	}
-	if len(e.Terms) > 0 {
-		req.Attribute("term", e.Terms)
-	}
-	if len(e.NonMember) > 0 {
-		req.Attribute("nonMemberTerm", e.NonMember)
-	}
-	if err := admin.Add(req); err != nil {
-		t.Fatalf("adding %s: %v", dn, err)
-	}
-	g := ldap.NewAddRequest(r.GroupDN(e.UID), nil)
-	g.Attribute("objectClass", []string{"top", "group", "posixGroup"})
-	g.Attribute("cn", []string{e.UID})
-	g.Attribute("gidNumber", []string{fmt.Sprint(e.UIDNumber)})
-	if err := admin.Add(g); err != nil {
-		t.Fatalf("adding group %s: %v", e.UID, err)
-	}
+	opstest.AddAccount(t, r, opstest.Account{Name: e.UID, RealName: e.Name, UID: e.UIDNumber, Club: e.Club,
+		Home: filepath.Join(r.HomeRoot, e.UID), Program: e.Program, Terms: e.Terms, NonMemberTerms: e.NonMember})
 	t.Cleanup(func() {
 		admin.Del(ldap.NewDelRequest(r.GroupDN(e.UID), nil))
-		admin.Del(ldap.NewDelRequest(dn, nil))
+		admin.Del(ldap.NewDelRequest(r.UserDN(e.UID), nil))
 	})
 }
 
