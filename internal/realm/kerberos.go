@@ -104,17 +104,14 @@ func (r *Realm) startKerberos() error {
 	if err := os.WriteFile(r.path("kdc/kadm5.acl"), []byte(acl), 0o644); err != nil {
 		return err
 	}
-	bins := map[string]string{}
-	for _, b := range []string{"kdb5_util", "kadmin.local", "krb5kdc", "kadmind"} {
-		p, err := findBinary(b)
-		if err != nil {
-			return err
-		}
-		bins[b] = p
+	bins, err := findBinaries("kdb5_util", "kadmin.local", "krb5kdc", "kadmind")
+	if err != nil {
+		return err
 	}
+	kdb5Util, kadminLocal, krb5kdcBin, kadmindBin := bins[0], bins[1], bins[2], bins[3]
 	env := r.krbEnv()
 	master := randomSecret()
-	if _, err := run(env, r.Dir, master+"\n"+master+"\n", nil, bins["kdb5_util"], "create", "-s", "-r", r.Name); err != nil {
+	if _, err := run(env, r.Dir, master+"\n"+master+"\n", nil, kdb5Util, "create", "-s", "-r", r.Name); err != nil {
 		return err
 	}
 
@@ -136,7 +133,7 @@ func (r *Realm) startKerberos() error {
 	for _, u := range r.sortedUsers() {
 		fmt.Fprintf(&q, "addprinc -pw %s %s\n", u.Password, u.Name)
 	}
-	out, err := run(env, r.Dir, q.String(), nil, bins["kadmin.local"], "-r", r.Name)
+	out, err := run(env, r.Dir, q.String(), nil, kadminLocal, "-r", r.Name)
 	if err != nil {
 		return err
 	}
@@ -145,13 +142,13 @@ func (r *Realm) startKerberos() error {
 	}
 
 	kdc, err := startDaemon("krb5kdc", r.path("log/krb5kdc.out"), env, r.Dir, nil, syscall.SIGTERM,
-		bins["krb5kdc"], "-n", "-r", r.Name, "-P", r.path("run/krb5kdc.pid"))
+		krb5kdcBin, "-n", "-r", r.Name, "-P", r.path("run/krb5kdc.pid"))
 	if err != nil {
 		return err
 	}
 	r.daemons = append(r.daemons, kdc)
 	kadmind, err := startDaemon("kadmind", r.path("log/kadmind.out"), env, r.Dir, nil, syscall.SIGTERM,
-		bins["kadmind"], "-nofork", "-r", r.Name, "-P", r.path("run/kadmind.pid"))
+		kadmindBin, "-nofork", "-r", r.Name, "-P", r.path("run/kadmind.pid"))
 	if err != nil {
 		return err
 	}

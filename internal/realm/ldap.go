@@ -211,14 +211,11 @@ func (r *Realm) seedLDIF(extra map[string][]string) string {
 }
 
 func (r *Realm) startLDAP() error {
-	slapd, err := findBinary("slapd")
+	bins, err := findBinaries("slapd", "slapadd")
 	if err != nil {
 		return err
 	}
-	slapadd, err := findBinary("slapadd")
-	if err != nil {
-		return err
-	}
+	slapd, slapadd := bins[0], bins[1]
 	ents, err := schemas.ReadDir("schema")
 	if err != nil {
 		return err

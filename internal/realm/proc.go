@@ -201,6 +201,19 @@ func (r *Realm) Kadmins() []int {
 
 var errNoBinary = errors.New("realm: required program not installed")
 
+// findBinaries is findBinary for each name, in order.
+func findBinaries(names ...string) ([]string, error) {
+	paths := make([]string, len(names))
+	for i, n := range names {
+		p, err := findBinary(n)
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = p
+	}
+	return paths, nil
+}
+
 // findBinary looks in PATH and the sbin directories (root's PATH may lack
 // them under some test runners).
 func findBinary(name string) (string, error) {

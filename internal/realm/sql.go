@@ -29,18 +29,11 @@ func sqlQuote(s string) string {
 }
 
 func (r *Realm) startMariaDB() error {
-	installDB, err := findBinary("mariadb-install-db")
+	bins, err := findBinaries("mariadb-install-db", "mariadbd", "mariadb")
 	if err != nil {
 		return err
 	}
-	mariadbd, err := findBinary("mariadbd")
-	if err != nil {
-		return err
-	}
-	client, err := findBinary("mariadb")
-	if err != nil {
-		return err
-	}
+	installDB, mariadbd, client := bins[0], bins[1], bins[2]
 	me, err := user.Current()
 	if err != nil {
 		return err
@@ -175,14 +168,11 @@ func (r *Realm) waitPostgres(d *daemon, timeout time.Duration, logPath string) e
 }
 
 func (r *Realm) startPostgres() error {
-	initdb, err := findBinary("initdb")
+	bins, err := findBinaries("initdb", "postgres")
 	if err != nil {
 		return err
 	}
-	postgres, err := findBinary("postgres")
-	if err != nil {
-		return err
-	}
+	initdb, postgres := bins[0], bins[1]
 	pgDir := r.path("pg")
 	if err := os.MkdirAll(r.PGSocketDir, 0o755); err != nil {
 		return err
