@@ -102,11 +102,20 @@ func TestUsageErrors(t *testing.T) {
 		{"addmember", "alice"},
 		{"addclub", "club"},
 		{"expiredaccounts", "--bogus"},
+		// Commands with a fixed count of operands (command.want).
+		{"renew"},
+		{"shell", "alice"},
+		{"passwd", "alice", "bob"},
+		{"deluser", "--remove-home"},
 	} {
 		var out, errOut bytes.Buffer
 		code := console.Run(t.Context(), args[0], args[1:], console.IO{In: strings.NewReader(""), Out: &out, Err: &errOut}, noLogin)
 		if code != 0 || !strings.Contains(out.String(), "usage: ceo "+args[0]+" ") || errOut.Len() != 0 {
 			t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out.String(), errOut.String())
+		}
+		if want := map[string]string{"renew": "USER", "shell": "USER SHELL", "passwd": "USER", "deluser": "USER"}[args[0]]; want != "" &&
+			!strings.HasPrefix(out.String(), "ceo "+args[0]+": want "+want+"\n") {
+			t.Errorf("%v: stdout %q, want it to start with the operands wanted (%s)", args, out.String(), want)
 		}
 	}
 	var out, errOut bytes.Buffer
