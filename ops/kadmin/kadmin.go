@@ -6,7 +6,7 @@
 //   - no shell: kadmin is exec'd directly, with a fixed argument list;
 //   - principal names are validated before they go into the -q query,
 //     which kadmin tokenizes itself (no blanks, quotes or leading '-');
-//   - passwords go on stdin ("pw\npw\n"), never in argv (visible in
+//   - passwords go on stdin, never in argv (visible in
 //     /proc/PID/cmdline), the environment or error messages;
 //   - the environment is built from scratch (PATH, LANG=C so that the
 //     messages parsed below are English, KRB5_CONFIG, and a private
@@ -15,6 +15,10 @@
 //   - kadmin exits 0 even when a query fails, so success is decided from
 //     its output: the exact "Principal "NAME@REALM" created." line, and
 //     any `^\w+: .* while ` line is an error.
+//
+// With Client.Session one kadmin stays logged in and takes the queries
+// on stdin, one at a time (session.go); otherwise each query is a kadmin
+// -q run of its own.
 package kadmin
 
 import (

@@ -36,7 +36,8 @@ import (
 type session struct {
 	proc    *procrun.Proc
 	out     *os.File
-	buf     []byte
+	buf     []byte // output read, up to what readUntil wants
+	chunk   []byte // read buffer
 	started time.Time
 	sync    uint64 // the last sentinel's number
 }
@@ -213,7 +214,10 @@ func (s *session) readUntil(ctx context.Context, done func([]byte) (n int, ok bo
 	stop := context.AfterFunc(ctx, func() { s.out.SetReadDeadline(time.Now()) })
 	defer stop()
 	s.buf = s.buf[:0]
-	chunk := make([]byte, 4096)
+	if s.chunk == nil {
+		s.chunk = make([]byte, 4096)
+	}
+	chunk := s.chunk
 	for {
 		if n, ok := done(s.buf); ok {
 			asked := !atPrompt(s.buf)
