@@ -109,24 +109,25 @@ func (a *Acceptor) Accept(token []byte) (ctx *Context, out []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	req, gssFlags, err := a.verify(kt, token)
+	v, err := a.verify(kt, token)
 	if r, ok := a.Keys.(KeytabRefresher); ok && errors.Is(err, errServiceKey) {
 		// verify changes nothing before its last check (the replay
 		// cache), which a request refused here never reached.
 		if kt2, rerr := r.Refresh(); rerr == nil && kt2 != kt {
-			req, gssFlags, err = a.verify(kt2, token)
+			v, err = a.verify(kt2, token)
 		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	req, gssFlags := v.req, v.flags
 	var deleg *Delegated
 	if gssFlags&flagDeleg != 0 {
 		if deleg, err = delegated(req); err != nil {
 			return nil, nil, err
 		}
 	}
-	ctx, out, err = a.reply(req, gssFlags)
+	ctx, out, err = a.reply(v)
 	if err != nil {
 		deleg.Wipe()
 		return nil, nil, err
@@ -162,72 +163,82 @@ func delegated(req *messages.APReq) (*Delegated, error) {
 // flags, times and (absent) addresses; the authenticator's integrity,
 // client, realm and time; the checksum's flags; the subkey; the replay
 // cache.
-func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (*messages.APReq, uint32, error) {
+func (a *Acceptor) verify(kt *keytab.Keytab, token []byte) (verified, error) {
 	tokID, inner, err := decodeContextToken(token)
 	if err != nil {
-		return nil, 0, err
+		return verified{}, err
 	}
 	if tokID != tokAPReq {
-		return nil, 0, fmt.Errorf("%w: context token has TOK_ID %04x, want an AP-REQ (0100)", ErrDefectiveToken, tokID)
+		return verified{}, fmt.Errorf("%w: context token has TOK_ID %04x, want an AP-REQ (0100)", ErrDefectiveToken, tokID)
 	}
 	req, err := decodeAPReq(inner)
 	if err != nil {
-		return nil, 0, err
+		return verified{}, err
 	}
 	// The AP-REQ's framing (tags, lengths, the ticket's realm and name,
 	// ap-options) is not covered by any checksum: accept only the one
 	// DER encoding of what was decoded, as MIT's decoder is strict too.
 	if !isCanonicalAPReq(inner, req) {
-		return nil, 0, fmt.Errorf("%w: AP-REQ is not in canonical DER", ErrDefectiveToken)
+		return verified{}, fmt.Errorf("%w: AP-REQ is not in canonical DER", ErrDefectiveToken)
 	}
 	if err := a.precheck(req); err != nil {
-		return nil, 0, err
+		return verified{}, err
 	}
-	if err := a.decryptTicket(kt, req); err != nil {
-		return nil, 0, err
+	session, err := a.decryptTicket(kt, req)
+	if err != nil {
+		return verified{}, err
 	}
 	tkt := &req.Ticket.DecryptedEncPart
 	auth := &req.Authenticator
 	if auth.CRealm != tkt.CRealm {
-		return nil, 0, fmt.Errorf("gss: authenticator realm %q does not match ticket realm %q", auth.CRealm, tkt.CRealm)
+		return verified{}, fmt.Errorf("gss: authenticator realm %q does not match ticket realm %q", auth.CRealm, tkt.CRealm)
 	}
 	cfg := &a.Config
 	if err := checkTimes(cfg.now(), cfg.maxSkew(), tkt, auth); err != nil {
-		return nil, 0, err
+		return verified{}, err
 	}
 	if cfg.Now != nil {
 		// gokrb5's Verify checked against the system clock as well.
 		if err := checkTimes(time.Now(), cfg.maxSkew(), tkt, auth); err != nil {
-			return nil, 0, err
+			return verified{}, err
 		}
 	}
 	gssFlags, err := parseGSSChecksum(auth.Cksum)
 	if err != nil {
-		return nil, 0, err
+		return verified{}, err
 	}
 	if gssFlags&requiredFlags != requiredFlags {
-		return nil, 0, fmt.Errorf("%w (flags %#x)", ErrContextFlags, gssFlags)
+		return verified{}, fmt.Errorf("%w (flags %#x)", ErrContextFlags, gssFlags)
 	}
 	if len(auth.SubKey.KeyValue) > 0 || auth.SubKey.KeyType != 0 {
 		if _, err := checkKey(auth.SubKey); err != nil {
-			return nil, 0, fmt.Errorf("gss: initiator subkey: %w", err)
+			return verified{}, fmt.Errorf("gss: initiator subkey: %w", err)
 		}
 	}
 	// Last, so that only authentic, acceptable authenticators take
 	// room: one is remembered until it is too old to pass checkTimes.
 	ct := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
 	if err := a.replayCache().Check(req.EncryptedAuthenticator.Cipher, ct.Add(cfg.maxSkew()), cfg.now()); err != nil {
-		return nil, 0, fmt.Errorf("gss: AP-REQ rejected: %w", err)
+		return verified{}, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
-	return req, gssFlags, nil
+	return verified{req: req, flags: gssFlags, session: session}, nil
+}
+
+// verified is an AP-REQ that passed verify: decrypted, the context flags
+// it requested, and the deriver of its session key's keys.
+type verified struct {
+	req     *messages.APReq
+	flags   uint32
+	session deriver
 }
 
 // decryptTicket decrypts the ticket with the service key and the
 // authenticator with the ticket's session key, fills in
 // req.Ticket.DecryptedEncPart and req.Authenticator, and checks what
 // only needs those two: the session key, the ticket's flags and
-// addresses, the authenticator's client.
-func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) error {
+// addresses, the authenticator's client. It returns the session key's
+// deriver, for the AP-REP's keys.
+func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) (deriver, error) {
 	tkt := &req.Ticket
 	sname := tkt.SName
 	if a.Principal != "" {
@@ -235,66 +246,71 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) error {
 	}
 	key, _, err := kt.GetEncryptionKey(sname, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
 	}
 	et, err := checkKey(key)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: service key: %w", err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: service key: %w", err)
 	}
 	tk, err := a.serviceKeys.get(kt, et, key)
 	if err != nil {
-		return err
+		return deriver{}, err
 	}
 	pt, err := decryptWith(et, tk, tkt.EncPart.Cipher)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
 	}
 	etp, err := decodeEncTicketPart(pt)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: %w", err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
 	set, err := checkKey(etp.Key)
 	if err != nil {
-		return fmt.Errorf("gss: ticket session key: %w", err)
+		return deriver{}, fmt.Errorf("gss: ticket session key: %w", err)
 	}
 	if types.IsFlagSet(&etp.Flags, flags.Invalid) {
-		return errors.New("gss: ticket not yet valid: its invalid flag is set")
+		return deriver{}, errors.New("gss: ticket not yet valid: its invalid flag is set")
 	}
 	// gokrb5 required the acceptor's address among the ticket's and was
 	// given none: a ticket bound to addresses is refused.
 	if etp.addresses > 0 {
-		return errors.New("gss: AP-REQ rejected: the ticket is bound to client addresses")
+		return deriver{}, errors.New("gss: AP-REQ rejected: the ticket is bound to client addresses")
 	}
 	if req.EncryptedAuthenticator.EType != etp.Key.KeyType {
-		return fmt.Errorf("gss: AP-REQ rejected: authenticator enctype %d is not the session key's %d", req.EncryptedAuthenticator.EType, etp.Key.KeyType)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: authenticator enctype %d is not the session key's %d", req.EncryptedAuthenticator.EType, etp.Key.KeyType)
 	}
 	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
 	if tkt.SName.NameString[0] == "krbtgt" {
 		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
 	}
-	ak, err := deriveEncKeys(set, etp.Key.KeyValue, usage)
+	sd, err := newDeriver(set, etp.Key.KeyValue)
 	if err != nil {
-		return err
+		return deriver{}, err
+	}
+	ak, err := sd.usageKeys(usage, false)
+	if err != nil {
+		return deriver{}, err
 	}
 	apt, err := decryptWith(set, &ak, req.EncryptedAuthenticator.Cipher)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: the authenticator does not decrypt with the session key: %w", err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: the authenticator does not decrypt with the session key: %w", err)
 	}
 	auth, err := decodeAuthenticator(apt)
 	if err != nil {
-		return fmt.Errorf("gss: AP-REQ rejected: %w", err)
+		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: %w", err)
 	}
 	if !auth.CName.Equal(etp.CName) {
-		return errors.New("gss: AP-REQ rejected: the authenticator's client does not match the ticket's")
+		return deriver{}, errors.New("gss: AP-REQ rejected: the authenticator's client does not match the ticket's")
 	}
 	tkt.DecryptedEncPart = etp.EncTicketPart
 	req.Authenticator = auth
-	return nil
+	return sd, nil
 }
 
 // reply makes the acceptor's half of the context and the AP-REP for a
 // verified AP-REQ.
-func (a *Acceptor) reply(req *messages.APReq, gssFlags uint32) (*Context, []byte, error) {
+func (a *Acceptor) reply(v verified) (*Context, []byte, error) {
+	req, gssFlags := v.req, v.flags
 	tkt := &req.Ticket.DecryptedEncPart
 	auth := &req.Authenticator
 	recvSeq, err := seqFromASN1(auth.SeqNumber)
@@ -323,12 +339,28 @@ func (a *Acceptor) reply(req *messages.APReq, gssFlags uint32) (*Context, []byte
 		Cusec:          auth.Cusec,
 		Subkey:         subkey,
 		SequenceNumber: int64(sendSeq),
-	}, tkt.Key)
+	}, tkt.Key, v.session)
 	if err != nil {
 		return nil, nil, err
 	}
 	peer := tkt.CName.PrincipalNameString() + "@" + tkt.CRealm
 	ctx := newContext(false, subkey, et, true, peer, gssFlags, sendSeq, recvSeq)
+	// Both directions' keys now, from one deriver: a served connection
+	// uses both.
+	d, err := newDeriver(et, subkey.KeyValue)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, dir := range []struct {
+		l     *lazyKeys
+		usage uint32
+	}{{&ctx.sendKeys, sealUsage(false)}, {&ctx.recvKeys, sealUsage(true)}} {
+		k, err := d.usageKeys(dir.usage, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		dir.l.set(k)
+	}
 	return ctx, rep, nil
 }
 

@@ -10,13 +10,14 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// marshalAPRep builds the context token of a KRB_AP_REP (RFC 4120 section 5.5.2) whose
+// marshalAPRep builds, with d (sessionKey's deriver), the context token
+// of a KRB_AP_REP (RFC 4120 section 5.5.2) whose
 // EncAPRepPart is encrypted in the ticket session key with key usage 12,
 // as MIT's krb5_mk_rep does. It writes the DER itself (gokrb5 has no
 // marshaller for either type, and gofork's reflective one cost more
 // than the encryption); TestMarshalAPRepMatchesGofork holds it to
 // gofork's encoding. enc's optional fields must be non-zero to be sent.
-func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]byte, error) {
+func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey, d deriver) ([]byte, error) {
 	et, err := checkKey(sessionKey)
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
@@ -25,7 +26,7 @@ func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey) ([]
 	if err != nil {
 		return nil, err
 	}
-	keys, err := deriveEncKeys(et, sessionKey.KeyValue, keyusage.AP_REP_ENCPART)
+	keys, err := d.usageKeys(keyusage.AP_REP_ENCPART, false)
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func TestMITAPReqsDecrypt(t *testing.T) {
 		}
 		kt := keytabWith(t, req.Ticket, v.key)
 		a := &Acceptor{Keytab: kt}
-		if err := a.decryptTicket(kt, req); err != nil {
+		if _, err := a.decryptTicket(kt, req); err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
 		if req.Authenticator.CName.PrincipalNameString() != req.Ticket.DecryptedEncPart.CName.PrincipalNameString() {
@@ -192,7 +192,7 @@ func TestMITAPReqsDecrypt(t *testing.T) {
 		flipped := bytes.Clone(inner)
 		flipped[len(flipped)-1] ^= 1 // the authenticator's HMAC
 		req, _ = decodeAPReq(flipped)
-		if err := a.decryptTicket(kt, req); err == nil {
+		if _, err := a.decryptTicket(kt, req); err == nil {
 			t.Fatalf("%s: a tampered authenticator decrypted", v.name)
 		}
 	}

@@ -3,6 +3,7 @@ package gss
 import (
 	"bytes"
 	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"errors"
@@ -21,6 +22,18 @@ import (
 // protecting a kilobyte; a Context derives them once per direction.
 type usageKeys struct {
 	ke, ki, kc []byte
+	// block, if not nil, is the AES cipher of ke, made once for keys
+	// used many times (a service key's); contexts leave it nil, since
+	// it would cost every idle connection its key schedule.
+	block cipher.Block
+}
+
+// cipherOf returns the AES cipher of k.ke.
+func (k *usageKeys) cipherOf() (cipher.Block, error) {
+	if k.block != nil {
+		return k.block, nil
+	}
+	return aes.NewCipher(k.ke)
 }
 
 // lazyKeys derives the usageKeys of one usage on first use. Its zero
@@ -44,6 +57,12 @@ func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, er
 	return &l.keys, nil
 }
 
+// set gives l its keys, if it has none yet: for keys derived together
+// with others from one deriver.
+func (l *lazyKeys) set(k usageKeys) {
+	l.once.Do(func() { l.keys = k })
+}
+
 // deriveUsageKeys derives Ke, Ki and Kc (RFC 3961 section 5.3, RFC 8009
 // section 5) exactly as gokrb5's per-call functions do.
 func deriveUsageKeys(et etype.EType, key []byte, usage uint32) (usageKeys, error) {
@@ -61,7 +80,13 @@ func deriveKinds(et etype.EType, key []byte, usage uint32, withKc bool) (usageKe
 	if err != nil {
 		return usageKeys{}, err
 	}
+	return d.usageKeys(usage, withKc)
+}
+
+// usageKeys derives Ke, Ki and, if withKc, Kc for usage.
+func (d deriver) usageKeys(usage uint32, withKc bool) (usageKeys, error) {
 	var k usageKeys
+	var err error
 	if k.ke, err = d.derive(usageConstant(usage, kindKe)); err != nil {
 		return usageKeys{}, fmt.Errorf("gss: deriving the encryption key for usage %d: %w", usage, err)
 	}
@@ -117,7 +142,7 @@ func sealAppend(dst []byte, et etype.EType, k *usageKeys, parts ...[]byte) ([]by
 	for _, p := range parts {
 		pt = append(pt, p...)
 	}
-	block, err := aes.NewCipher(k.ke)
+	block, err := k.cipherOf()
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting: %w", err)
 	}
@@ -153,7 +178,7 @@ func openInPlace(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
 		return nil, errDecrypt
 	}
 	body, got := ct[:len(ct)-n], ct[len(ct)-n:]
-	block, err := aes.NewCipher(k.ke)
+	block, err := k.cipherOf()
 	if err != nil {
 		return nil, errDecrypt
 	}

@@ -148,7 +148,12 @@ func TestLazyKeysOnce(t *testing.T) {
 	if !bytes.Equal(peer.ke, want.ke) || !bytes.Equal(peer.ki, want.ki) || !bytes.Equal(peer.kc, want.kc) {
 		t.Fatal("acceptor receive keys differ from the initiator's send keys")
 	}
-	if k, _ := acc.sendUsageKeys(); bytes.Equal(k.ke, want.ke) {
-		t.Fatal("acceptor send keys equal the initiator's")
+	// The acceptor's are derived in Accept, together, from one deriver.
+	wantSend, err := deriveUsageKeys(acc.et, acc.key.KeyValue, sealUsage(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := acc.sendUsageKeys(); bytes.Equal(k.ke, want.ke) || !bytes.Equal(k.ke, wantSend.ke) || !bytes.Equal(k.ki, wantSend.ki) || !bytes.Equal(k.kc, wantSend.kc) {
+		t.Fatal("acceptor send keys are not those of usage 22")
 	}
 }

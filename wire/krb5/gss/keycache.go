@@ -1,6 +1,8 @@
 package gss
 
 import (
+	"crypto/aes"
+	"fmt"
 	"sync"
 
 	"github.com/jcmturner/gokrb5/v8/crypto/etype"
@@ -10,8 +12,8 @@ import (
 )
 
 // serviceKeyCache keeps the keys derived from a keytab's long-term keys
-// for decrypting tickets (usage 2), so that each Accept does not derive
-// them again. It holds keying material, no decision: every ticket is
+// for decrypting tickets (usage 2), with Ke's AES cipher, so that each
+// Accept does not derive them again. It holds keying material, no decision: every ticket is
 // still decrypted and checked. It belongs to one keytab at a time: a
 // reread keytab (a rotation) starts it afresh, so it holds no more keys
 // than the keytab does. Its zero value is ready; it is safe for
@@ -50,6 +52,9 @@ func (c *serviceKeyCache) get(kt *keytab.Keytab, et etype.EType, key types.Encry
 	d, err := deriveEncKeys(et, key.KeyValue, keyusage.KDC_REP_TICKET)
 	if err != nil {
 		return nil, err
+	}
+	if d.block, err = aes.NewCipher(d.ke); err != nil {
+		return nil, fmt.Errorf("gss: service key: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

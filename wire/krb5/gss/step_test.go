@@ -172,7 +172,15 @@ func TestStepWithoutAcceptorSubkey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := marshalAPRep(messages.EncAPRepPart{CTime: i.ctime, Cusec: i.cusec, SequenceNumber: 77}, i.sessionKey)
+	set, err := checkKey(i.sessionKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDeriver(set, i.sessionKey.KeyValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := marshalAPRep(messages.EncAPRepPart{CTime: i.ctime, Cusec: i.cusec, SequenceNumber: 77}, i.sessionKey, d)
 	if err != nil {
 		t.Fatal(err)
 	}
