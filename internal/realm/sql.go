@@ -108,15 +108,20 @@ func waitSQL(d *daemon, driver, dsn string, timeout time.Duration, logPath strin
 	}
 	defer db.Close()
 	return waitReady(d, timeout, logPath, secrets, func(ctx context.Context) error {
-		var one int
-		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-			return err
-		}
-		if one != 1 {
-			return fmt.Errorf("SELECT 1 returned %d", one)
-		}
-		return nil
+		return selectOne(db.QueryRowContext(ctx, "SELECT 1"))
 	})
+}
+
+// selectOne checks the answer row of a SELECT 1.
+func selectOne(row interface{ Scan(dest ...any) error }) error {
+	var one int
+	if err := row.Scan(&one); err != nil {
+		return err
+	}
+	if one != 1 {
+		return fmt.Errorf("SELECT 1 returned %d", one)
+	}
+	return nil
 }
 
 // waitReady calls try (each call bounded to 2s) until it succeeds, the
@@ -156,14 +161,7 @@ func (r *Realm) waitPostgres(d *daemon, timeout time.Duration, logPath string) e
 			return err
 		}
 		defer conn.Close(context.Background())
-		var one int
-		if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-			return err
-		}
-		if one != 1 {
-			return fmt.Errorf("SELECT 1 returned %d", one)
-		}
-		return nil
+		return selectOne(conn.QueryRow(ctx, "SELECT 1"))
 	})
 }
 

@@ -318,10 +318,7 @@ func (rc *Recoverer) Run(ctx context.Context) {
 func (rc *Recoverer) Register(op string, u Undoer) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.Undoers == nil {
-		rc.Undoers = map[string]Undoer{}
-	}
-	rc.Undoers[op] = u
+	setKey(&rc.Undoers, op, u)
 }
 
 // RegisterCompleter makes c the completer of op's records: they are
@@ -329,10 +326,15 @@ func (rc *Recoverer) Register(op string, u Undoer) {
 func (rc *Recoverer) RegisterCompleter(op string, c Completer) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.Completers == nil {
-		rc.Completers = map[string]Completer{}
+	setKey(&rc.Completers, op, c)
+}
+
+// setKey sets (*m)[k] = v, making the map if there is none.
+func setKey[T any](m *map[string]T, k string, v T) {
+	if *m == nil {
+		*m = map[string]T{}
 	}
-	rc.Completers[op] = c
+	(*m)[k] = v
 }
 
 // ErrUnsettled is Begin's error when an unfinished earlier request for

@@ -41,6 +41,25 @@ func (f *failing) Modify(ctx context.Context, req *ldap.ModifyRequest) error {
 
 func (f *failing) For(context.Context, ops.Caller) (member.Writer, error) { return f, nil }
 
+// asSyscom sends req to the op h as syscom1 and returns the reply's
+// messages and the outcome.
+func asSyscom(t *testing.T, r *realm.Realm, h ops.Handler, req proto.Message) ([]*ceopb.StatusMessage, ops.Outcome) {
+	t.Helper()
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := h.Serve(t.Context(), ops.Request{Caller: ops.CallerOf("syscom1@" + r.Name), Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out ceopb.MemberResponse
+	if err := proto.Unmarshal(rep.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.GetMessages(), rep.Outcome
+}
+
 // rootClient is a directory client bound as the realm's rootdn.
 func rootClient(t *testing.T, r *realm.Realm) *directory.Client {
 	t.Helper()
@@ -85,17 +104,10 @@ func TestGroupChangeUndoneOnFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := proto.Marshal(&ceopb.GroupChange{Action: ceopb.GroupChange_ADD.Enum(), Group: proto.String("office"), Usernames: []string{name}})
-	rep, err := h["group"].Serve(t.Context(), ops.Request{Caller: ops.CallerOf("syscom1@" + r.Name), Body: body})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out ceopb.MemberResponse
-	if err := proto.Unmarshal(rep.Body, &out); err != nil {
-		t.Fatal(err)
-	}
-	if len(out.GetMessages()) != 1 || out.GetMessages()[0].GetStatus() != ops.ELDAP || rep.Outcome != ops.OutcomeError {
-		t.Fatalf("reply %v, outcome %s; want one ELDAP line", out.GetMessages(), rep.Outcome)
+	add := &ceopb.GroupChange{Action: ceopb.GroupChange_ADD.Enum(), Group: proto.String("office"), Usernames: []string{name}}
+	msgs, outcome := asSyscom(t, r, h["group"], add)
+	if len(msgs) != 1 || msgs[0].GetStatus() != ops.ELDAP || outcome != ops.OutcomeError {
+		t.Fatalf("reply %v, outcome %s; want one ELDAP line", msgs, outcome)
 	}
 	// Three writes (the third refused), then the two applied undone.
 	if f.n != 5 {
@@ -106,9 +118,7 @@ func TestGroupChangeUndoneOnFailure(t *testing.T) {
 	}
 	// Without the failure the same request adds to all five.
 	f.n, f.failAt = 0, 0
-	if _, err := h["group"].Serve(t.Context(), ops.Request{Caller: ops.CallerOf("syscom1@" + r.Name), Body: body}); err != nil {
-		t.Fatal(err)
-	}
+	asSyscom(t, r, h["group"], add)
 	if got := in(); !slices.Equal(got, groups) {
 		t.Errorf("in %v, want %v", got, groups)
 	}
@@ -156,18 +166,9 @@ func TestDeluserCompletedByRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := proto.Marshal(&ceopb.DeleteUser{Username: proto.String(name), RemoveHome: proto.Bool(true)})
-	rep, err := h["deluser"].Serve(t.Context(), ops.Request{Caller: ops.CallerOf("syscom1@" + r.Name), Body: body})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out ceopb.MemberResponse
-	if err := proto.Unmarshal(rep.Body, &out); err != nil {
-		t.Fatal(err)
-	}
-	msgs := out.GetMessages()
-	if rep.Outcome != ops.OutcomeError || len(msgs) != 2 || msgs[0].GetStatus() != ops.EKERB || !strings.Contains(msgs[1].GetMessage(), "ceod completes it") {
-		t.Fatalf("reply %v, outcome %s; want EKERB and the journal's promise", msgs, rep.Outcome)
+	msgs, outcome := asSyscom(t, r, h["deluser"], &ceopb.DeleteUser{Username: proto.String(name), RemoveHome: proto.Bool(true)})
+	if outcome != ops.OutcomeError || len(msgs) != 2 || msgs[0].GetStatus() != ops.EKERB || !strings.Contains(msgs[1].GetMessage(), "ceod completes it") {
+		t.Fatalf("reply %v, outcome %s; want EKERB and the journal's promise", msgs, outcome)
 	}
 	if r.LDAPEntry(t, r.UserDN(name)) != nil || r.LDAPEntry(t, r.GroupDN(name)) != nil {
 		t.Error("the entries deleted before the failure are back")
