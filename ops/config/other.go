@@ -184,11 +184,7 @@ func redactURL(s string) string {
 
 // LoadLibrary reads dir/library.cf (library_connect_string, required).
 func LoadLibrary(dir string) (*Library, error) {
-	f, err := readFile(dir, LibraryFile)
-	if err != nil {
-		return nil, err
-	}
-	s, err := f.postgresURL("library_connect_string")
+	_, s, err := readPostgresURL(dir, LibraryFile, "library_connect_string")
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +218,7 @@ func (p PostgreSQL) GoString() string { return "config.PostgreSQL" + p.String() 
 // LoadPostgreSQL reads dir/postgresql.cf: postgresql_admin_url
 // (required) and postgresql_lock_databases (optional).
 func LoadPostgreSQL(dir string) (*PostgreSQL, error) {
-	f, err := readFile(dir, PostgreSQLFile)
-	if err != nil {
-		return nil, err
-	}
-	s, err := f.postgresURL("postgresql_admin_url")
+	f, s, err := readPostgresURL(dir, PostgreSQLFile, "postgresql_admin_url")
 	if err != nil {
 		return nil, err
 	}
@@ -265,12 +257,17 @@ func (f *file) errorf(key, format string, args ...any) error {
 	return fmt.Errorf("config: %s: %s: "+format, append([]any{f.path, key}, args...)...)
 }
 
-// postgresURL is the value of key, a postgres:// or postgresql:// URL. The
-// error does not quote it: it may hold a password.
-func (f *file) postgresURL(key string) (string, error) {
+// readPostgresURL reads dir/name and its key, a postgres:// or
+// postgresql:// URL. The error does not quote the URL: it may hold a
+// password.
+func readPostgresURL(dir, name, key string) (*file, string, error) {
+	f, err := readFile(dir, name)
+	if err != nil {
+		return nil, "", err
+	}
 	s := f.kv[key]
 	if u, err := url.Parse(s); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", f.errorf(key, "want a postgres:// URL")
+		return nil, "", f.errorf(key, "want a postgres:// URL")
 	}
-	return s, nil
+	return f, s, nil
 }
