@@ -221,7 +221,7 @@ func ParseAccounts(kv map[string]string) (*Accounts, error) {
 		p.ranges(a)
 	}
 	if p.ok() {
-		if base, ok := commonSuffix(a.LDAPUsersBase, a.LDAPGroupsBase); ok {
+		if base, ok := CommonSuffix(a.LDAPUsersBase, a.LDAPGroupsBase); ok {
 			a.LDAPBase = base
 		} else {
 			p.fail("ldap_groups_base", "%q and ldap_users_base %q share no suffix; set ldap_base in ceod.cf", a.LDAPGroupsBase, a.LDAPUsersBase)
@@ -475,9 +475,9 @@ func (p *parser) regex(key, def string) *regexp.Regexp {
 	return re
 }
 
-// commonSuffix returns the longest common suffix of two DNs, RDN by RDN,
-// compared case-insensitively.
-func commonSuffix(a, b string) (string, bool) {
+// CommonSuffix returns the longest common suffix of two DNs, RDN by RDN,
+// compared case-insensitively, spelled as in a.
+func CommonSuffix(a, b string) (string, bool) {
 	da, err1 := ldap.ParseDN(a)
 	db, err2 := ldap.ParseDN(b)
 	if err1 != nil || err2 != nil {

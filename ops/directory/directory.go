@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -124,7 +123,7 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.Base == "" {
-		base, ok := commonSuffix(cfg.UsersBase, cfg.GroupsBase)
+		base, ok := config.CommonSuffix(cfg.UsersBase, cfg.GroupsBase)
 		if !ok {
 			return nil, fmt.Errorf("directory: users base %q and groups base %q share no suffix; set Base", cfg.UsersBase, cfg.GroupsBase)
 		}
@@ -183,26 +182,4 @@ func (c *Client) Close() error {
 		conn.Close()
 	}
 	return nil
-}
-
-// commonSuffix returns the longest common suffix of two DNs, RDN by RDN,
-// compared case-insensitively, spelled as in a.
-func commonSuffix(a, b string) (string, bool) {
-	da, err1 := ldap.ParseDN(a)
-	db, err2 := ldap.ParseDN(b)
-	if err1 != nil || err2 != nil {
-		return "", false
-	}
-	i, j, n := len(da.RDNs)-1, len(db.RDNs)-1, 0
-	for i >= 0 && j >= 0 && da.RDNs[i].EqualFold(db.RDNs[j]) {
-		i, j, n = i-1, j-1, n+1
-	}
-	if n == 0 {
-		return "", false
-	}
-	parts := make([]string, 0, n)
-	for _, r := range da.RDNs[len(da.RDNs)-n:] {
-		parts = append(parts, r.String())
-	}
-	return strings.Join(parts, ","), true
 }
