@@ -178,6 +178,13 @@ func run(ctx context.Context, mode string, cfg Config, setup setupFunc) Result {
 		}
 		w.lat = make([]time.Duration, 0, max(share, 1024))
 		wg.Go(func() {
+			// Contexts of the worker's own: every op registers with
+			// its context (ceoc.Conn.Call) and checks the run's, and
+			// shared ones would serialize the workers on their mutex.
+			runCtx, cancelRun := context.WithCancel(runCtx)
+			defer cancelRun()
+			iterCtx, cancelIter := context.WithCancel(iterCtx)
+			defer cancelIter()
 			for n := 0; n != share && runCtx.Err() == nil; n++ {
 				t0 := time.Now()
 				err := iters[i](iterCtx)
