@@ -54,15 +54,25 @@ type Result struct {
 	P50, P99    time.Duration
 	Max         time.Duration
 	CeodCPU     time.Duration // ceod's user+system CPU during the run, if Config.CeodPid was set
+	// ClientCPU is this process's user+system CPU during the run: the
+	// load's own cost, which shares the machine with ceod. Not
+	// measured when ceod runs in this process.
+	ClientCPU time.Duration
 }
 
 // CPUPerOp returns ceod's CPU time per successful iteration, or 0 if
 // it was not measured.
-func (r Result) CPUPerOp() time.Duration {
+func (r Result) CPUPerOp() time.Duration { return r.perOp(r.CeodCPU) }
+
+// ClientCPUPerOp returns this process's CPU time per successful
+// iteration, or 0 if it was not measured.
+func (r Result) ClientCPUPerOp() time.Duration { return r.perOp(r.ClientCPU) }
+
+func (r Result) perOp(d time.Duration) time.Duration {
 	if r.Count == 0 {
 		return 0
 	}
-	return r.CeodCPU / time.Duration(r.Count)
+	return d / time.Duration(r.Count)
 }
 
 // Rate returns successful iterations per second.
@@ -79,6 +89,9 @@ func (r Result) String() string {
 		r.Max.Round(time.Microsecond), r.Errors)
 	if r.CeodCPU > 0 {
 		s += fmt.Sprintf(" ceod-cpu=%v/op", r.CPUPerOp().Round(time.Microsecond))
+	}
+	if r.ClientCPU > 0 {
+		s += fmt.Sprintf(" client-cpu=%v/op", r.ClientCPUPerOp().Round(time.Microsecond))
 	}
 	if r.FirstErr != nil {
 		s += " first error: " + r.FirstErr.Error()
@@ -157,6 +170,11 @@ func run(ctx context.Context, mode string, cfg Config, setup setupFunc) Result {
 	if cfg.Count > 0 {
 		runCtx, iterCtx = ctx, ctx // no time limit
 	}
+	self := os.Getpid()
+	self0, selfErr := time.Duration(0), error(nil)
+	if cfg.CeodPid != self {
+		self0, selfErr = CPUTime(self)
+	}
 	var cpu0 time.Duration
 	if cfg.CeodPid > 0 {
 		var err error
@@ -211,6 +229,11 @@ func run(ctx context.Context, mode string, cfg Config, setup setupFunc) Result {
 			res.FirstErr = err
 		}
 		res.CeodCPU = cpu1 - cpu0
+	}
+	if cfg.CeodPid != self && selfErr == nil {
+		if self1, err := CPUTime(self); err == nil {
+			res.ClientCPU = self1 - self0
+		}
 	}
 	var all []time.Duration
 	for _, w := range workers {

@@ -65,14 +65,17 @@ func TestCPUTime(t *testing.T) {
 }
 
 func TestCPUPerOp(t *testing.T) {
-	r := Result{Mode: "ops", Count: 4, CeodCPU: time.Millisecond}
+	r := Result{Mode: "ops", Count: 4, CeodCPU: time.Millisecond, ClientCPU: 2 * time.Millisecond}
 	if got := r.CPUPerOp(); got != 250*time.Microsecond {
 		t.Errorf("CPUPerOp = %v", got)
 	}
-	if s := r.String(); !strings.Contains(s, "ceod-cpu=250µs/op") {
+	if got := r.ClientCPUPerOp(); got != 500*time.Microsecond {
+		t.Errorf("ClientCPUPerOp = %v", got)
+	}
+	if s := r.String(); !strings.Contains(s, "ceod-cpu=250µs/op client-cpu=500µs/op") {
 		t.Errorf("String() = %q", s)
 	}
-	if s := (Result{Mode: "ops"}).String(); strings.Contains(s, "ceod-cpu") {
+	if s := (Result{Mode: "ops"}).String(); strings.Contains(s, "cpu") {
 		t.Errorf("unmeasured CPU printed: %q", s)
 	}
 }

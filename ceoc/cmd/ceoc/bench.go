@@ -37,7 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fdur     = fs.Duration("flood-duration", 20*time.Second, "-mode flood: how long to flood")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, and, with -ceod-pid,\nceod's CPU time per op (utime+stime from /proc) and its RSS with many\nidle authenticated connections.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, its own CPU time per\nop (client-cpu: the load shares the machine), and, with -ceod-pid, ceod's\nCPU time per op (utime+stime from /proc) and its RSS with many idle\nauthenticated connections.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
