@@ -49,12 +49,8 @@ func (u *UI) displayMember() {
 	user := up.userInput("Username: ", u.a.User(), 20, u.members)
 	up.onNext = func(proceed func()) {
 		uid := strings.TrimSpace(user.GetText())
-		u.lookup("Looking up "+uid, func(ctx context.Context) error {
-			var err error
-			if m, err = u.a.Dir.Get(ctx, uid); err != nil {
-				return err
-			}
-			groups, err = u.a.Dir.Groups(ctx, uid)
+		u.lookup("Looking up "+uid, func(ctx context.Context) (err error) {
+			m, groups, err = u.memberAndGroups(ctx, uid)
 			return err
 		}, members.ErrNoSuchMember, "Member not found", proceed)
 	}
@@ -63,24 +59,27 @@ func (u *UI) displayMember() {
 	w.start()
 }
 
+// memberAndGroups reads a member and the groups they are in, for
+// memberDetails.
+func (u *UI) memberAndGroups(ctx context.Context, uid string) (*members.Member, []string, error) {
+	m, err := u.a.Dir.Get(ctx, uid)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups, err := u.a.Dir.Groups(ctx, uid)
+	return m, groups, err
+}
+
 // showMember opens a window with a member's details.
 func (u *UI) showMember(uid string) {
 	var m *members.Member
 	var groups []string
-	u.work("Looking up "+uid, func(ctx context.Context) error {
-		var err error
-		if m, err = u.a.Dir.Get(ctx, uid); err != nil {
-			return err
-		}
-		groups, err = u.a.Dir.Groups(ctx, uid)
+	u.work("Looking up "+uid, func(ctx context.Context) (err error) {
+		m, groups, err = u.memberAndGroups(ctx, uid)
 		return err
-	}, func(err error) {
-		if err != nil {
-			u.errorStatus(plain(err))
-			return
-		}
+	}, u.orErrorStatus(func() {
 		u.textWindow("Member Details", memberDetails(m, groups))
-	})
+	}))
 }
 
 // textWindow shows text with a Close button.
@@ -191,14 +190,10 @@ func (u *UI) searchWith(title string, search func(ctx context.Context) ([]member
 		var err error
 		ms, err = search(ctx)
 		return err
-	}, func(err error) {
-		if err != nil {
-			u.errorStatus(plain(err))
-			return
-		}
+	}, u.orErrorStatus(func() {
 		u.pop()
 		u.memberList(title, ms)
-	})
+	}))
 }
 
 func (u *UI) changeShell() {

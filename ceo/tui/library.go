@@ -22,10 +22,16 @@ func (u *UI) libraryMenu() {
 	})
 }
 
-// withLibrary opens the library database (first use may create its tables)
-// off the UI goroutine.
-func (u *UI) withLibrary(ctx context.Context) (*library.Library, error) {
-	return u.a.Library(ctx)
+// libraryWork is work (label, fn, done) on the library database, which it
+// opens off the UI goroutine (first use may create its tables).
+func (u *UI) libraryWork(label string, fn func(ctx context.Context, l *library.Library) error, done func(err error)) {
+	u.work(label, func(ctx context.Context) error {
+		l, err := u.a.Library(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, l)
+	}, done)
 }
 
 // bookRow is one line of a book list (69 columns).
@@ -85,44 +91,28 @@ func (u *UI) bookList(title string, books []library.Book) {
 func (u *UI) showBook(id int) {
 	var b *library.Book
 	var overdue bool
-	u.work("Reading the book", func(ctx context.Context) error {
-		l, err := u.withLibrary(ctx)
-		if err != nil {
-			return err
-		}
+	u.libraryWork("Reading the book", func(ctx context.Context, l *library.Library) (err error) {
 		if b, err = l.Get(ctx, id); err == nil {
 			overdue = l.IsOverdue(b.Loan)
 		}
 		return err
-	}, func(err error) {
-		if err != nil {
-			u.errorStatus(plain(err))
-			return
-		}
+	}, u.orErrorStatus(func() {
 		u.textWindow("Book", bookDetails(b, overdue))
-	})
+	}))
 }
 
 func (u *UI) bookReport(title string, overdue bool) {
 	var books []library.Book
-	u.work("Reading the library", func(ctx context.Context) error {
-		l, err := u.withLibrary(ctx)
-		if err != nil {
-			return err
-		}
+	u.libraryWork("Reading the library", func(ctx context.Context, l *library.Library) (err error) {
 		if overdue {
 			books, err = l.Overdue(ctx)
 		} else {
 			books, err = l.SignedOut(ctx)
 		}
 		return err
-	}, func(err error) {
-		if err != nil {
-			u.errorStatus(plain(err))
-			return
-		}
+	}, u.orErrorStatus(func() {
 		u.bookList(title, books)
-	})
+	}))
 }
 
 // bookSearchPage adds the ISBN / Title / Author page; on Next it searches
@@ -138,11 +128,7 @@ func (u *UI) bookSearchPage(w *wizard, onlyOutTo *string, found *[]library.Book)
 			u.errorStatus("Enter an ISBN, a title or an author")
 			return
 		}
-		u.work("Searching the library", func(ctx context.Context) error {
-			l, err := u.withLibrary(ctx)
-			if err != nil {
-				return err
-			}
+		u.libraryWork("Searching the library", func(ctx context.Context, l *library.Library) (err error) {
 			*found, err = l.Search(ctx, q)
 			return err
 		}, func(err error) {
@@ -219,14 +205,12 @@ func (u *UI) signOutBook() {
 	cp.nextLabel = "Sign Out"
 	cp.onShow = func() { cp.setText("Username: " + user + "\nBook: " + chosen.Title) }
 	cp.onNext = func(proceed func()) {
-		u.work("Signing out the book", func(ctx context.Context) error {
-			l, err := u.withLibrary(ctx)
-			if err == nil {
-				err = l.SignOut(ctx, chosen.ID, user)
-			}
+		u.libraryWork("Signing out the book", func(ctx context.Context, l *library.Library) error {
+			return l.SignOut(ctx, chosen.ID, user)
+		}, func(err error) {
 			result = err
-			return nil
-		}, func(error) { proceed() })
+			proceed()
+		})
 	}
 	w.resultPage(&result, "Book Not Signed Out", "The book was not signed out", plain, func(ep *wpage) {
 		ep.setHeading("Book Signed Out")
@@ -248,11 +232,7 @@ func (u *UI) signInBook() {
 	userField := up.userInput("Username: ", "", 20, u.members)
 	up.onNext = func(proceed func()) {
 		user := strings.TrimSpace(userField.GetText())
-		u.work("Reading signed-out books", func(ctx context.Context) error {
-			l, err := u.withLibrary(ctx)
-			if err != nil {
-				return err
-			}
+		u.libraryWork("Reading signed-out books", func(ctx context.Context, l *library.Library) (err error) {
 			out, err = l.Search(ctx, library.Query{OnlyOut: true, User: user})
 			return err
 		}, func(err error) {
@@ -273,14 +253,13 @@ func (u *UI) signInBook() {
 	cp.nextLabel = "Sign In"
 	cp.onShow = func() { cp.setText("Username: " + chosen.Loan.User + "\nBook: " + chosen.Title) }
 	cp.onNext = func(proceed func()) {
-		u.work("Signing in the book", func(ctx context.Context) error {
-			l, err := u.withLibrary(ctx)
-			if err == nil {
-				loan, err = l.SignIn(ctx, chosen.ID)
-			}
+		u.libraryWork("Signing in the book", func(ctx context.Context, l *library.Library) (err error) {
+			loan, err = l.SignIn(ctx, chosen.ID)
+			return err
+		}, func(err error) {
 			result = err
-			return nil
-		}, func(error) { proceed() })
+			proceed()
+		})
 	}
 	w.resultPage(&result, "Book Not Signed In", "The book was not signed in", plain, func(ep *wpage) {
 		ep.setHeading("Book Signed In")
@@ -324,14 +303,11 @@ func (u *UI) addBook() {
 			u.errorStatus("A book needs a title")
 			return
 		}
-		u.work("Adding the book", func(ctx context.Context) error {
-			l, err := u.withLibrary(ctx)
-			if err == nil {
-				id, err = l.Add(ctx, b)
-			}
+		u.libraryWork("Adding the book", func(ctx context.Context, l *library.Library) (err error) {
+			id, err = l.Add(ctx, b)
+			return err
+		}, func(err error) {
 			result = err
-			return nil
-		}, func(error) {
 			if errors.Is(result, library.ErrInvalid) {
 				u.errorStatus(strings.TrimPrefix(plain(result), "Adding "))
 				return

@@ -126,13 +126,9 @@ func (u *UI) managePositions() {
 		var err error
 		held, err = u.a.Dir.HoldersOf(ctx)
 		return err
-	}, func(err error) {
-		if err != nil {
-			u.errorStatus(plain(err))
-			return
-		}
+	}, u.orErrorStatus(func() {
 		u.positionsWizard(held)
-	})
+	}))
 }
 
 func (u *UI) positionsWizard(held map[string][]string) {

@@ -307,6 +307,18 @@ func (u *UI) work(label string, fn func(ctx context.Context) error, done func(er
 	}()
 }
 
+// orErrorStatus is a done for work: a failure goes to the status line,
+// else then runs.
+func (u *UI) orErrorStatus(then func()) func(err error) {
+	return func(err error) {
+		if err != nil {
+			u.errorStatus(plain(err))
+			return
+		}
+		then()
+	}
+}
+
 // plain turns an error into words for the screen: no package prefixes,
 // and a hint for the common kinds.
 func plain(err error) string {
