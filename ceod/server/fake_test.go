@@ -194,6 +194,15 @@ func (c *client) recv() (wire.MsgType, []byte, error) {
 	return wire.ReadFrame(c.nc, wire.DefaultMaxFrame)
 }
 
+// opAs authenticates as user of the fake realm and sends op an empty
+// request, sealed the fake way ("W:").
+func opAs(user string, op wire.MsgType) func(*client) {
+	return func(c *client) {
+		c.auth(user + fakeRealm)
+		c.send(op, []byte("W:"))
+	}
+}
+
 // auth authenticates as principal and fails the test on error.
 func (c *client) auth(principal string) {
 	c.t.Helper()

@@ -176,22 +176,10 @@ func TestBadInput(t *testing.T) {
 			c.auth("u5" + fakeRealm)
 			c.send(opEcho, []byte("plain"))
 		}, want{"event": "op", "outcome": "invalid", "op": "echo", "principal": "u5" + fakeRealm}, "", "not sealed"},
-		{"op fails", func(c *client) {
-			c.auth("u6" + fakeRealm)
-			c.send(opFail, []byte("W:"))
-		}, want{"event": "op", "outcome": "error", "op": "fail"}, "", "exit status 3"},
-		{"op denies", func(c *client) {
-			c.auth("u7" + fakeRealm)
-			c.send(opDeny, []byte("W:"))
-		}, want{"event": "op", "outcome": "denied", "op": "deny"}, "", "permission denied"},
-		{"op panics", func(c *client) {
-			c.auth("u8" + fakeRealm)
-			c.send(opPanic, []byte("W:"))
-		}, want{"event": "op", "outcome": "error", "op": "panic"}, "", "op handler panicked: boom"},
-		{"reply too large", func(c *client) {
-			c.auth("u9" + fakeRealm)
-			c.send(opBig, []byte("W:"))
-		}, want{"event": "op", "outcome": "error", "op": "big"}, "", "reply too large"},
+		{"op fails", opAs("u6", opFail), want{"event": "op", "outcome": "error", "op": "fail"}, "", "exit status 3"},
+		{"op denies", opAs("u7", opDeny), want{"event": "op", "outcome": "denied", "op": "deny"}, "", "permission denied"},
+		{"op panics", opAs("u8", opPanic), want{"event": "op", "outcome": "error", "op": "panic"}, "", "op handler panicked: boom"},
+		{"reply too large", opAs("u9", opBig), want{"event": "op", "outcome": "error", "op": "big"}, "", "reply too large"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
