@@ -164,15 +164,7 @@ func (c *Client) AddPrincipal(ctx context.Context, name, password string) error 
 	if !component.MatchString(policy) {
 		return fmt.Errorf("kadmin: invalid policy name %q", policy)
 	}
-	full := c.full(name)
-	out, err := c.run(ctx, "addprinc", name, "addprinc -policy "+policy+" "+name, password, password)
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(out, `Principal "`+full+`" created.`) {
-		return &Error{Query: "addprinc", Name: full, Output: "no confirmation in kadmin's output"}
-	}
-	return nil
+	return c.runConfirmed(ctx, "addprinc", name, "addprinc -policy "+policy+" "+name, `Principal "%s" created.`, password, password)
 }
 
 // ChangePassword sets a new password on name@Realm.
@@ -180,27 +172,31 @@ func (c *Client) ChangePassword(ctx context.Context, name, password string) erro
 	if err := validPassword(password); err != nil {
 		return err
 	}
-	full := c.full(name)
-	out, err := c.run(ctx, "cpw", name, "cpw "+name, password, password)
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(out, `Password for "`+full+`" changed.`) {
-		return &Error{Query: "cpw", Name: full, Output: "no confirmation in kadmin's output"}
-	}
-	return nil
+	return c.runConfirmed(ctx, "cpw", name, "cpw "+name, `Password for "%s" changed.`, password, password)
 }
 
 // DeletePrincipal deletes name@Realm. It fails with ErrNotFound if there
 // is no such principal.
 func (c *Client) DeletePrincipal(ctx context.Context, name string) error {
+	return c.runConfirmed(ctx, "delprinc", name, "delprinc -force "+name, `Principal "%s" deleted.`)
+}
+
+// RequireChange makes name@Realm change its password at next login
+// (modprinc +needchange).
+func (c *Client) RequireChange(ctx context.Context, name string) error {
+	return c.runConfirmed(ctx, "modprinc", name, "modprinc +needchange "+name, `Principal "%s" modified.`)
+}
+
+// runConfirmed runs query q (see run) and checks that kadmin printed
+// confirm, a format with %s for name@Realm.
+func (c *Client) runConfirmed(ctx context.Context, query, name, q, confirm string, passwords ...string) error {
 	full := c.full(name)
-	out, err := c.run(ctx, "delprinc", name, "delprinc -force "+name)
+	out, err := c.run(ctx, query, name, q, passwords...)
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(out, `Principal "`+full+`" deleted.`) {
-		return &Error{Query: "delprinc", Name: full, Output: "no confirmation in kadmin's output"}
+	if !strings.Contains(out, fmt.Sprintf(confirm, full)) {
+		return &Error{Query: query, Name: full, Output: "no confirmation in kadmin's output"}
 	}
 	return nil
 }
