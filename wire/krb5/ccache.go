@@ -51,27 +51,22 @@ type Credential struct {
 // CredentialFromKDCRep takes the stored fields from a verified AS-REP or
 // TGS-REP (DecryptedEncPart filled in by gokrb5's exchange).
 func CredentialFromKDCRep(crealm string, cname types.PrincipalName, tkt messages.Ticket, ep messages.EncKDCRepPart) (Credential, error) {
+	return withTicket(Credential{Client: cname, ClientRealm: crealm, Key: ep.Key, Flags: ep.Flags.Bytes,
+		AuthTime: ep.AuthTime, StartTime: ep.StartTime, EndTime: ep.EndTime, RenewTill: ep.RenewTill}, tkt)
+}
+
+// withTicket completes c with the ticket tkt: its server and its DER; and
+// a start time, the auth time where the KDC gave none.
+func withTicket(c Credential, tkt messages.Ticket) (Credential, error) {
 	der, err := tkt.Marshal()
 	if err != nil {
 		return Credential{}, fmt.Errorf("krb5: encoding the ticket: %w", err)
 	}
-	start := ep.StartTime
-	if start.IsZero() {
-		start = ep.AuthTime
+	c.Server, c.ServerRealm, c.Ticket = tkt.SName, tkt.Realm, der
+	if c.StartTime.IsZero() {
+		c.StartTime = c.AuthTime
 	}
-	return Credential{
-		Client:      cname,
-		ClientRealm: crealm,
-		Server:      tkt.SName,
-		ServerRealm: tkt.Realm,
-		Key:         ep.Key,
-		AuthTime:    ep.AuthTime,
-		StartTime:   start,
-		EndTime:     ep.EndTime,
-		RenewTill:   ep.RenewTill,
-		Flags:       ep.Flags.Bytes,
-		Ticket:      der,
-	}, nil
+	return c, nil
 }
 
 type ccWriter struct{ bytes.Buffer }

@@ -107,12 +107,9 @@ func clientFromCCache(cfg *config.Config, ccname string) (*client.Client, string
 // the keys in the keytab file. It checks offline that the keytab holds a
 // key for the principal of an enctype in default_tkt_enctypes.
 func ClientFromKeytab(cfg *config.Config, principal, keytabPath string) (*client.Client, error) {
-	if cfg == nil {
-		return nil, errors.New("krb5: nil config")
-	}
-	name, realm, ok := principalFor(principal, cfg.LibDefaults.DefaultRealm)
-	if !ok {
-		return nil, fmt.Errorf("krb5: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
+	name, realm, err := clientPrincipal(cfg, principal)
+	if err != nil {
+		return nil, err
 	}
 	kt, err := keytab.Load(keytabPath)
 	if err != nil {
@@ -137,17 +134,27 @@ func hasUsableKey(kt *keytab.Keytab, name types.PrincipalName, realm string, ety
 // ClientFromKeytab) with password. The password is not checked until the
 // first login; call Login to check it now.
 func ClientFromPassword(cfg *config.Config, principal, password string) (*client.Client, error) {
-	if cfg == nil {
-		return nil, errors.New("krb5: nil config")
-	}
-	name, realm, ok := principalFor(principal, cfg.LibDefaults.DefaultRealm)
-	if !ok {
-		return nil, fmt.Errorf("krb5: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
+	name, realm, err := clientPrincipal(cfg, principal)
+	if err != nil {
+		return nil, err
 	}
 	if password == "" {
 		return nil, fmt.Errorf("krb5: empty password for %s@%s", name.PrincipalNameString(), realm)
 	}
 	return checked(client.NewWithPassword(name.PrincipalNameString(), realm, password, cfg))
+}
+
+// clientPrincipal is principal's name and realm for a client with
+// configuration cfg (whose default_realm it may take).
+func clientPrincipal(cfg *config.Config, principal string) (types.PrincipalName, string, error) {
+	if cfg == nil {
+		return types.PrincipalName{}, "", errors.New("krb5: nil config")
+	}
+	name, realm, ok := principalFor(principal, cfg.LibDefaults.DefaultRealm)
+	if !ok {
+		return types.PrincipalName{}, "", fmt.Errorf("krb5: bad principal %q (want name[/instance][@REALM], and a default_realm if the realm is omitted)", principal)
+	}
+	return name, realm, nil
 }
 
 // checked runs gokrb5's own configuration check and also requires a KDC

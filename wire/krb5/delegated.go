@@ -14,22 +14,8 @@ import (
 // CredentialFromKrbCred takes a ticket and its KrbCredInfo from a
 // decrypted KRB-CRED (a delegated credential).
 func CredentialFromKrbCred(tkt messages.Ticket, info messages.KrbCredInfo) (Credential, error) {
-	der, err := tkt.Marshal()
-	if err != nil {
-		return Credential{}, fmt.Errorf("krb5: encoding the ticket: %w", err)
-	}
-	start := info.StartTime
-	if start.IsZero() {
-		start = info.AuthTime
-	}
-	return Credential{
-		Client: info.PName, ClientRealm: info.PRealm,
-		Server: tkt.SName, ServerRealm: tkt.Realm,
-		Key:      info.Key,
-		AuthTime: info.AuthTime, StartTime: start, EndTime: info.EndTime, RenewTill: info.RenewTill,
-		Flags:  info.Flags.Bytes,
-		Ticket: der,
-	}, nil
+	return withTicket(Credential{Client: info.PName, ClientRealm: info.PRealm, Key: info.Key, Flags: info.Flags.Bytes,
+		AuthTime: info.AuthTime, StartTime: info.StartTime, EndTime: info.EndTime, RenewTill: info.RenewTill}, tkt)
 }
 
 // ClientFromCredential returns a client using the TGT c, built in memory:
