@@ -58,6 +58,17 @@ func (c *Context) nextSendSeq() (uint64, error) {
 	return s, nil
 }
 
+// nextSend returns the keys and reserves the sequence number of the next
+// outgoing token.
+func (c *Context) nextSend() (*usageKeys, uint64, error) {
+	keys, err := c.sendUsageKeys()
+	if err != nil {
+		return nil, 0, err
+	}
+	seq, err := c.nextSendSeq()
+	return keys, seq, err
+}
+
 // Wrap seals msg into an RFC 4121 wrap token with confidentiality, laid
 // out as MIT lays it out: EC = 0, RRC = 0, encrypted part = msg || header.
 // With aes-sha1 the token is 60 bytes longer than msg.
@@ -73,11 +84,7 @@ func (c *Context) WrapSize(n int) int {
 // WrapAppend is Wrap appending the token to dst; with WrapSize bytes
 // of spare capacity in dst it allocates nothing.
 func (c *Context) WrapAppend(dst, msg []byte) ([]byte, error) {
-	keys, err := c.sendUsageKeys()
-	if err != nil {
-		return nil, err
-	}
-	seq, err := c.nextSendSeq()
+	keys, seq, err := c.nextSend()
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +102,7 @@ func (c *Context) WrapAppend(dst, msg []byte) ([]byte, error) {
 // length, RRC = 0, msg in clear followed by the checksum. SASL GSSAPI
 // (RFC 4752) uses it for its security-layer negotiation.
 func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
-	keys, err := c.sendUsageKeys()
-	if err != nil {
-		return nil, err
-	}
-	seq, err := c.nextSendSeq()
+	keys, seq, err := c.nextSend()
 	if err != nil {
 		return nil, err
 	}
