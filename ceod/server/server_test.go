@@ -28,13 +28,7 @@ import (
 // the test ends, and Serve must then return ErrServerClosed.
 func startTCP(t *testing.T, s *Server) (string, *recorder) {
 	t.Helper()
-	rec := &recorder{}
-	s.acceptor = fakeAcceptor{}
-	s.Principal = cmp.Or(s.Principal, "ceod/test"+fakeRealm)
-	if s.Ops == nil {
-		s.Ops = testOps(nil)
-	}
-	s.Log = slog.New(rec)
+	rec := withFakes(s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -223,8 +217,9 @@ func TestPortProbeNotAudited(t *testing.T) {
 	assert.Empty(t, rec.find(map[string]string{"msg": "audit"}))
 }
 
-// syncServer runs s in a synctest bubble on a pipe listener.
-func syncServer(t *testing.T, s *Server) (*pipeListener, *recorder, func()) {
+// withFakes gives s the fake mechanism, the test ops unless it has ops,
+// and a recorder as its log, which it returns.
+func withFakes(s *Server) *recorder {
 	rec := &recorder{}
 	s.acceptor = fakeAcceptor{}
 	s.Principal = cmp.Or(s.Principal, "ceod/test"+fakeRealm)
@@ -232,6 +227,12 @@ func syncServer(t *testing.T, s *Server) (*pipeListener, *recorder, func()) {
 		s.Ops = testOps(nil)
 	}
 	s.Log = slog.New(rec)
+	return rec
+}
+
+// syncServer runs s in a synctest bubble on a pipe listener.
+func syncServer(t *testing.T, s *Server) (*pipeListener, *recorder, func()) {
+	rec := withFakes(s)
 	ln := newPipeListener()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
