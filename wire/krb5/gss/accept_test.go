@@ -132,12 +132,7 @@ func TestAcceptRejects(t *testing.T) {
 			if ctx != nil || out != nil {
 				t.Error("context or token returned with an error")
 			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("err = %v, want %v", err, tc.is)
-			}
-			if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want it to mention %q", err, tc.want)
-			}
+			wantErr(t, err, tc.is, tc.want)
 		})
 	}
 }

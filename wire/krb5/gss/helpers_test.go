@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +188,17 @@ func mustNotPanicErr(t testing.TB, err error) {
 	t.Helper()
 	if errors.Is(err, errRecovered) {
 		t.Fatalf("recovered panic: %v", err)
+	}
+}
+
+// wantErr checks that err is is (if not nil) and mentions want (if not
+// "").
+func wantErr(t *testing.T, err, is error, want string) {
+	t.Helper()
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("err = %v, want %v", err, is)
+	}
+	if want != "" && !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want it to mention %q", err, want)
 	}
 }

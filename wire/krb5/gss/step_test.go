@@ -82,12 +82,7 @@ func TestStepRejects(t *testing.T) {
 			if err == nil || ctx != nil {
 				t.Fatalf("Step succeeded")
 			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Errorf("err = %v, want %v", err, tc.is)
-			}
-			if tc.want != "" && !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want it to mention %q", err, tc.want)
-			}
+			wantErr(t, err, tc.is, tc.want)
 		})
 	}
 }
