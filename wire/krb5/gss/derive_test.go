@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/crypto/common"
+	"github.com/jcmturner/gokrb5/v8/crypto/etype"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // TestDerivedKeysMatchGokrb5 checks the cached-key encryption, decryption
@@ -16,14 +18,7 @@ import (
 // AES block size (CTS has special cases at and below one block).
 func TestDerivedKeysMatchGokrb5(t *testing.T) {
 	for _, id := range allEnctypes {
-		key, err := newKey(rand.Reader, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		et, err := checkKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key, et := randomKey(t, id)
 		// deriveKey (its own n-fold for the RFC 3962 enctypes) is
 		// gokrb5's DeriveKey, for the wrap usages and others.
 		for _, usage := range []uint32{22, 23, 24, 25, 11, 12, 2, 7, 14, 1000} {
@@ -84,11 +79,7 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 // the other direction's keys make decryptWith fail.
 func TestDecryptWithRejects(t *testing.T) {
 	for _, id := range allEnctypes {
-		key, err := newKey(rand.Reader, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		et, _ := checkKey(key)
+		key, et := randomKey(t, id)
 		keys, _ := deriveUsageKeys(et, key.KeyValue, sealUsage(true))
 		other, _ := deriveUsageKeys(et, key.KeyValue, sealUsage(false))
 		ct, err := encryptWith(et, &keys, []byte("the quick brown fox jumps"))
@@ -156,4 +147,18 @@ func TestLazyKeysOnce(t *testing.T) {
 	if k, _ := acc.sendUsageKeys(); bytes.Equal(k.ke, want.ke) || !bytes.Equal(k.ke, wantSend.ke) || !bytes.Equal(k.ki, wantSend.ki) || !bytes.Equal(k.kc, wantSend.kc) {
 		t.Fatal("acceptor send keys are not those of usage 22")
 	}
+}
+
+// randomKey is a fresh random key of enctype id and its etype.
+func randomKey(t *testing.T, id int32) (types.EncryptionKey, etype.EType) {
+	t.Helper()
+	key, err := newKey(rand.Reader, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et, err := checkKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, et
 }
