@@ -3,6 +3,7 @@ package kadmin_test
 import (
 	"testing"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -26,7 +27,7 @@ func BenchmarkQuery(b *testing.B) {
 		})
 		b.Run("addprinc/"+mode.name, func(b *testing.B) {
 			for b.Loop() {
-				if err := c.AddPrincipal(b.Context(), uniqueName("bq"), "bench-pw"); err != nil {
+				if err := c.AddPrincipal(b.Context(), opstest.UniqueName("bq"), "bench-pw"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,24 +8,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/kadmin"
 )
 
 func TestMain(m *testing.M) { os.Exit(realm.Main(m)) }
-
-var seq atomic.Int64
-
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s%d%d", prefix, time.Now().UnixNano()%1e6, seq.Add(1))
-}
 
 func client(r *realm.Realm) *kadmin.Client {
 	return &kadmin.Client{Principal: r.AdminPrincipal, Keytab: r.AdminKeytab, Realm: r.Name, KRB5Config: r.KRB5Config}
@@ -48,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 	r := realm.Get(t)
 	c := client(r)
 	ctx := t.Context()
-	name := uniqueName("kt")
+	name := opstest.UniqueName("kt")
 
 	_, err := c.GetPrincipal(ctx, name)
 	require.ErrorIs(t, err, kadmin.ErrNotFound)
@@ -80,7 +73,7 @@ func TestLifecycle(t *testing.T) {
 func TestPolicyTooShortPassword(t *testing.T) {
 	r := realm.Get(t)
 	// The realm's default policy wants 4 characters.
-	err := client(r).AddPrincipal(t.Context(), uniqueName("short"), "abc")
+	err := client(r).AddPrincipal(t.Context(), opstest.UniqueName("short"), "abc")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "while creating")
 	assert.NotContains(t, err.Error(), "abc\n")
@@ -95,7 +88,7 @@ func TestRefusesUnsafeInput(t *testing.T) {
 		assert.Error(t, c.DeletePrincipal(ctx, name), "name %q", name)
 	}
 	for _, pw := range []string{"", "two\nlines", "cr\rhere", "nul\x00", strings.Repeat("x", kadmin.MaxPasswordLen+1)} {
-		assert.Error(t, c.AddPrincipal(ctx, uniqueName("pw"), pw))
+		assert.Error(t, c.AddPrincipal(ctx, opstest.UniqueName("pw"), pw))
 	}
 }
 
@@ -104,7 +97,7 @@ func TestAdminServerUnreachable(t *testing.T) {
 	conf := brokenKRB5Conf(t, r)
 	c := client(r)
 	c.KRB5Config = conf
-	name := uniqueName("unreach")
+	name := opstest.UniqueName("unreach")
 	err := c.AddPrincipal(t.Context(), name, "some-password")
 	require.ErrorIs(t, err, kadmin.ErrUnavailable)
 	t.Log(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/csclub/ceo/internal/opstest"
 	"github.com/csclub/ceo/internal/realm"
 	"github.com/csclub/ceo/ops/kadmin"
 )
@@ -28,7 +29,7 @@ func TestSessionLifecycle(t *testing.T) {
 	r := realm.Get(t)
 	c := sessionClient(t, r)
 	ctx := t.Context()
-	name := uniqueName("ks")
+	name := opstest.UniqueName("ks")
 
 	_, err := c.GetPrincipal(ctx, name)
 	require.ErrorIs(t, err, kadmin.ErrNotFound)
@@ -83,7 +84,7 @@ func TestSessionRecovers(t *testing.T) {
 	pids := r.Kadmins()
 	require.Len(t, pids, 1)
 	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
-	name := uniqueName("kr")
+	name := opstest.UniqueName("kr")
 	require.NoError(t, c.AddPrincipal(ctx, name, "pw-after-kill"))
 	require.NoError(t, kinit(t, r, name, "pw-after-kill"))
 
@@ -104,7 +105,7 @@ func TestSessionRecovers(t *testing.T) {
 	// cut off, it may have been applied. The next query's new session
 	// cannot log in: cut off, it changed nothing. Either way the
 	// session is dropped, and once kadmind is back all works.
-	hung := uniqueName("kh")
+	hung := opstest.UniqueName("kh")
 	_, err = c.GetPrincipal(ctx, name) // a session in use: no probe before cpw
 	require.NoError(t, err)
 	require.NoError(t, r.Signal("kadmind", syscall.SIGSTOP))
@@ -131,7 +132,7 @@ func TestSessionLoginFails(t *testing.T) {
 	r := realm.Get(t)
 	c := sessionClient(t, r)
 	c.KRB5Config = brokenKRB5Conf(t, r)
-	err := c.AddPrincipal(t.Context(), uniqueName("ku"), "some-password")
+	err := c.AddPrincipal(t.Context(), opstest.UniqueName("ku"), "some-password")
 	require.ErrorIs(t, err, kadmin.ErrUnavailable)
 	assert.False(t, kadmin.Ambiguous(err))
 	assert.Empty(t, r.Kadmins())
