@@ -165,11 +165,9 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 	if c.flags != nil {
 		run = c.flags(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
-		return 0
+	operands, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 0 // the flag package has printed the error and the usage
 	}
 	e := &env{io: io, connect: connect, in: bufio.NewReader(io.In)}
 	defer func() {
@@ -177,11 +175,10 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 			e.app.Close()
 		}
 	}()
-	var err error
-	if c.want != "" && fs.NArg() != len(strings.Fields(c.want)) {
+	if c.want != "" && len(operands) != len(strings.Fields(c.want)) {
 		err = usagef("want %s", c.want)
 	} else {
-		err = run(ctx, e, fs.Args())
+		err = run(ctx, e, operands)
 	}
 	var failed *opFailed
 	switch {
@@ -197,6 +194,27 @@ func Run(ctx context.Context, name string, args []string, io IO, connect Connect
 	}
 	fmt.Fprintf(io.Err, "ceo %s: %v\n", name, err)
 	return 1
+}
+
+// parseInterspersed parses flags wherever they stand among the operands,
+// as GNU getopt does: "ceo passwd USER --random" works like "ceo passwd
+// --random USER". "--" ends the flags; what follows is operands.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(operands, rest...), nil
+		}
+		if len(rest) == 0 {
+			return operands, nil
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
 }
 
 // opFailed is an op's refusal reported the legacy way: text on stdout,

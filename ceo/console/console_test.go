@@ -107,13 +107,15 @@ func TestUsageErrors(t *testing.T) {
 		{"shell", "alice"},
 		{"passwd", "alice", "bob"},
 		{"deluser", "--remove-home"},
+		{"passwd", "alice", "--bogus"}, // a bad flag after the operand
+		{"shell", "alice", "--", "/bin/sh", "x"},
 	} {
 		var out, errOut bytes.Buffer
 		code := console.Run(t.Context(), args[0], args[1:], console.IO{In: strings.NewReader(""), Out: &out, Err: &errOut}, noLogin)
-		if code != 0 || !strings.Contains(out.String(), "usage: ceo "+args[0]+" ") || errOut.Len() != 0 {
+		if code != 0 || strings.Count(out.String(), "usage: ceo "+args[0]+" ") != 1 || errOut.Len() != 0 {
 			t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out.String(), errOut.String())
 		}
-		if want := map[string]string{"renew": "USER", "shell": "USER SHELL", "passwd": "USER", "deluser": "USER"}[args[0]]; want != "" &&
+		if want := map[string]string{"renew": "USER", "shell": "USER SHELL", "passwd": "USER", "deluser": "USER"}[args[0]]; want != "" && !slices.Contains(args, "--bogus") &&
 			!strings.HasPrefix(out.String(), "ceo "+args[0]+": want "+want+"\n") {
 			t.Errorf("%v: stdout %q, want it to start with the operands wanted (%s)", args, out.String(), want)
 		}
@@ -416,7 +418,7 @@ func TestMemberOpCommands(t *testing.T) {
 		return res
 	}
 
-	ok("office1", "", "renew", "--terms", "2", name)
+	ok("office1", "", "renew", name, "--terms", "2") // flags after the operand, as getopt allows
 	if got := ceotest.Attr(t, admin, dn, "term"); !slices.Equal(got, terms.Strings(terms.Interval(current(), 2))) {
 		t.Errorf("term = %v", got)
 	}
@@ -451,7 +453,7 @@ func TestMemberOpCommands(t *testing.T) {
 		t.Errorf("loginShell = %v", got)
 	}
 
-	res = ok("office1", "", "passwd", "--random", name)
+	res = ok("office1", "", "passwd", name, "--random")
 	newPW := strings.TrimSpace(res.out)
 	if newPW == "" || newPW == pw {
 		t.Fatalf("passwd --random printed %q", res.out)
@@ -467,7 +469,17 @@ func TestMemberOpCommands(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.errOut, "no rule of deluser") {
 		t.Errorf("deluser as office1: exit %d\n%s", res.code, res.errOut)
 	}
-	ok("syscom1", "", "deluser", "--remove-home", name)
+	home := ceotest.Attr(t, admin, dn, "homeDirectory")
+	if len(home) != 1 {
+		t.Fatalf("homeDirectory = %v", home)
+	}
+	if _, err := os.Stat(home[0]); err != nil {
+		t.Fatalf("home before deluser: %v", err)
+	}
+	ok("syscom1", "", "deluser", name, "--remove-home")
+	if _, err := os.Stat(home[0]); !os.IsNotExist(err) {
+		t.Errorf("deluser --remove-home left %s: %v", home[0], err)
+	}
 	if got := ceotest.Attr(t, admin, dn, "uid"); len(got) != 0 {
 		t.Errorf("entry left: uid = %v", got)
 	}
