@@ -167,10 +167,13 @@ func (r *rawReader) readFD(fd uintptr) bool {
 // during a GC, and not below a quarter in use). A panic in f becomes an
 // error wrapping errConnPanic: serve's recover cannot see another
 // goroutine's panics.
+//
+// While the server holds few connections their stacks cost little, and
+// f runs on the connection's own goroutine: handing it to a worker and
+// back costs two wake-ups, which on a quiet host (idle CPUs woken to
+// look for work) cost more than the op.
 func (c *conn) onOwnStack(what string, f func() error) (err error) {
-	done := make(chan struct{})
-	c.srv.work.run(func() {
-		defer close(done)
+	guarded := func() {
 		defer func() {
 			if r := recover(); r != nil {
 				c.log().Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
@@ -178,6 +181,15 @@ func (c *conn) onOwnStack(what string, f func() error) (err error) {
 			}
 		}()
 		err = f()
+	}
+	if c.srv.nconns.Load() < inlineBelowConns {
+		guarded()
+		return err
+	}
+	done := make(chan struct{})
+	c.srv.work.run(func() {
+		defer close(done)
+		guarded()
 	})
 	<-done
 	return err

@@ -113,6 +113,7 @@ type Server struct {
 	failures   *failureLog
 
 	inShutdown atomic.Bool
+	nconns     atomic.Int32 // len(conns), read without mu by onOwnStack
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
@@ -270,6 +271,7 @@ func (s *Server) admit(rw net.Conn) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	s.nconns.Store(int32(len(s.conns)))
 	s.connWG.Add(1)
 	s.mu.Unlock()
 	closeAll(victims)
@@ -283,6 +285,7 @@ func (s *Server) forget(c *conn) {
 	defer s.mu.Unlock()
 	s.pool.forget(c)
 	delete(s.conns, c)
+	s.nconns.Store(int32(len(s.conns)))
 }
 
 func isTemporary(err error) bool {

@@ -9,6 +9,12 @@ import "sync/atomic"
 // when needed.
 const maxIdleWorkers = 64
 
+// inlineBelowConns is the connection count below which handshakes and
+// ops run on the connection's own goroutine (see onOwnStack): 256
+// connections with grown stacks (a few KB each) cost about a MB, and the
+// runtime shrinks idle stacks at each GC once the count rises.
+const inlineBelowConns = 256
+
 // workers runs the handshakes and ops of all connections (see
 // onOwnStack) on goroutines that outlive them, so that their grown
 // stacks are reused: a fresh goroutine starts with the smallest stack
