@@ -147,7 +147,7 @@ func updatePrograms(ctx context.Context, e *env, url, base string, yes, dry bool
 				continue
 			}
 		}
-		if err := a.Dir.SetProgram(ctx, m.UID, prog); err != nil {
+		if _, err := a.Remote.SetProgram(ctx, m.UID, prog); err != nil {
 			return err
 		}
 		changed++

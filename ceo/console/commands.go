@@ -60,7 +60,7 @@ university's, by default uwldap_server_url and uwldap_base of accounts.cf) and,
 where its "ou" differs from the member's program, asks
   USER: 'OLD' => 'NEW'? (y/n)
 and changes the program on "y". The source is read anonymously; the
-change is made in our directory as you.`,
+change is made by ceod (op program; ceod.acl: syscom).`,
 		flags: func(fs *flag.FlagSet) runFunc {
 			src := fs.String("source", "", "source directory URL (default: uwldap_server_url of ceo.cf)")
 			base := fs.String("source-base", "", "search base in the source directory (default: uwldap_base of ceo.cf)")

@@ -226,6 +226,7 @@ func TestExpiredAccounts(t *testing.T) {
 // syscom member after a y/n question.
 func TestUpdatePrograms(t *testing.T) {
 	r := ceotest.Setup(t)
+	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "program")
 	admin := ceotest.Admin(t, r)
 	base := "ou=UW," + r.LDAPBase
 	add := func(dn string, attrs map[string][]string) {
@@ -277,9 +278,9 @@ func TestUpdatePrograms(t *testing.T) {
 	if got := ceotest.Attr(t, admin, r.UserDN("syscom1"), "program"); !slices.Equal(got, []string{"Testing"}) {
 		t.Errorf("syscom1 program = %v", got)
 	}
-	// A member may not change others' programs: the directory says no.
+	// A member may not change programs: ceod.acl says no.
 	res = run(t, r, "regular1", "y\n", src...)
-	if res.code != 1 || !strings.Contains(res.errOut, "permission denied") {
+	if res.code != 1 || !strings.Contains(res.errOut, "no rule of program in ceod.acl allows it") {
 		t.Errorf("as regular1: exit %d\n%s", res.code, res.errOut)
 	}
 	// An unreachable source is a plain error.

@@ -5,28 +5,12 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/csclub/ceo/ops/member"
 )
 
 // Shells reads the shells a member may choose from shells_file (see
 // ops/member.Shells, which ceod's shell op checks against).
 func Shells(path string) ([]string, error) { return member.Shells(path) }
-
-// SetProgram replaces uid's program; "" removes it.
-func (d *Directory) SetProgram(ctx context.Context, uid, program string) error {
-	req := ldap.NewModifyRequest(d.UserDN(uid), nil)
-	if program == "" {
-		req.Delete("program", nil)
-	} else {
-		req.Replace("program", []string{program})
-	}
-	if err := d.dir.Modify(ctx, req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-		return fmt.Errorf("changing the program of %s: %w", uid, plain(err))
-	}
-	return nil
-}
 
 // Positions are the club's positions, in display order (ceod's
 // positions op accepts these).

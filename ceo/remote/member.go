@@ -49,6 +49,12 @@ func (c *Client) SetShell(ctx context.Context, user, shell string) ([]Status, er
 	return st, err
 }
 
+// SetProgram sets user's program of study (op program); "" removes it.
+func (c *Client) SetProgram(ctx context.Context, user, program string) ([]Status, error) {
+	_, st, err := c.member(ctx, "program", &ceopb.SetProgram{Username: proto.String(user), Program: proto.String(program)})
+	return st, err
+}
+
 // ResetPassword sets user's password (op passwd), to password or, if it
 // is "", to a random one that it returns.
 func (c *Client) ResetPassword(ctx context.Context, user, password string, needChange bool) (string, []Status, error) {

@@ -40,6 +40,7 @@ var makers = map[string]func(b *builder, acc *config.Accounts, dir *directory.Cl
 	"shell":      memberOp("shell"),
 	"passwd":     memberOp("passwd"),
 	"deluser":    memberOp("deluser"),
+	"program":    memberOp("program"),
 }
 
 // Has reports whether op has a built-in handler.

@@ -125,8 +125,8 @@ func ensureGroups(t *testing.T, r *realm.Realm, names ...string) {
 	}
 }
 
-// TestMemberOpsThroughDaemon: renew, group, positions, shell, passwd and
-// deluser through ceoc and the real ceod on the realm, authorized by the
+// TestMemberOpsThroughDaemon: renew, group, positions, shell, program,
+// passwd and deluser through ceoc and the real ceod on the realm, authorized by the
 // shipped ceod.acl: the real outcome of each, each refusal EPERM naming
 // the rule with nothing changed, each bad input refused with nothing
 // changed.
@@ -219,6 +219,23 @@ func TestMemberOpsThroughDaemon(t *testing.T) {
 		assert.Equal(t, []string{"/bin/sh"}, e.attr(t, dn, "loginShell"))
 		wantOK(t, e.call(t, syscom, "shell", &ceopb.ChangeShell{Username: proto.String(name), Shell: proto.String("/bin/bash")}))
 		assert.Equal(t, []string{"/bin/bash"}, e.attr(t, dn, "loginShell"))
+	})
+
+	t.Run("program", func(t *testing.T) {
+		set := func(c *ceoc.Client, p string) *ceopb.MemberResponse {
+			return e.call(t, c, "program", &ceopb.SetProgram{Username: proto.String(name), Program: proto.String(p)})
+		}
+		wantOK(t, set(syscom, "Pure Mathematics"))
+		assert.Equal(t, []string{"Pure Mathematics"}, e.attr(t, dn, "program"))
+		wantRefused(t, set(office, "Arts"), syscall.EPERM, "no rule of program in ceod.acl allows it")
+		self := e.as(t, name, pw)
+		wantRefused(t, set(self, "Arts"), syscall.EPERM, "no rule of program")
+		wantRefused(t, set(syscom, "Arts\nterm: f2099"), syscall.EINVAL, "printable text")
+		wantRefused(t, set(syscom, strings.Repeat("x", 257)), syscall.EINVAL, "at most 256 bytes")
+		assert.Equal(t, []string{"Pure Mathematics"}, e.attr(t, dn, "program"), "a refusal changed the program")
+		wantOK(t, set(syscom, ""))
+		assert.Empty(t, e.attr(t, dn, "program"))
+		wantOK(t, set(syscom, "")) // removing an absent program is no error
 	})
 
 	t.Run("passwd", func(t *testing.T) {

@@ -27,6 +27,7 @@ var shippedOps = []struct {
 	{"shell", "root", 0x09},
 	{"passwd", "root", 0x0a},
 	{"deluser", "root", 0x0b},
+	{"program", "root", 0x0c},
 	{"ping", "root", 0x10},
 }
 

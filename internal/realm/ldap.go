@@ -118,18 +118,13 @@ access to *
 
 // strictACL is the slapd ACL of strict mode (Options.StrictLDAP): ceod's
 // member ops write member, group and position data as ceod's service
-// identity (AdminPrincipal), and nobody else writes them. The one
-// exception is program, which syscom's `ceo updateprograms` still writes
-// with its own ticket (no ceod op sets it).
+// identity (AdminPrincipal), and nobody else writes them (program too:
+// ceo updateprograms goes through ceod's op program).
 const strictACL = `# Strict: only ceod's service identity writes; office and syscom read.
 access to attrs=userPassword
 	by dn.exact="%[1]s" write
 	by anonymous auth
 	by * none
-access to attrs=program
-	by dn.exact="%[1]s" write
-	by %[2]s write
-	by * read
 access to *
 	by dn.exact="%[1]s" write
 	by * read`
@@ -137,7 +132,7 @@ access to *
 // acl is the first tree's access control: legacy's or strict mode's.
 func (r *Realm) acl(admin, syscom, office string) string {
 	if r.StrictLDAP {
-		return fmt.Sprintf(strictACL, admin, syscom)
+		return fmt.Sprintf(strictACL, admin)
 	}
 	return fmt.Sprintf(legacyACL, admin, syscom, office)
 }

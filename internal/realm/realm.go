@@ -106,8 +106,8 @@ type Options struct {
 	// StrictLDAP gives slapd the ACLs of a club whose front end writes
 	// nothing: only ceod's service identity (AdminPrincipal, which ceod
 	// writes as with ldap_writes = service) writes member, group and
-	// position data; office and syscom read like everyone else (the one
-	// exception: syscom writes program, for ceo updateprograms). Without
+	// position data (and program); office and syscom read like everyone
+	// else. Without
 	// it slapd has the legacy ACLs (office registers terms, syscom
 	// writes everything), which ldap_writes = delegated needs.
 	StrictLDAP bool

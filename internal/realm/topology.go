@@ -54,7 +54,7 @@ var topologyHosts = []struct {
 }{
 	// The member ops need kadmin (passwd, deluser) and write LDAP as
 	// ceod/admin: the admin host, which holds that key.
-	{"admin", "127.0.0.2", []string{"adduser", "mail", "renew", "group", "positions", "shell", "passwd", "deluser", "ping"}},
+	{"admin", "127.0.0.2", []string{"adduser", "mail", "renew", "group", "positions", "shell", "passwd", "deluser", "program", "ping"}},
 	{"db", "127.0.0.3", []string{"mysql", "postgresql"}},
 	{"mail", "127.0.0.4", []string{"mailman"}},
 }

@@ -1,6 +1,6 @@
 // Package member implements ceod's member ops: renew (0x06), group
-// (0x07), positions (0x08), shell (0x09), passwd (0x0a) and deluser
-// (0x0b). Each request is authorized by the ACL file (ops/acl) against
+// (0x07), positions (0x08), shell (0x09), passwd (0x0a), deluser
+// (0x0b) and program (0x0c). Each request is authorized by the ACL file (ops/acl) against
 // its target, validated, then applied all-or-nothing with ceod's own
 // credentials, and audited with one log record.
 package member
@@ -108,6 +108,7 @@ func New(d Deps) (map[string]ops.Handler, error) {
 		"group":     handler(s, "group", "change group members", (*server).group),
 		"positions": handler(s, "positions", "set position holders", (*server).positions),
 		"shell":     handler(s, "shell", "change login shell", (*server).shell),
+		"program":   handler(s, "program", "set program of study", (*server).program),
 	}
 	if d.Kadmin != nil {
 		h["passwd"] = handler(s, "passwd", "reset password", (*server).passwd)
@@ -118,7 +119,7 @@ func New(d Deps) (map[string]ops.Handler, error) {
 }
 
 // Ops are the names of the member ops.
-var Ops = []string{"renew", "group", "positions", "shell", "passwd", "deluser"}
+var Ops = []string{"renew", "group", "positions", "shell", "passwd", "deluser", "program"}
 
 // req is one request being served.
 type req struct {

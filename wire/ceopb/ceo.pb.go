@@ -1014,6 +1014,60 @@ func (x *DeleteUser) GetRemoveHome() bool {
 	return false
 }
 
+// SetProgram is the request of op program (0x0c): the member's program
+// of study (the program attribute); absent or empty removes it.
+type SetProgram struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      *string                `protobuf:"bytes,1,req,name=username" json:"username,omitempty"`
+	Program       *string                `protobuf:"bytes,2,opt,name=program" json:"program,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetProgram) Reset() {
+	*x = SetProgram{}
+	mi := &file_ceo_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetProgram) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetProgram) ProtoMessage() {}
+
+func (x *SetProgram) ProtoReflect() protoreflect.Message {
+	mi := &file_ceo_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetProgram.ProtoReflect.Descriptor instead.
+func (*SetProgram) Descriptor() ([]byte, []int) {
+	return file_ceo_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetProgram) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *SetProgram) GetProgram() string {
+	if x != nil && x.Program != nil {
+		return *x.Program
+	}
+	return ""
+}
+
 // MemberResponse is the reply of every member op; password is set only
 // by passwd when it chose a random one.
 type MemberResponse struct {
@@ -1026,7 +1080,7 @@ type MemberResponse struct {
 
 func (x *MemberResponse) Reset() {
 	*x = MemberResponse{}
-	mi := &file_ceo_proto_msgTypes[16]
+	mi := &file_ceo_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1092,7 @@ func (x *MemberResponse) String() string {
 func (*MemberResponse) ProtoMessage() {}
 
 func (x *MemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ceo_proto_msgTypes[16]
+	mi := &file_ceo_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1105,7 @@ func (x *MemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberResponse.ProtoReflect.Descriptor instead.
 func (*MemberResponse) Descriptor() ([]byte, []int) {
-	return file_ceo_proto_rawDescGZIP(), []int{16}
+	return file_ceo_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MemberResponse) GetMessages() []*StatusMessage {
@@ -1135,7 +1189,11 @@ const file_ceo_proto_rawDesc = "" +
 	"DeleteUser\x12\x1a\n" +
 	"\busername\x18\x01 \x02(\tR\busername\x12\x1f\n" +
 	"\vremove_home\x18\x02 \x01(\bR\n" +
-	"removeHome\"\\\n" +
+	"removeHome\"B\n" +
+	"\n" +
+	"SetProgram\x12\x1a\n" +
+	"\busername\x18\x01 \x02(\tR\busername\x12\x18\n" +
+	"\aprogram\x18\x02 \x01(\tR\aprogram\"\\\n" +
 	"\x0eMemberResponse\x12.\n" +
 	"\bmessages\x18\x01 \x03(\v2\x12.ceo.StatusMessageR\bmessages\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpasswordB\"Z github.com/csclub/ceo/wire/ceopb"
@@ -1153,7 +1211,7 @@ func file_ceo_proto_rawDescGZIP() []byte {
 }
 
 var file_ceo_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ceo_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ceo_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_ceo_proto_goTypes = []any{
 	(AddUser_Type)(0),                 // 0: ceo.AddUser.Type
 	(GroupChange_Action)(0),           // 1: ceo.GroupChange.Action
@@ -1173,7 +1231,8 @@ var file_ceo_proto_goTypes = []any{
 	(*ChangeShell)(nil),               // 15: ceo.ChangeShell
 	(*ResetPassword)(nil),             // 16: ceo.ResetPassword
 	(*DeleteUser)(nil),                // 17: ceo.DeleteUser
-	(*MemberResponse)(nil),            // 18: ceo.MemberResponse
+	(*SetProgram)(nil),                // 18: ceo.SetProgram
+	(*MemberResponse)(nil),            // 19: ceo.MemberResponse
 }
 var file_ceo_proto_depIdxs = []int32{
 	0, // 0: ceo.AddUser.type:type_name -> ceo.AddUser.Type
@@ -1201,7 +1260,7 @@ func file_ceo_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ceo_proto_rawDesc), len(file_ceo_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
