@@ -36,7 +36,7 @@ func TestAccountOpsThroughDaemon(t *testing.T) {
 	d := realmDaemon(t, r)
 
 	started := d.log.WaitFor(t, map[string]string{"msg": "ceod listening"})
-	assert.Equal(t, "adduser=0x1(builtin) mail=0x2(builtin) mysql=0x3(builtin) mailman=0x4(builtin) postgresql=0x5(builtin) renew=0x6(builtin) group=0x7(builtin) positions=0x8(builtin) shell=0x9(builtin) passwd=0xa(builtin) deluser=0xb(builtin) ping=0x10(builtin)",
+	assert.Equal(t, "adduser=0x1(builtin) mail=0x2(builtin) mysql=0x3(builtin) mailman=0x4(builtin) postgresql=0x5(builtin) renew=0x6(builtin) group=0x7(builtin) positions=0x8(builtin) shell=0x9(builtin) passwd=0xa(builtin) deluser=0xb(builtin) program=0xc(builtin) ping=0x10(builtin)",
 		started["ops"])
 
 	name := "new" + randomDigits(t, 6)

@@ -162,7 +162,7 @@ func TestShippedConfig(t *testing.T) {
 	}
 	wantOps := []string{"adduser root 0x1", "mail root 0x2", "mysql mysql 0x3",
 		"mailman list 0x4", "postgresql root 0x5",
-		"renew root 0x6", "group root 0x7", "positions root 0x8", "shell root 0x9", "passwd root 0xa", "deluser root 0xb", "ping root 0x10"}
+		"renew root 0x6", "group root 0x7", "positions root 0x8", "shell root 0x9", "passwd root 0xa", "deluser root 0xb", "program root 0xc", "ping root 0x10"}
 	if !slices.Equal(got, wantOps) {
 		t.Errorf("ops/ceo:\n got %q\nwant %q", got, wantOps)
 	}
