@@ -80,12 +80,20 @@ func (tm *terminal) resize(cols, rows int, texts ...string) string {
 	tm.t.Helper()
 	tm.tmux("resize-window", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows))
 	deadline := time.Now().Add(screenTimeout)
+	fits := func(s, border, end string) bool {
+		b := line(s, border)
+		return strings.HasSuffix(b, end) && len([]rune(b)) == min(cols, 78)
+	}
 	for {
-		// Redrawn once the window's top border is as wide as a window
-		// gets in cols.
+		// Redrawn once the window's top and bottom borders are as wide
+		// as a window gets in cols, and two captures agree (a capture
+		// may land in the middle of a redraw).
 		s := tm.screen()
-		if top := line(s, "╔"); strings.HasSuffix(top, "╗") && len([]rune(top)) == min(cols, 78) {
-			return tm.waitFor(texts...)
+		if fits(s, "╔", "╗") && fits(s, "╚", "╝") {
+			time.Sleep(50 * time.Millisecond)
+			if again := tm.screen(); again == s {
+				return tm.waitFor(texts...)
+			}
 		}
 		if time.Now().After(deadline) {
 			tm.t.Fatalf("the screen is not %dx%d with %q:\n%s", cols, rows, texts, s)
