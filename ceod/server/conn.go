@@ -143,9 +143,9 @@ func (c *conn) serve() {
 }
 
 // handshakeOwnStack runs handshake, and the audit record of its
-// success, on a goroutine of its own (see onOwnStack): decoding and
-// checking the AP-REQ (reflection-driven ASN.1) grows a stack to tens
-// of KB.
+// success, through onOwnStack: on a busy server, on a worker, so that
+// the stack that decoding and checking the AP-REQ grows is not kept by
+// the connection.
 func (c *conn) handshakeOwnStack() (sess *session.Session, err error) {
 	err = c.onOwnStack("handshake", func() error {
 		start := time.Now()
@@ -302,8 +302,8 @@ func (s *Server) release(c *conn) {
 // serveOps serves op frames until the peer closes the connection, an op
 // fails, a limit is hit or the server shuts down. The connection's
 // goroutine only waits for the next frame (firstRead); everything else
-// runs on a goroutine of its own (see onOwnStack), so that an idle
-// connection's stack stays at its starting size.
+// runs through onOwnStack (on a busy server, on a worker), so that an
+// idle connection's stack stays at its starting size.
 func (c *conn) serveOps(sess *session.Session) error {
 	defer wipeDelegation(sess)
 	err := c.onOwnStack("op loop", func() error {

@@ -161,12 +161,12 @@ func (r *rawReader) readFD(fd uintptr) bool {
 
 // onOwnStack runs f on another goroutine, one of the server's workers,
 // and waits for it. Serving an op (slog, protobuf, the handler) or a
-// handshake (reflection-driven ASN.1) grows a goroutine's stack to
-// several KB; on the connection's goroutine, which then waits idle for
-// minutes, that stack would stay (the runtime shrinks stacks only
+// handshake (the AP-REQ's decoding and checks) grows a goroutine's stack
+// to several KB; on the connection's goroutine, which then waits idle
+// for minutes, that stack would stay (the runtime shrinks stacks only
 // during a GC, and not below a quarter in use). A panic in f becomes an
-// error wrapping errConnPanic: serve's recover cannot see another
-// goroutine's panics.
+// error wrapping errConnPanic, as it would on a worker, whose panics
+// serve's recover cannot see.
 //
 // While the server holds few connections their stacks cost little, and
 // f runs on the connection's own goroutine: handing it to a worker and

@@ -70,9 +70,9 @@ func repoRoot(t *testing.T) string {
 func TestShippedConfig(t *testing.T) {
 	conf := filepath.Join(repoRoot(t), "debian", "conf")
 
-	// The keys each file sets: the legacy ones
-	// (shared/docs/legacy-system.md, Configuration) and those of the
-	// built-in ops (postgresql.cf, the Mailman 3 REST API).
+	// The keys each file sets: the legacy ones (the legacy system's
+	// configuration files) and those of the built-in ops
+	// (postgresql.cf, the Mailman 3 REST API).
 	want := map[string][]string{
 		"accounts.cf": {"member_min_id", "member_max_id", "member_shell",
 			"member_home", "member_home_skel", "club_min_id", "club_max_id",
