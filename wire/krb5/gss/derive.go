@@ -22,9 +22,10 @@ import (
 // protecting a kilobyte; a Context derives them once per direction.
 type usageKeys struct {
 	ke, ki, kc []byte
-	// block, if not nil, is the AES cipher of ke, made once for keys
-	// used many times (a service key's); contexts leave it nil, since
-	// it would cost every idle connection its key schedule.
+	// block, if not nil, is the AES cipher of ke, made once: a
+	// context makes it on first use (half a kilobyte per direction of a
+	// connection that has carried an op; making it per message was half
+	// of ceod's garbage), as do keys used many times (a service key's).
 	block cipher.Block
 }
 
@@ -50,6 +51,9 @@ type lazyKeys struct {
 func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, error) {
 	l.once.Do(func() {
 		l.keys, l.err = deriveUsageKeys(et, key, usage)
+		if l.err == nil {
+			l.keys.block, l.err = aes.NewCipher(l.keys.ke)
+		}
 	})
 	if l.err != nil {
 		return nil, l.err
