@@ -64,6 +64,8 @@ type conn struct {
 
 	rd      rawReader // waitRead's
 	pending []byte    // bytes of the next frame read with the last one
+	next    nextFrame // firstRead's result, handed to serveFrame
+	dl      deadlines // the deadlines set on rwc during ops
 }
 
 func (s *Server) newConn(rw net.Conn, ipKey string) *conn {
@@ -310,15 +312,29 @@ func (c *conn) serveOps(sess *session.Session) error {
 		if !c.transition(StateHandshake, StateIdle) {
 			return errShutdown
 		}
-		c.rwc.SetWriteDeadline(time.Time{})
+		c.rwc.SetWriteDeadline(time.Time{}) // the handshake's
 		c.rd.init(c.rwc, &c.srv.bufs)
 		return c.awaitNext()
 	})
+	// One closure for the connection's life, not one per op: the frame
+	// it serves is handed over in c.next.
+	serveNext := func() error {
+		next := c.next
+		c.next = nextFrame{}
+		return c.serveFrame(sess, next.buf, next.n, next.err)
+	}
 	for err == nil {
-		buf, n, rerr := c.firstRead()
-		err = c.onOwnStack("op handler", func() error { return c.serveFrame(sess, buf, n, rerr) })
+		c.next.buf, c.next.n, c.next.err = c.firstRead()
+		err = c.onOwnStack("op handler", serveNext)
 	}
 	return err
+}
+
+// nextFrame is what firstRead got of the next op frame, for serveFrame.
+type nextFrame struct {
+	buf *opBuf
+	n   int
+	err error
 }
 
 // awaitNext sets the connection up to wait for its next op.
@@ -326,7 +342,7 @@ func (c *conn) awaitNext() error {
 	if c.srv.shuttingDown() {
 		return errShutdown
 	}
-	c.rwc.SetReadDeadline(deadline(c.srv.settings().lim.IdleTimeout))
+	c.dl.setRead(c.rwc, c.srv.settings().lim.IdleTimeout)
 	return nil
 }
 
@@ -408,7 +424,7 @@ func (c *conn) serveOp(sess *session.Session, lim Limits, t wire.MsgType, body [
 		return fmt.Errorf("op %s: %w", name, err)
 	}
 	reported = rep.Outcome
-	c.rwc.SetWriteDeadline(deadline(lim.WriteTimeout))
+	c.dl.setWrite(c.rwc, lim.WriteTimeout)
 	if err := sess.Send(t, rep.Body); err != nil {
 		if errors.Is(err, wire.ErrFrameTooLarge) {
 			return fmt.Errorf("%w: %s: %w", errReplyTooLarge, name, err)

@@ -172,25 +172,29 @@ func (r *rawReader) readFD(fd uintptr) bool {
 // f runs on the connection's own goroutine: handing it to a worker and
 // back costs two wake-ups, which on a quiet host (idle CPUs woken to
 // look for work) cost more than the op.
-func (c *conn) onOwnStack(what string, f func() error) (err error) {
-	guarded := func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log().Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
-				err = fmt.Errorf("%w: %v", errConnPanic, r)
-			}
-		}()
-		err = f()
-	}
+func (c *conn) onOwnStack(what string, f func() error) error {
 	if c.srv.nconns.Load() < inlineBelowConns {
-		guarded()
-		return err
+		return c.guard(what, f)
 	}
+	var err error
 	done := make(chan struct{})
 	c.srv.work.run(func() {
 		defer close(done)
-		guarded()
+		err = c.guard(what, f)
 	})
 	<-done
 	return err
+}
+
+// guard calls f, turning a panic into an error wrapping errConnPanic.
+// It is a method, not a closure, so that the inline path allocates
+// nothing per op.
+func (c *conn) guard(what string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log().Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errConnPanic, r)
+		}
+	}()
+	return f()
 }

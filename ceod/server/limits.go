@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"time"
 
 	"github.com/csclub/ceo/wire"
@@ -169,4 +170,50 @@ func deadline(d time.Duration) time.Time {
 		return time.Time{}
 	}
 	return time.Now().Add(d)
+}
+
+// deadlines are the read and write deadlines an op connection has set,
+// so that ops refresh them only when they have moved by more than
+// deadlineSlack: setting a deadline modifies a runtime timer, two per op
+// otherwise, and a timeout of seconds or minutes does not need
+// microseconds. A timeout T is thus enforced after at least T less its
+// slack (at most a sixteenth of T, and a second).
+type deadlines struct {
+	read, write time.Time
+}
+
+// maxDeadlineSlack caps how early a refreshed deadline may fall: a
+// second is nothing to an idle timeout of minutes or a write timeout of
+// 30 s.
+const maxDeadlineSlack = time.Second
+
+// deadlineSlack is how far a deadline for timeout d may lag behind.
+func deadlineSlack(d time.Duration) time.Duration {
+	return min(d/16, maxDeadlineSlack)
+}
+
+func (dl *deadlines) setRead(c net.Conn, d time.Duration) {
+	if t, ok := dl.refresh(dl.read, d); ok {
+		dl.read = t
+		c.SetReadDeadline(t)
+	}
+}
+
+func (dl *deadlines) setWrite(c net.Conn, d time.Duration) {
+	if t, ok := dl.refresh(dl.write, d); ok {
+		dl.write = t
+		c.SetWriteDeadline(t)
+	}
+}
+
+// refresh returns the deadline to set for timeout d, and false if cur,
+// the one set, is no later than it and within d's slack of it (a
+// shortened timeout, reloaded, takes effect at once).
+func (dl *deadlines) refresh(cur time.Time, d time.Duration) (time.Time, bool) {
+	want := deadline(d)
+	if want.IsZero() || cur.IsZero() {
+		return want, !want.Equal(cur)
+	}
+	lag := want.Sub(cur)
+	return want, lag < 0 || lag > deadlineSlack(d)
 }

@@ -50,9 +50,9 @@ type lazyKeys struct {
 // et and usage.
 func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, error) {
 	l.once.Do(func() {
-		l.keys, l.err = deriveUsageKeys(et, key, usage)
-		if l.err == nil {
-			l.keys.block, l.err = aes.NewCipher(l.keys.ke)
+		var k usageKeys
+		if k, l.err = deriveUsageKeys(et, key, usage); l.err == nil {
+			l.keep(k)
 		}
 	})
 	if l.err != nil {
@@ -64,7 +64,15 @@ func (l *lazyKeys) get(et etype.EType, key []byte, usage uint32) (*usageKeys, er
 // set gives l its keys, if it has none yet: for keys derived together
 // with others from one deriver.
 func (l *lazyKeys) set(k usageKeys) {
-	l.once.Do(func() { l.keys = k })
+	l.once.Do(func() { l.keep(k) })
+}
+
+// keep stores k with its AES cipher made.
+func (l *lazyKeys) keep(k usageKeys) {
+	if k.block == nil {
+		k.block, l.err = aes.NewCipher(k.ke)
+	}
+	l.keys = k
 }
 
 // deriveUsageKeys derives Ke, Ki and Kc (RFC 3961 section 5.3, RFC 8009
