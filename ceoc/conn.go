@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,7 +33,21 @@ type Conn struct {
 	nc       net.Conn
 	sess     *session.Session
 	broken   error
-	deadline time.Time // the one set on nc
+	deadline time.Time       // the one set on nc
+	last     opsfile.Op      // the op of the last call: a client sends one op many times
+	watched  <-chan struct{} // Done of the contexts the watch serves
+	watch    watch           // under wmu, written with mu held too
+	wmu      sync.Mutex      // watch, apart from mu: Close must not wait for a call
+}
+
+// A watch interrupts the connection's I/O when a context ends. It stays
+// registered from call to call while the callers' contexts share one
+// Done channel (a client's loop under one context): registering and
+// unregistering per call was several allocations and a lock of the
+// context per op.
+type watch struct {
+	stop  func() bool   // context.AfterFunc's; nil if nothing is watched
+	fired chan struct{} // closed once the deadline has been moved to the past
 }
 
 // Dial connects to the ceod owning op and authenticates. The returned
@@ -147,65 +162,118 @@ func closedBeforeAuthHint(spn string) string {
 // The op must be owned by the host this Conn is connected to. The
 // context bounds the whole exchange.
 func (cn *Conn) Call(ctx context.Context, op string, request []byte) ([]byte, error) {
-	o, err := cn.c.lookup(op)
-	if err != nil {
-		return nil, err
-	}
-	if o.Host != cn.host {
-		return nil, &Error{Kind: ErrUnknownOp, Op: op, Addr: cn.addr, Err: fmt.Errorf("owned by %s, not %s", o.Host, cn.host)}
-	}
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
+	o := cn.last
+	if o.Name != op || op == "" {
+		var err error
+		if o, err = cn.c.lookup(op); err != nil {
+			return nil, err
+		}
+		if o.Host != cn.host {
+			return nil, &Error{Kind: ErrUnknownOp, Op: op, Addr: cn.addr, Err: fmt.Errorf("owned by %s, not %s", o.Host, cn.host)}
+		}
+		cn.last = o
+	}
 	if cn.broken != nil {
 		return nil, cn.broken
 	}
 	reply, err := cn.call(ctx, op, wire.MsgType(o.ID), request)
 	if err != nil {
 		cn.broken = err
+		cn.unwatch()
 		cn.nc.Close()
 	}
 	return reply, err
 }
 
 func (cn *Conn) call(ctx context.Context, op string, t wire.MsgType, request []byte) ([]byte, error) {
-	// Each change of a socket's deadline resets a runtime timer: a
-	// client sending many ops under one context sets it once.
-	if deadline, _ := ctx.Deadline(); !deadline.Equal(cn.deadline) {
+	// Each change of a socket's deadline resets a runtime timer, and each
+	// watch costs allocations: a client sending many ops under one
+	// context sets both once.
+	done := ctx.Done()
+	if deadline, _ := ctx.Deadline(); done != cn.watched || !deadline.Equal(cn.deadline) {
+		cn.rewatch(ctx, done, deadline)
+	}
+	// A call under an ended context sends nothing (its watch may not
+	// have run yet).
+	if err := ctx.Err(); err != nil {
+		return nil, cn.callError(ctx, op, t, len(request), err)
+	}
+	reply, err := cn.sess.Call(t, request)
+	if err != nil {
+		return nil, cn.callError(ctx, op, t, len(request), err)
+	}
+	return reply, nil
+}
+
+// rewatch unregisters the watch of the previous contexts, sets the
+// deadline of ctx (whose Done channel is done) on the connection, and
+// then watches ctx.
+func (cn *Conn) rewatch(ctx context.Context, done <-chan struct{}, deadline time.Time) {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	if w := cn.watch; w.stop != nil && !w.stop() {
+		// The old context ended: wait until its deadline in the past is
+		// set, so that it cannot land on this call, then replace it.
+		<-w.fired
+		cn.deadline = aLongTimeAgo
+	}
+	cn.watch, cn.watched = watch{}, nil
+	// The deadline is set before the watch: the watch of an ended
+	// context moves it to the past at once.
+	if !deadline.Equal(cn.deadline) {
 		cn.nc.SetDeadline(deadline)
 		cn.deadline = deadline
 	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(aLongTimeAgo) })
-		defer func() {
-			if !stop() {
-				cn.deadline = aLongTimeAgo // the next call sets its own
-			}
-		}()
+	if done == nil {
+		return // the context never ends: nothing to watch
 	}
+	fired, nc := make(chan struct{}), cn.nc
+	stop := context.AfterFunc(ctx, func() {
+		nc.SetDeadline(aLongTimeAgo)
+		close(fired)
+	})
+	cn.watch, cn.watched = watch{stop: stop, fired: fired}, done
+}
 
-	reply, err := cn.sess.Call(t, request)
+// unwatch unregisters the watch, so that a closed Conn is not kept
+// reachable by a long-lived context.
+func (cn *Conn) unwatch() {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	if cn.watch.stop != nil {
+		cn.watch.stop()
+	}
+	cn.watch = watch{}
+}
+
+// callError describes the failure of an exchange (apart from call, whose
+// success path then allocates nothing of its own).
+func (cn *Conn) callError(ctx context.Context, op string, t wire.MsgType, size int, err error) error {
 	var unexpected *session.UnexpectedFrameError
 	switch {
-	case err == nil:
-		return reply, nil
 	case errors.Is(err, wire.ErrFrameTooLarge):
-		return nil, &Error{Kind: ErrRefused, Op: op, Err: fmt.Errorf("request of %d bytes is too large", len(request))}
+		return &Error{Kind: ErrRefused, Op: op, Err: fmt.Errorf("request of %d bytes is too large", size)}
 	case errors.Is(err, session.ErrSeal), errors.Is(err, session.ErrOpen):
 		// An unsealed reply lands here too: like the legacy ceoc, we
 		// require confidentiality both ways.
-		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: err}
+		return &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: err}
 	case errors.As(err, &unexpected):
-		return nil, &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("reply has msgtype %v, want %v", unexpected.Got, t)}
+		return &Error{Kind: ErrProtocol, Op: op, Addr: cn.addr, Err: fmt.Errorf("reply has msgtype %v, want %v", unexpected.Got, t)}
 	case closedByPeer(err):
-		return nil, &Error{Kind: ErrRefused, Op: op, Addr: cn.addr,
+		return &Error{Kind: ErrRefused, Op: op, Addr: cn.addr,
 			Err:  errors.New("ceod closed the connection without a reply"),
 			Hint: "the op failed or is not allowed; see ceod's log on " + cn.host}
 	}
-	return nil, withOp(ioError(ctx, ErrRefused, cn.addr, "exchanging the op", err), op)
+	return withOp(ioError(ctx, ErrRefused, cn.addr, "exchanging the op", err), op)
 }
 
 // Close closes the connection.
-func (cn *Conn) Close() error { return cn.nc.Close() }
+func (cn *Conn) Close() error {
+	cn.unwatch()
+	return cn.nc.Close()
+}
 
 // Addr returns the host:port of the ceod.
 func (cn *Conn) Addr() string { return cn.addr }
@@ -219,9 +287,13 @@ func closedByPeer(err error) bool {
 
 // ioError describes an I/O failure of a step; if ctx ended, the
 // context's error is reported instead of the resulting deadline error.
+// The socket's deadline may pass before the context's own timer has
+// ended it: that is the context's deadline too.
 func ioError(ctx context.Context, kind error, addr, step string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		err = cerr
+	} else if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		err = context.DeadlineExceeded
 	}
 	return &Error{Kind: kind, Addr: addr, Err: fmt.Errorf("%s: %w", step, err)}
 }

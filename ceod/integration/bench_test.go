@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,21 +83,12 @@ func benchConcurrent(b *testing.B, load func(context.Context, bench.Config) benc
 func BenchmarkIdleConns(b *testing.B) {
 	const n = 10000
 	r := realm.Get(b)
-	bin := binaries(b)
 	if lim, err := bench.RaiseFileLimit(n + 200); err != nil || lim < n+200 {
 		b.Skipf("RLIMIT_NOFILE %d too low for %d connections: %v", lim, n, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr, port := ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	e := newEnv(b, r, "listen = "+addr, fmt.Sprintf("port = %d", port),
-		"max_conns = 20000", "max_conns_per_principal = 20000", "idle_timeout = 10m", "handshake_timeout = 60s")
 	// ceod inherits the raised file limit.
-	p := startProcess(b, []string{pathEnv()}, nil, filepath.Join(bin, "ceod"), "-config", e.dir, "-log-level", "warn")
-	waitListening(b, addr, p)
+	e, p, _ := ceodProcess(b, r, "warn",
+		"max_conns = 20000", "max_conns_per_principal = 20000", "idle_timeout = 10m", "handshake_timeout = 60s")
 	cc := r.Kinit(b, "regular1", r.Users["regular1"].Password)
 	c := &ceoc.Client{ConfigDir: e.dir, KRB5Config: r.KRB5Config, Credentials: ceoc.CCache("FILE:" + cc)}
 	pid := p.cmd.Process.Pid
@@ -140,7 +129,6 @@ func BenchmarkIdleConns(b *testing.B) {
 func BenchmarkFlood(b *testing.B) {
 	const conns = 4096
 	r := realm.Get(b)
-	bin := binaries(b)
 	if lim, err := bench.RaiseFileLimit(3*conns + 200); err != nil || lim < 3*conns+200 {
 		b.Skipf("RLIMIT_NOFILE %d too low for %d connections: %v", lim, conns, err)
 	}
@@ -158,24 +146,15 @@ func BenchmarkFlood(b *testing.B) {
 	} {
 		b.Run(sc.name, func(b *testing.B) {
 			for b.Loop() {
-				floodOnce(b, r, bin, conns, sc.junk, sc.addrs, sc.dur)
+				floodOnce(b, r, conns, sc.junk, sc.addrs, sc.dur)
 			}
 		})
 	}
 }
 
 // floodOnce starts a ceod process, floods it once and reports.
-func floodOnce(b *testing.B, r *realm.Realm, bin string, conns int, junk bench.Junk, addrs int, dur time.Duration) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr, port := ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	e := newEnv(b, r, "listen = "+addr, fmt.Sprintf("port = %d", port))
-	p := startProcess(b, []string{pathEnv()}, nil, filepath.Join(bin, "ceod"), "-config", e.dir,
-		"-log-format", "json", "-log-level", "info")
-	waitListening(b, addr, p)
+func floodOnce(b *testing.B, r *realm.Realm, conns int, junk bench.Junk, addrs int, dur time.Duration) {
+	e, p, addr := ceodProcess(b, r, "info")
 	cc := r.Kinit(b, "regular1", r.Users["regular1"].Password)
 	c := &ceoc.Client{ConfigDir: e.dir, KRB5Config: r.KRB5Config, Credentials: ceoc.CCache("FILE:" + cc)}
 	var sources []string

@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/csclub/ceo/ceoc"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -37,4 +41,45 @@ func BenchmarkCeocPingCached(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkConnCall is the client's own cost of an op on an open
+// connection: ceoc.Conn.Call of ping, back to back under one context, to a
+// ceod process (so that allocs/op are the client's alone).
+func BenchmarkConnCall(b *testing.B) {
+	r := realm.Get(b)
+	e, _, _ := ceodProcess(b, r, "warn")
+	cc := r.Kinit(b, "regular1", r.Users["regular1"].Password)
+	c := &ceoc.Client{ConfigDir: e.dir, KRB5Config: r.KRB5Config, Credentials: ceoc.CCache("FILE:" + cc)}
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	conn, err := c.Dial(ctx, "ping")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := conn.Call(ctx, "ping", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// ceodProcess starts a ceod process on a free loopback port, with
+// ceod.cf's extra lines, logging in JSON at level to the process's
+// stderr, and returns its environment, the process and its address.
+func ceodProcess(b *testing.B, r *realm.Realm, level string, extra ...string) (*testEnv, *process, string) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr, port := ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	e := newEnv(b, r, append([]string{"listen = " + addr, fmt.Sprintf("port = %d", port)}, extra...)...)
+	p := startProcess(b, []string{pathEnv()}, nil, filepath.Join(binaries(b), "ceod"), "-config", e.dir,
+		"-log-format", "json", "-log-level", level)
+	waitListening(b, addr, p)
+	return e, p, addr
 }

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		faddrs   = fs.Int("flood-addrs", 1, "-mode flood: loopback addresses to flood from (127.0.0.1 and up)")
 		fjunk    = fs.String("flood-junk", "idle", "-mode flood: what junk connections send: idle, header, body (65,535 of a 65,536-byte token) or empty")
 		fdur     = fs.Duration("flood-duration", 20*time.Second, "-mode flood: how long to flood")
+		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of this load tool (pprof format) to this file")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ceoc bench [flags]\n\nMeasures the ceod owning -op: full handshake+op round trips per second,\nops per second on established connections, latency, its own CPU time per\nop (client-cpu: the load shares the machine), and, with -ceod-pid, ceod's\nCPU time per op (utime+stime from /proc) and its RSS with many idle\nauthenticated connections.\n\n")
@@ -56,6 +59,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "ceoc bench: %v\n", err)
 		return 2
+	}
+	if *cpuprof != "" {
+		stop, err := startCPUProfile(*cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "ceoc bench: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	// Fail early, with the client's own message, if nothing works.
 	if _, err := c.Call(ctx, *op, nil); err != nil {
@@ -128,6 +139,24 @@ func benchFlood(ctx context.Context, c *ceoc.Client, op string, cfg bench.FloodC
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles this process into the file at path until
+// the returned function is called. The load shares the machine with
+// ceod, so its own cost per op is part of what a run measures.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // loopbacks returns the n addresses 127.0.0.1, 127.0.0.2, ...
