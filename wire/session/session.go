@@ -156,10 +156,23 @@ func (s *Session) ReadFrame() (wire.MsgType, []byte, error) {
 	return t, body, err
 }
 
-// Open opens the sealed body of an op frame from the peer. Errors wrap
-// ErrOpen.
+// inPlaceOpener is a Sealer that can open a token where it is (as
+// *gss.Context does), saving a copy of every message.
+type inPlaceOpener interface {
+	UnwrapSealedInPlace(tok []byte) ([]byte, error)
+}
+
+// Open opens the sealed body of an op frame from the peer. It may open
+// tok in place: tok's bytes are overwritten, and the message returned
+// may be a part of tok. Errors wrap ErrOpen.
 func (s *Session) Open(t wire.MsgType, tok []byte) ([]byte, error) {
-	msg, err := s.sec.UnwrapSealed(tok)
+	var msg []byte
+	var err error
+	if o, ok := s.sec.(inPlaceOpener); ok {
+		msg, err = o.UnwrapSealedInPlace(tok)
+	} else {
+		msg, err = s.sec.UnwrapSealed(tok)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v message: %w", ErrOpen, t, err)
 	}

@@ -43,6 +43,10 @@ type Acceptor struct {
 	rc     *rcache.Cache
 
 	serviceKeys serviceKeyCache
+
+	// macs lends HMAC scratch to the contexts it accepts: one pool for
+	// all connections, so that an idle one holds none.
+	macs macPools
 }
 
 // KeytabSource supplies the current keytab.
@@ -345,6 +349,7 @@ func (a *Acceptor) reply(v verified) (*Context, []byte, error) {
 	}
 	peer := tkt.CName.PrincipalNameString() + "@" + tkt.CRealm
 	ctx := newContext(false, subkey, et, true, peer, gssFlags, sendSeq, recvSeq)
+	ctx.macs = &a.macs
 	// Both directions' keys now, from one deriver: a served connection
 	// uses both.
 	d, err := newDeriver(et, subkey.KeyValue)

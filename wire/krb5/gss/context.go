@@ -30,6 +30,11 @@ type Context struct {
 	// usage of tokens we send and of tokens the peer sends.
 	sendKeys lazyKeys
 	recvKeys lazyKeys
+
+	// macs lends the HMAC scratch of per-message tokens: the
+	// acceptor's, shared by its contexts, or the initiator context's
+	// own. Nil (contexts made in tests) computes each HMAC from scratch.
+	macs *macPools
 }
 
 // sendUsageKeys returns the derived keys for the tokens this side wraps.

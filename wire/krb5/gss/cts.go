@@ -3,19 +3,13 @@ package gss
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/subtle"
-	"hash"
-
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 )
 
 // The per-message cryptography of the AES enctypes, in place and without
 // garbage: gokrb5's aescts makes a dozen copies and cipher objects per
 // message and crypto/hmac half a dozen allocations, which cost more than
-// the encryption of a small op message itself.
+// the encryption of a small op message itself. The HMAC is in mac.go.
 
 // ctsEncrypt encrypts buf (at least one block) in place with AES-CBC and
 // ciphertext stealing, IV zero: RFC 3962 section 5, which RFC 8009
@@ -78,47 +72,4 @@ func ctsDecrypt(b cipher.Block, buf []byte) {
 			subtle.XORBytes(buf[i:i+bs], buf[i:i+bs], buf[i-bs:i])
 		}
 	}
-}
-
-// maxHMACLen is the largest HMAC output of the supported enctypes
-// (SHA-384).
-const maxHMACLen = sha512.Size384
-
-// hmacSum writes HMAC(key, parts...) with et's hash into out and
-// returns its length, untruncated. The hash is made here, not kept: a
-// kept one would cost hundreds of bytes on every idle connection. The
-// keys of the supported enctypes are shorter than the hash's block.
-func hmacSum(id int32, out *[maxHMACLen]byte, key []byte, parts ...[]byte) int {
-	var h hash.Hash
-	switch id {
-	case etypeID.AES128_CTS_HMAC_SHA256_128:
-		h = sha256.New()
-	case etypeID.AES256_CTS_HMAC_SHA384_192:
-		h = sha512.New384()
-	default:
-		h = sha1.New()
-	}
-	// One scratch allocation: arrays passed to hash.Hash escape anyway.
-	scratch := new(struct {
-		pad   [sha512.BlockSize]byte
-		inner [maxHMACLen]byte
-	})
-	p := scratch.pad[:h.BlockSize()]
-	copy(p, key)
-	for i := range p {
-		p[i] ^= 0x36
-	}
-	h.Write(p)
-	for _, part := range parts {
-		h.Write(part)
-	}
-	sum := h.Sum(scratch.inner[:0])
-	for i := range p {
-		p[i] ^= 0x36 ^ 0x5c
-	}
-	h.Reset()
-	h.Write(p)
-	h.Write(sum)
-	copy(out[:], h.Sum(scratch.inner[:0]))
-	return h.Size()
 }

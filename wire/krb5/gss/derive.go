@@ -122,10 +122,11 @@ func macOverCiphertext(et etype.EType) bool {
 	return id == etypeID.AES128_CTS_HMAC_SHA256_128 || id == etypeID.AES256_CTS_HMAC_SHA384_192
 }
 
-// mac returns HMAC(key, parts...) truncated to et's checksum length.
-func mac(et etype.EType, key []byte, parts ...[]byte) []byte {
+// mac returns HMAC(key, parts...) truncated to et's checksum length,
+// with scratch from mp (nil: fresh).
+func mac(et etype.EType, mp *macPools, key []byte, parts ...[]byte) []byte {
 	var sum [maxHMACLen]byte
-	hmacSum(et.GetETypeID(), &sum, key, parts...)
+	mp.sum(et.GetETypeID(), &sum, key, 0, parts...)
 	return append([]byte(nil), sum[:et.GetHMACBitLength()/8]...)
 }
 
@@ -134,12 +135,13 @@ func mac(et etype.EType, key []byte, parts ...[]byte) []byte {
 // followed by the integrity HMAC with Ki. The confounder comes from
 // crypto/rand, as in gokrb5.
 func encryptWith(et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) {
-	return sealAppend(nil, et, k, parts...)
+	return sealAppend(nil, et, k, nil, parts...)
 }
 
 // sealAppend appends encryptWith's output to dst, encrypting in place
-// in dst's spare capacity: one allocation at most, none if dst has room.
-func sealAppend(dst []byte, et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) {
+// in dst's spare capacity, with HMAC scratch from mp (nil: fresh): one
+// allocation at most, none if dst has room and mp a state to lend.
+func sealAppend(dst []byte, et etype.EType, k *usageKeys, mp *macPools, parts ...[]byte) ([]byte, error) {
 	conf, hl := et.GetConfounderByteSize(), et.GetHMACBitLength()/8
 	n := conf
 	for _, p := range parts {
@@ -162,10 +164,9 @@ func sealAppend(dst []byte, et etype.EType, k *usageKeys, parts ...[]byte) ([]by
 	id := et.GetETypeID()
 	if macOverCiphertext(et) {
 		ctsEncrypt(block, pt)
-		var iv [aes.BlockSize]byte
-		hmacSum(id, &sum, k.ki, iv[:conf], pt)
+		mp.sum(id, &sum, k.ki, conf, pt) // zero IV || ciphertext
 	} else {
-		hmacSum(id, &sum, k.ki, pt)
+		mp.sum(id, &sum, k.ki, 0, pt)
 		ctsEncrypt(block, pt)
 	}
 	return append(dst[:start+n], sum[:hl]...), nil
@@ -179,12 +180,12 @@ var errDecrypt = errors.New("gss: decryption or integrity check failed")
 // checks the HMAC and returns msg without the confounder, in a new
 // slice.
 func decryptWith(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
-	return openInPlace(et, k, bytes.Clone(ct))
+	return openInPlace(et, k, nil, bytes.Clone(ct))
 }
 
-// openInPlace is decryptWith decrypting ct in place; the message it
-// returns is a part of ct.
-func openInPlace(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
+// openInPlace is decryptWith decrypting ct in place, with HMAC scratch
+// from mp (nil: fresh); the message it returns is a part of ct.
+func openInPlace(et etype.EType, k *usageKeys, mp *macPools, ct []byte) ([]byte, error) {
 	conf, n := et.GetConfounderByteSize(), et.GetHMACBitLength()/8
 	if len(ct) < conf+n || conf < aes.BlockSize {
 		return nil, errDecrypt
@@ -198,15 +199,14 @@ func openInPlace(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
 	id := et.GetETypeID()
 	if macOverCiphertext(et) {
 		// Encrypt-then-MAC: check before decrypting.
-		var iv [aes.BlockSize]byte
-		hmacSum(id, &sum, k.ki, iv[:conf], body)
+		mp.sum(id, &sum, k.ki, conf, body) // zero IV || ciphertext
 		if !hmac.Equal(sum[:n], got) {
 			return nil, errDecrypt
 		}
 		ctsDecrypt(block, body)
 	} else {
 		ctsDecrypt(block, body)
-		hmacSum(id, &sum, k.ki, body)
+		mp.sum(id, &sum, k.ki, 0, body)
 		if !hmac.Equal(sum[:n], got) {
 			return nil, errDecrypt
 		}

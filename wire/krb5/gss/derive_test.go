@@ -67,7 +67,7 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if sum := mac(et, keys.kc, msg[:n/2], msg[n/2:]); !bytes.Equal(sum, want) {
+				if sum := mac(et, nil, keys.kc, msg[:n/2], msg[n/2:]); !bytes.Equal(sum, want) {
 					t.Fatalf("%s usage %d len %d: checksum %x, gokrb5's %x", enctypeName(id), usage, n, sum, want)
 				}
 			}

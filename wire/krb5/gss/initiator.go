@@ -175,7 +175,11 @@ func (i *Initiator) Step(token []byte) (ctx *Context, err error) {
 		return nil, fmt.Errorf("gss: acceptor subkey: %w", err)
 	}
 	i.done = true
-	return newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq), nil
+	sc := newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq)
+	// A client has few contexts, each used by one caller at a time: its
+	// own pool costs little and needs no owner to share it.
+	sc.macs = new(macPools)
+	return sc, nil
 }
 
 // Stamps hands out authenticator times for the initiators that share

@@ -1,12 +1,12 @@
 package gss
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"math"
-
-	"github.com/jcmturner/gokrb5/v8/crypto/etype"
+	"slices"
 )
 
 // RFC 4121 section 4.2.6.2 wrap token header.
@@ -90,7 +90,7 @@ func (c *Context) WrapAppend(dst, msg []byte) ([]byte, error) {
 	}
 	var h [wrapHeaderLen]byte
 	c.appendHeader(h[:0], true, 0, 0, seq)
-	out, err := sealAppend(append(dst, h[:]...), c.et, keys, msg, h[:]) // msg || header copy
+	out, err := sealAppend(append(dst, h[:]...), c.et, keys, c.macs, msg, h[:]) // msg || header copy
 	if err != nil {
 		return nil, fmt.Errorf("gss: sealing: %w", err)
 	}
@@ -106,7 +106,7 @@ func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cksum := checksum(c.et, keys, msg, c.header(false, 0, 0, seq))
+	cksum := c.checksum(keys, msg, c.header(false, 0, 0, seq))
 	tok := c.header(false, uint16(len(cksum)), 0, seq)
 	tok = append(tok, msg...)
 	return append(tok, cksum...), nil
@@ -115,21 +115,59 @@ func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
 // checksum computes the integrity-only wrap checksum, keyed with Kc of
 // the sender's usage, over msg followed by the header with EC and RRC
 // zeroed (RFC 4121 section 4.2.4).
-func checksum(et etype.EType, keys *usageKeys, msg, zeroedHeader []byte) []byte {
-	return mac(et, keys.kc, msg, zeroedHeader)
+func (c *Context) checksum(keys *usageKeys, msg, zeroedHeader []byte) []byte {
+	return mac(c.et, c.macs, keys.kc, msg, zeroedHeader)
 }
 
 // Unwrap opens a wrap token from the peer, sealed or integrity-only, and
 // returns the message. It honours any RRC (rotation) and EC (filler or
 // checksum length), and requires the peer's direction flag, the
 // AcceptorSubkey flag matching the context's key, and the next sequence
-// number in order.
+// number in order. tok is left as it is: the message is opened in a copy.
 //
 // A structurally bad token gives an error wrapping ErrDefectiveToken; any
 // cryptographic failure gives ErrIntegrity itself; an authentic token that
 // is replayed or early gives an error wrapping ErrSequence. A failed
 // Unwrap changes nothing: the next token is still expected.
 func (c *Context) Unwrap(tok []byte) ([]byte, error) {
+	return c.unwrapInPlace(bytes.Clone(tok))
+}
+
+// UnwrapSealed is Unwrap for peers that must seal every message, like
+// the legacy ceod and ceoc (gss_unwrap and then "confidentiality service
+// required" unless conf_state is 1): an integrity-only token gives an
+// error wrapping ErrNotSealed, checked before any cryptography, and
+// changes nothing.
+func (c *Context) UnwrapSealed(tok []byte) ([]byte, error) {
+	if err := checkSealed(tok); err != nil {
+		return nil, err
+	}
+	return c.Unwrap(tok)
+}
+
+// UnwrapSealedInPlace is UnwrapSealed opening tok where it is, which
+// saves a copy of every message: it overwrites tok, even when it fails,
+// and the message it returns is a part of tok. For a token read only to
+// be opened, like the body of an op frame.
+func (c *Context) UnwrapSealedInPlace(tok []byte) ([]byte, error) {
+	if err := checkSealed(tok); err != nil {
+		return nil, err
+	}
+	return c.unwrapInPlace(tok)
+}
+
+// checkSealed refuses an integrity-only wrap token; anything else is
+// left to unwrapInPlace's checks.
+func checkSealed(tok []byte) error {
+	if len(tok) >= wrapHeaderLen && tok[0] == wrapTokID0 && tok[1] == wrapTokID1 && tok[2]&flagSealed == 0 {
+		return ErrNotSealed
+	}
+	return nil
+}
+
+// unwrapInPlace is Unwrap without the copy: it unrotates and decrypts
+// tok where it is.
+func (c *Context) unwrapInPlace(tok []byte) ([]byte, error) {
 	if len(tok) < wrapHeaderLen {
 		return nil, fmt.Errorf("%w: wrap token of %d bytes is shorter than its header", ErrDefectiveToken, len(tok))
 	}
@@ -176,20 +214,8 @@ func (c *Context) Unwrap(tok []byte) ([]byte, error) {
 	return msg, nil
 }
 
-// UnwrapSealed is Unwrap for peers that must seal every message, like
-// the legacy ceod and ceoc (gss_unwrap and then "confidentiality service
-// required" unless conf_state is 1): an integrity-only token gives an
-// error wrapping ErrNotSealed, checked before any cryptography, and
-// changes nothing.
-func (c *Context) UnwrapSealed(tok []byte) ([]byte, error) {
-	if len(tok) >= wrapHeaderLen && tok[0] == wrapTokID0 && tok[1] == wrapTokID1 && tok[2]&flagSealed == 0 {
-		return nil, ErrNotSealed
-	}
-	return c.Unwrap(tok)
-}
-
 // openSealed decrypts an unrotated sealed body, E(msg || EC filler ||
-// header copy), in place: body is Unwrap's copy of the token's.
+// header copy), in place.
 func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if len(body) < minCiphertext(c.et)+wrapHeaderLen {
 		return nil, fmt.Errorf("%w: sealed wrap token of %d bytes is too short", ErrDefectiveToken, wrapHeaderLen+len(body))
@@ -198,7 +224,7 @@ func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := openInPlace(c.et, keys, body)
+	pt, err := openInPlace(c.et, keys, c.macs, body)
 	if err != nil || len(pt) < wrapHeaderLen+ec {
 		return nil, ErrIntegrity
 	}
@@ -228,22 +254,25 @@ func (c *Context) openIntegrity(hdr, body []byte, ec int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := checksum(c.et, keys, msg, zeroed)
+	want := c.checksum(keys, msg, zeroed)
 	if subtle.ConstantTimeCompare(want, body[len(body)-n:]) != 1 {
 		return nil, ErrIntegrity
 	}
 	return msg, nil
 }
 
-// rotateLeft returns a copy of b rotated left by n bytes, undoing the
-// sender's right rotation by RRC (RFC 4121 section 4.2.5).
+// rotateLeft rotates b left by n bytes in place, undoing the sender's
+// right rotation by RRC (RFC 4121 section 4.2.5), and returns it. Three
+// reversals: no scratch space, and nothing to do for RRC 0, the usual.
 func rotateLeft(b []byte, n int) []byte {
-	out := make([]byte, len(b))
 	if len(b) == 0 {
-		return out
+		return b
 	}
-	n %= len(b)
-	copy(out, b[n:])
-	copy(out[len(b)-n:], b[:n])
-	return out
+	if n %= len(b); n == 0 {
+		return b
+	}
+	slices.Reverse(b[:n])
+	slices.Reverse(b[n:])
+	slices.Reverse(b)
+	return b
 }

@@ -44,25 +44,45 @@ func rotateRight(b []byte, n int) []byte {
 	return append(bytes.Clone(b[len(b)-n:]), b[:len(b)-n]...)
 }
 
+// openers are the ways a context opens a token: Unwrap, which leaves it
+// as it is, and unwrapInPlace (under UnwrapSealedInPlace), which
+// overwrites it. Every check must hold for both.
+var openers = []struct {
+	name string
+	open func(c *Context, tok []byte) ([]byte, error)
+}{
+	{"Unwrap", func(c *Context, tok []byte) ([]byte, error) {
+		orig := bytes.Clone(tok)
+		msg, err := c.Unwrap(tok)
+		if !bytes.Equal(tok, orig) {
+			return nil, errors.New("Unwrap changed its token")
+		}
+		return msg, err
+	}},
+	{"in place", func(c *Context, tok []byte) ([]byte, error) { return c.unwrapInPlace(bytes.Clone(tok)) }},
+}
+
 func TestUnwrapHonoursRRCAndEC(t *testing.T) {
 	for _, et := range allEnctypes {
-		ini, acc := establish(t, et)
-		msg := []byte("rotated and padded message")
-		cases := []struct {
-			name string
-			tok  []byte
-		}{
-			{"sealed rrc 28", sealCustom(t, ini, msg, 0, 28)},
-			{"sealed ec 5", sealCustom(t, ini, msg, 5, 0)},
-			{"sealed ec 16 rrc 44", sealCustom(t, ini, msg, 16, 44)},
-			{"sealed rrc > len", sealCustom(t, ini, msg, 0, 1000)},
-			{"integrity rrc 12", integrityCustom(t, ini, msg, 12)},
-			{"integrity rrc 0", integrityCustom(t, ini, msg, 0)},
-		}
-		for _, tc := range cases {
-			got, err := acc.Unwrap(tc.tok)
-			if err != nil || !bytes.Equal(got, msg) {
-				t.Errorf("%s %s: %q, %v", enctypeName(et), tc.name, got, err)
+		for _, o := range openers {
+			ini, acc := establish(t, et)
+			msg := []byte("rotated and padded message")
+			cases := []struct {
+				name string
+				tok  []byte
+			}{
+				{"sealed rrc 28", sealCustom(t, ini, msg, 0, 28)},
+				{"sealed ec 5", sealCustom(t, ini, msg, 5, 0)},
+				{"sealed ec 16 rrc 44", sealCustom(t, ini, msg, 16, 44)},
+				{"sealed rrc > len", sealCustom(t, ini, msg, 0, 1000)},
+				{"integrity rrc 12", integrityCustom(t, ini, msg, 12)},
+				{"integrity rrc 0", integrityCustom(t, ini, msg, 0)},
+			}
+			for _, tc := range cases {
+				got, err := o.open(acc, tc.tok)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Errorf("%s %s %s: %q, %v", o.name, enctypeName(et), tc.name, got, err)
+				}
 			}
 		}
 	}
@@ -92,19 +112,21 @@ func TestUnwrapRejects(t *testing.T) {
 		{"ciphertext flipped", flipLast(first, 20), ErrIntegrity},
 		{"hmac flipped", flipLast(first, 1), ErrIntegrity},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := acc.Unwrap(tc.tok)
-			if err == nil {
-				t.Fatalf("accepted: %q", got)
-			}
-			if !errors.Is(err, tc.is) {
-				t.Fatalf("err = %v, want %v", err, tc.is)
-			}
-			if tc.is == ErrIntegrity && err != ErrIntegrity {
-				t.Fatalf("integrity failures must return ErrIntegrity itself, got %v", err)
-			}
-		})
+	for _, o := range openers {
+		for _, tc := range tests {
+			t.Run(o.name+"/"+tc.name, func(t *testing.T) {
+				got, err := o.open(acc, tc.tok)
+				if err == nil {
+					t.Fatalf("accepted: %q", got)
+				}
+				if !errors.Is(err, tc.is) {
+					t.Fatalf("err = %v, want %v", err, tc.is)
+				}
+				if tc.is == ErrIntegrity && err != ErrIntegrity {
+					t.Fatalf("integrity failures must return ErrIntegrity itself, got %v", err)
+				}
+			})
+		}
 	}
 	// Nothing above consumed the sequence number.
 	if got, err := acc.Unwrap(first); err != nil || string(got) != "first" {
@@ -199,7 +221,7 @@ func TestUnwrapSequence(t *testing.T) {
 func TestRotateLeft(t *testing.T) {
 	b := []byte("abcdef")
 	for n, want := range map[int]string{0: "abcdef", 2: "cdefab", 6: "abcdef", 8: "cdefab"} {
-		if got := string(rotateLeft(b, n)); got != want {
+		if got := string(rotateLeft(bytes.Clone(b), n)); got != want {
 			t.Errorf("rotateLeft(%d) = %q, want %q", n, got, want)
 		}
 		if got := string(rotateLeft(rotateRight(b, n), n)); got != "abcdef" {

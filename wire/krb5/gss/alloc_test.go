@@ -1,0 +1,73 @@
+package gss
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestRoundTripAllocs holds the per-message path of an established
+// context to no allocation, for every enctype and both directions: a
+// small message sealed into a buffer with room (WrapAppend, as
+// session.Send does) and opened in place (UnwrapSealedInPlace, as
+// session.Open does). HMAC scratch comes from the acceptor's pool or the
+// initiator context's, the AES cipher is made once per direction, and
+// the RRC rotation is done in place.
+func TestRoundTripAllocs(t *testing.T) {
+	msg := make([]byte, 64) // the size of a small op message
+	for _, et := range allEnctypes {
+		ini, acc := establish(t, et)
+		for _, dir := range []struct {
+			name     string
+			from, to *Context
+		}{{"initiator to acceptor", ini, acc}, {"acceptor to initiator", acc, ini}} {
+			buf := make([]byte, 0, dir.from.WrapSize(len(msg)))
+			roundTrip := func() {
+				tok, err := dir.from.WrapAppend(buf[:0], msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := dir.to.UnwrapSealedInPlace(tok)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("round trip: %q, %v", got, err)
+				}
+			}
+			roundTrip() // derive the keys and make the ciphers
+			if n := testing.AllocsPerRun(100, roundTrip); n != 0 {
+				t.Errorf("%s %s: %v allocations per WrapAppend + UnwrapSealedInPlace, want 0", enctypeName(et), dir.name, n)
+			}
+		}
+	}
+}
+
+// TestUnwrapSealedInPlace: the in-place opener refuses an integrity-only
+// token before any cryptography, without consuming its sequence number,
+// and opens a rotated token in its own bytes.
+func TestUnwrapSealedInPlace(t *testing.T) {
+	ini, acc := establish(t, 18)
+	integ, err := ini.WrapIntegrity([]byte("clear"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := bytes.Clone(integ)
+	if _, err := acc.UnwrapSealedInPlace(integ); !errors.Is(err, ErrNotSealed) {
+		t.Fatalf("integrity-only token: err = %v, want ErrNotSealed", err)
+	}
+	if !bytes.Equal(integ, orig) {
+		t.Fatal("a refused integrity-only token was changed")
+	}
+	if got, err := acc.Unwrap(integ); err != nil || string(got) != "clear" {
+		t.Fatalf("Unwrap after the refusal = %q, %v", got, err)
+	}
+	tok := sealCustom(t, ini, []byte("rotated"), 3, 28)
+	got, err := acc.UnwrapSealedInPlace(tok)
+	if err != nil || string(got) != "rotated" {
+		t.Fatalf("rotated token: %q, %v", got, err)
+	}
+	if &got[0] != &tok[wrapHeaderLen+ini.et.GetConfounderByteSize()] {
+		t.Error("the message is not opened in the token's bytes")
+	}
+	if _, err := acc.UnwrapSealedInPlace(tok); err == nil {
+		t.Error("a token opened in place opened again")
+	}
+}
