@@ -14,6 +14,7 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -145,11 +146,29 @@ func (s *Session) Security() Sealer { return s.sec }
 func (s *Session) ReadFrame() (wire.MsgType, []byte, error) {
 	buf, n := s.pending, len(s.pending)
 	s.pending = nil
+	var lent []byte
 	if n == 0 {
-		buf = make([]byte, readAhead)
+		if bl, ok := s.sec.(bufferLender); ok {
+			lent = bl.Buffer(readAhead)
+		}
+		buf = lent
+		if buf == nil {
+			buf = make([]byte, readAhead)
+		}
 		n, _ = s.rw.Read(buf) // an error recurs on the next read
 	}
 	t, body, rest, err := wire.ReadFrameFrom(s.rw, buf, n, s.maxFrame)
+	if lent != nil {
+		// What the caller gets must not be in the buffer given back:
+		// a frame read whole starts at buf[HeaderLen] (a longer one
+		// has a body of its own). The copy is the size of the frame,
+		// not of the buffer.
+		if len(body) > 0 && &body[0] == &buf[wire.HeaderLen] {
+			body = bytes.Clone(body)
+		}
+		rest = bytes.Clone(rest)
+		s.sec.(bufferLender).PutBuffer(lent)
+	}
 	if len(rest) > 0 {
 		s.pending = rest
 	}
@@ -186,6 +205,17 @@ type appendSealer interface {
 	WrapAppend(dst, msg []byte) ([]byte, error)
 }
 
+// bufferLender is a Sealer that lends buffers for frames in flight (as
+// *gss.Context does, from a pool its acceptor's contexts share), so
+// that sending or reading a frame allocates nothing, and an idle
+// connection holds no buffer.
+type bufferLender interface {
+	// Buffer returns a buffer of at least n bytes, or nil.
+	Buffer(n int) []byte
+	// PutBuffer gives it back; it must hold no plaintext.
+	PutBuffer(b []byte)
+}
+
 // Send seals msg and sends it in one frame of msgtype t. A failure to
 // seal wraps ErrSeal; a sealed message too large for a frame wraps
 // wire.ErrFrameTooLarge, and nothing is sent.
@@ -193,8 +223,19 @@ func (s *Session) Send(t wire.MsgType, msg []byte) error {
 	var frame []byte
 	var err error
 	if as, ok := s.sec.(appendSealer); ok {
-		frame = make([]byte, wire.HeaderLen, wire.HeaderLen+as.WrapSize(len(msg)))
-		frame, err = as.WrapAppend(frame, msg)
+		n := wire.HeaderLen + as.WrapSize(len(msg))
+		var lent []byte
+		if bl, ok := s.sec.(bufferLender); ok {
+			lent = bl.Buffer(n)
+			defer bl.PutBuffer(lent)
+		}
+		frame = lent[:0]
+		if lent == nil {
+			frame = make([]byte, 0, n)
+		}
+		if frame, err = as.WrapAppend(frame[:wire.HeaderLen], msg); err != nil {
+			clear(lent) // it may hold msg in the clear
+		}
 	} else {
 		var tok []byte
 		if tok, err = s.sec.Wrap(msg); err == nil {

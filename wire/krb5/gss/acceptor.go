@@ -44,9 +44,9 @@ type Acceptor struct {
 
 	serviceKeys serviceKeyCache
 
-	// macs lends HMAC scratch to the contexts it accepts: one pool for
-	// all connections, so that an idle one holds none.
-	macs macPools
+	// scratch is lent to the contexts it accepts: one pool for all
+	// connections, so that an idle one holds none.
+	scratch scratch
 }
 
 // KeytabSource supplies the current keytab.
@@ -349,7 +349,7 @@ func (a *Acceptor) reply(v verified) (*Context, []byte, error) {
 	}
 	peer := tkt.CName.PrincipalNameString() + "@" + tkt.CRealm
 	ctx := newContext(false, subkey, et, true, peer, gssFlags, sendSeq, recvSeq)
-	ctx.macs = &a.macs
+	ctx.scratch = &a.scratch
 	// Both directions' keys now, from one deriver: a served connection
 	// uses both.
 	d, err := newDeriver(et, subkey.KeyValue)

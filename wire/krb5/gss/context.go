@@ -31,10 +31,10 @@ type Context struct {
 	sendKeys lazyKeys
 	recvKeys lazyKeys
 
-	// macs lends the HMAC scratch of per-message tokens: the
-	// acceptor's, shared by its contexts, or the initiator context's
-	// own. Nil (contexts made in tests) computes each HMAC from scratch.
-	macs *macPools
+	// scratch lends the memory of per-message work: the acceptor's,
+	// shared by its contexts, or the initiator context's own. Nil
+	// (contexts made in tests) allocates it per message.
+	scratch *scratch
 }
 
 // sendUsageKeys returns the derived keys for the tokens this side wraps.

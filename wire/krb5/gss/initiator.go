@@ -178,7 +178,7 @@ func (i *Initiator) Step(token []byte) (ctx *Context, err error) {
 	sc := newContext(true, key, et, acceptorSubkey, i.target, initiatorFlags, i.seq, recvSeq)
 	// A client has few contexts, each used by one caller at a time: its
 	// own pool costs little and needs no owner to share it.
-	sc.macs = new(macPools)
+	sc.scratch = new(scratch)
 	return sc, nil
 }
 

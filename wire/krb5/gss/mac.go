@@ -14,10 +14,10 @@ import (
 // The HMAC of the AES enctypes, without garbage. A hash.Hash and the
 // arrays handed to it escape to the heap, so an HMAC computed from
 // scratch costs two allocations, four per op message on each side. The
-// hash and its scratch space are lent instead by a macPools owned by the
-// Acceptor (shared by all its contexts) or by an initiator's context:
-// they are held only while a message is sealed or opened, so an idle
-// connection keeps none, and sync.Pool drops them when the load goes.
+// hash and its scratch space are lent instead by a macPools, part of a
+// context's scratch (scratch.go): they are held only while a message is
+// sealed or opened, so an idle connection keeps none, and sync.Pool
+// drops them when the load goes.
 
 // maxHMACLen is the largest HMAC output of the supported enctypes
 // (SHA-384).

@@ -85,7 +85,22 @@ func serveOne(c net.Conn, acc *Acceptor) error {
 // mechanism (aes256-sha1): a sealed 64-byte request, opened and echoed
 // sealed by the other end, and opened. Allocations are both ends'.
 func BenchmarkSessionOps(b *testing.B) {
-	acc, ln, srvErr := benchListener(b)
+	s, done := openEchoSession(b)
+	req := make([]byte, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Call(wire.MsgType(0x10), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done()
+}
+
+// openEchoSession returns the initiator's end of a loopback TCP session
+// whose acceptor echoes every op message (sealed both ways), and a
+// function that closes it and checks that the acceptor saw it close.
+func openEchoSession(tb testing.TB) (*session.Session, func()) {
+	acc, ln, srvErr := benchListener(tb)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -107,34 +122,29 @@ func BenchmarkSessionOps(b *testing.B) {
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	ini, tok := newTestInitiator(b, ticketSpec{}, testConfig(), initOptions{})
+	ini, tok := newTestInitiator(tb, ticketSpec{}, testConfig(), initOptions{})
 	s, err := session.Initiate(c, tok, func(rep []byte) (session.Sealer, error) { return ini.Step(rep) })
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	req := make([]byte, 64)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Call(wire.MsgType(0x10), req); err != nil {
-			b.Fatal(err)
+	return s, func() {
+		c.Close()
+		if err := <-srvErr; err != io.EOF {
+			tb.Fatal(err)
 		}
-	}
-	c.Close()
-	if err := <-srvErr; err != io.EOF {
-		b.Fatal(err)
 	}
 }
 
 // benchListener returns the test acceptor and a loopback listener,
 // closed when the benchmark ends, with a channel for the serving
 // goroutine's error.
-func benchListener(b *testing.B) (*Acceptor, net.Listener, chan error) {
+func benchListener(tb testing.TB) (*Acceptor, net.Listener, chan error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
-	return testAcceptor(b), ln, make(chan error, 1)
+	tb.Cleanup(func() { ln.Close() })
+	return testAcceptor(tb), ln, make(chan error, 1)
 }

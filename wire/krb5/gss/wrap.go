@@ -90,7 +90,7 @@ func (c *Context) WrapAppend(dst, msg []byte) ([]byte, error) {
 	}
 	var h [wrapHeaderLen]byte
 	c.appendHeader(h[:0], true, 0, 0, seq)
-	out, err := sealAppend(append(dst, h[:]...), c.et, keys, c.macs, msg, h[:]) // msg || header copy
+	out, err := sealAppend(append(dst, h[:]...), c.et, keys, c.scratch.macPools(), msg, h[:]) // msg || header copy
 	if err != nil {
 		return nil, fmt.Errorf("gss: sealing: %w", err)
 	}
@@ -116,7 +116,7 @@ func (c *Context) WrapIntegrity(msg []byte) ([]byte, error) {
 // the sender's usage, over msg followed by the header with EC and RRC
 // zeroed (RFC 4121 section 4.2.4).
 func (c *Context) checksum(keys *usageKeys, msg, zeroedHeader []byte) []byte {
-	return mac(c.et, c.macs, keys.kc, msg, zeroedHeader)
+	return mac(c.et, c.scratch.macPools(), keys.kc, msg, zeroedHeader)
 }
 
 // Unwrap opens a wrap token from the peer, sealed or integrity-only, and
@@ -224,7 +224,7 @@ func (c *Context) openSealed(hdr, body []byte, ec int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := openInPlace(c.et, keys, c.macs, body)
+	pt, err := openInPlace(c.et, keys, c.scratch.macPools(), body)
 	if err != nil || len(pt) < wrapHeaderLen+ec {
 		return nil, ErrIntegrity
 	}
