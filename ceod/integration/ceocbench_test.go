@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/csclub/ceo/ceoc"
+	"github.com/csclub/ceo/ceoc/bench"
 	"github.com/csclub/ceo/internal/realm"
 )
 
@@ -44,26 +45,36 @@ func BenchmarkCeocPingCached(b *testing.B) {
 }
 
 // BenchmarkConnCall is the client's own cost of an op on an open
-// connection: ceoc.Conn.Call of ping, back to back under one context, to a
-// ceod process (so that allocs/op are the client's alone).
+// connection, to a ceod process (so that allocs/op are the client's
+// alone): ceoc.Conn.Call of ping back to back under one context (one),
+// and the load of "ceoc bench -mode ops -c 64" (c=64), whose CPU per op
+// (client-cpu-us/op, this process's) shares the machine with ceod's
+// (cpu-us/op). ceod logs at warn, so no audit lines are formatted.
 func BenchmarkConnCall(b *testing.B) {
 	r := realm.Get(b)
-	e, _, _ := ceodProcess(b, r, "warn")
+	e, p, _ := ceodProcess(b, r, "warn", "max_conns_per_principal = 1000")
 	cc := r.Kinit(b, "regular1", r.Users["regular1"].Password)
 	c := &ceoc.Client{ConfigDir: e.dir, KRB5Config: r.KRB5Config, Credentials: ceoc.CCache("FILE:" + cc)}
-	ctx, cancel := context.WithCancel(b.Context())
-	defer cancel()
-	conn, err := c.Dial(ctx, "ping")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Call(ctx, "ping", nil); err != nil {
+	b.Run("one", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(b.Context())
+		defer cancel()
+		conn, err := c.Dial(ctx, "ping")
+		if err != nil {
 			b.Fatal(err)
 		}
-	}
+		defer conn.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := conn.Call(ctx, "ping", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("c=64", func(b *testing.B) {
+		res := bench.Ops(b.Context(), bench.Config{Client: c, Concurrency: 64, Count: b.N, CeodPid: p.cmd.Process.Pid})
+		report(b, res, "pings")
+		b.ReportMetric(float64(res.ClientCPUPerOp())/1e3, "client-cpu-us/op")
+	})
 }
 
 // ceodProcess starts a ceod process on a free loopback port, with
