@@ -260,7 +260,7 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) (derive
 	if err != nil {
 		return deriver{}, err
 	}
-	pt, err := decryptWith(et, tk, tkt.EncPart.Cipher)
+	pt, err := decryptWith(et, tk, &a.scratch.macs, tkt.EncPart.Cipher)
 	if err != nil {
 		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: %w: %w", errServiceKey, err)
 	}
@@ -295,7 +295,7 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) (derive
 	if err != nil {
 		return deriver{}, err
 	}
-	apt, err := decryptWith(set, &ak, req.EncryptedAuthenticator.Cipher)
+	apt, err := decryptWith(set, &ak, &a.scratch.macs, req.EncryptedAuthenticator.Cipher)
 	if err != nil {
 		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: the authenticator does not decrypt with the session key: %w", err)
 	}
@@ -343,7 +343,7 @@ func (a *Acceptor) reply(v verified) (*Context, []byte, error) {
 		Cusec:          auth.Cusec,
 		Subkey:         subkey,
 		SequenceNumber: int64(sendSeq),
-	}, tkt.Key, v.session)
+	}, tkt.Key, v.session, &a.scratch.macs)
 	if err != nil {
 		return nil, nil, err
 	}

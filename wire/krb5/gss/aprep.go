@@ -17,7 +17,8 @@ import (
 // marshaller for either type, and gofork's reflective one cost more
 // than the encryption); TestMarshalAPRepMatchesGofork holds it to
 // gofork's encoding. enc's optional fields must be non-zero to be sent.
-func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey, d deriver) ([]byte, error) {
+// mp lends the HMAC scratch (nil: fresh).
+func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey, d deriver, mp *macPools) ([]byte, error) {
 	et, err := checkKey(sessionKey)
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
@@ -30,7 +31,7 @@ func marshalAPRep(enc messages.EncAPRepPart, sessionKey types.EncryptionKey, d d
 	if err != nil {
 		return nil, err
 	}
-	cipher, err := encryptWith(et, &keys, pt)
+	cipher, err := encryptWith(et, &keys, mp, pt)
 	if err != nil {
 		return nil, fmt.Errorf("gss: encrypting EncAPRepPart: %w", err)
 	}

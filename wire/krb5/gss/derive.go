@@ -132,10 +132,10 @@ func mac(et etype.EType, mp *macPools, key []byte, parts ...[]byte) []byte {
 
 // encryptWith is gokrb5's EncryptMessage with the derived keys given,
 // for the message made of parts concatenated: E(Ke, confounder || msg)
-// followed by the integrity HMAC with Ki. The confounder comes from
-// crypto/rand, as in gokrb5.
-func encryptWith(et etype.EType, k *usageKeys, parts ...[]byte) ([]byte, error) {
-	return sealAppend(nil, et, k, nil, parts...)
+// followed by the integrity HMAC with Ki, with scratch from mp (nil:
+// fresh). The confounder comes from crypto/rand, as in gokrb5.
+func encryptWith(et etype.EType, k *usageKeys, mp *macPools, parts ...[]byte) ([]byte, error) {
+	return sealAppend(nil, et, k, mp, parts...)
 }
 
 // sealAppend appends encryptWith's output to dst, encrypting in place
@@ -177,10 +177,10 @@ func sealAppend(dst []byte, et etype.EType, k *usageKeys, mp *macPools, parts ..
 var errDecrypt = errors.New("gss: decryption or integrity check failed")
 
 // decryptWith is gokrb5's DecryptMessage with the derived keys given: it
-// checks the HMAC and returns msg without the confounder, in a new
-// slice.
-func decryptWith(et etype.EType, k *usageKeys, ct []byte) ([]byte, error) {
-	return openInPlace(et, k, nil, bytes.Clone(ct))
+// checks the HMAC (scratch from mp, nil: fresh) and returns msg without
+// the confounder, in a new slice.
+func decryptWith(et etype.EType, k *usageKeys, mp *macPools, ct []byte) ([]byte, error) {
+	return openInPlace(et, k, mp, bytes.Clone(ct))
 }
 
 // openInPlace is decryptWith decrypting ct in place, with HMAC scratch

@@ -43,7 +43,7 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 				msg := make([]byte, n)
 				rand.Read(msg)
 
-				ours, err := encryptWith(et, &keys, msg)
+				ours, err := encryptWith(et, &keys, nil, msg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,7 +58,7 @@ func TestDerivedKeysMatchGokrb5(t *testing.T) {
 				if len(theirs) != len(ours) {
 					t.Fatalf("%s len %d: ciphertext %d bytes, gokrb5's %d", enctypeName(id), n, len(ours), len(theirs))
 				}
-				got, err = decryptWith(et, &keys, theirs)
+				got, err = decryptWith(et, &keys, nil, theirs)
 				if err != nil || !bytes.Equal(got, msg) {
 					t.Fatalf("%s usage %d len %d: cannot open gokrb5's: %v", enctypeName(id), usage, n, err)
 				}
@@ -82,23 +82,23 @@ func TestDecryptWithRejects(t *testing.T) {
 		key, et := randomKey(t, id)
 		keys, _ := deriveUsageKeys(et, key.KeyValue, sealUsage(true))
 		other, _ := deriveUsageKeys(et, key.KeyValue, sealUsage(false))
-		ct, err := encryptWith(et, &keys, []byte("the quick brown fox jumps"))
+		ct, err := encryptWith(et, &keys, nil, []byte("the quick brown fox jumps"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range ct {
 			bad := bytes.Clone(ct)
 			bad[i] ^= 0x01
-			if _, err := decryptWith(et, &keys, bad); !errors.Is(err, errDecrypt) {
+			if _, err := decryptWith(et, &keys, nil, bad); !errors.Is(err, errDecrypt) {
 				t.Fatalf("%s: byte %d flipped: err %v", enctypeName(id), i, err)
 			}
 		}
 		for _, n := range []int{0, 1, minCiphertext(et) - 1, len(ct) - 1} {
-			if _, err := decryptWith(et, &keys, ct[:n]); !errors.Is(err, errDecrypt) {
+			if _, err := decryptWith(et, &keys, nil, ct[:n]); !errors.Is(err, errDecrypt) {
 				t.Fatalf("%s: truncated to %d: err %v", enctypeName(id), n, err)
 			}
 		}
-		if _, err := decryptWith(et, &other, ct); !errors.Is(err, errDecrypt) {
+		if _, err := decryptWith(et, &other, nil, ct); !errors.Is(err, errDecrypt) {
 			t.Fatalf("%s: opened with the other usage's keys: err %v", enctypeName(id), err)
 		}
 	}

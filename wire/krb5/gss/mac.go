@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/binary"
 	"hash"
 	"sync"
 
@@ -100,21 +101,31 @@ func (p *macPools) sum(id int32, out *[maxHMACLen]byte, key []byte, ivLen int, p
 	h.Reset()
 	pad := st.pad[:h.BlockSize()]
 	copy(pad, key) // the rest is zero: fresh, or cleared by put
-	for i := range pad {
-		pad[i] ^= 0x36
-	}
+	xorWords(pad, ipadWord)
 	h.Write(pad)
 	h.Write(st.zeroIV[:ivLen])
 	for _, part := range parts {
 		h.Write(part)
 	}
 	inner := h.Sum(st.inner[:0])
-	for i := range pad {
-		pad[i] ^= 0x36 ^ 0x5c
-	}
+	xorWords(pad, ipadWord^opadWord)
 	h.Reset()
 	h.Write(pad)
 	h.Write(inner)
 	copy(out[:], h.Sum(st.inner[:0]))
 	return h.Size()
+}
+
+// The HMAC pads (RFC 2104) as 64-bit words.
+const (
+	ipadWord = 0x3636363636363636
+	opadWord = 0x5c5c5c5c5c5c5c5c
+)
+
+// xorWords xors every 8 bytes of b, a hash block, with w: eight times
+// fewer steps than byte by byte, which showed in profiles.
+func xorWords(b []byte, w uint64) {
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.NativeEndian.PutUint64(b[i:], binary.NativeEndian.Uint64(b[i:])^w)
+	}
 }

@@ -175,7 +175,7 @@ func TestStepWithoutAcceptorSubkey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := marshalAPRep(messages.EncAPRepPart{CTime: i.ctime, Cusec: i.cusec, SequenceNumber: 77}, i.sessionKey, d)
+	rep, err := marshalAPRep(messages.EncAPRepPart{CTime: i.ctime, Cusec: i.cusec, SequenceNumber: 77}, i.sessionKey, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
