@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,27 @@ func TestConnContexts(t *testing.T) {
 		require.NoError(t, ping(c))
 		require.NoError(t, ping(t.Context()))
 		require.NoError(t, ping(context.Background()), "a context that never ends")
+	})
+
+	t.Run("callers with their own contexts", func(t *testing.T) {
+		// Calls are serialized; each caller's context replaces the watch
+		// of the one before, and each caller's ends after its last call.
+		var wg sync.WaitGroup
+		errs := make(chan error, 4*50)
+		for range 4 {
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				for range 50 {
+					errs <- ping(ctx)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
 	})
 
 	t.Run("ended during a call", func(t *testing.T) {
