@@ -160,7 +160,8 @@ func closedBeforeAuthHint(spn string) string {
 
 // Call sends one op on the connection and returns the unwrapped reply.
 // The op must be owned by the host this Conn is connected to. The
-// context bounds the whole exchange.
+// context bounds the whole exchange: its end interrupts the call (which
+// breaks the Conn), and a call under an ended context sends nothing.
 func (cn *Conn) Call(ctx context.Context, op string, request []byte) ([]byte, error) {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
