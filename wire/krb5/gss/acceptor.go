@@ -9,7 +9,6 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/iana"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
-	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -283,10 +282,7 @@ func (a *Acceptor) decryptTicket(kt *keytab.Keytab, req *messages.APReq) (derive
 	if req.EncryptedAuthenticator.EType != etp.Key.KeyType {
 		return deriver{}, fmt.Errorf("gss: AP-REQ rejected: authenticator enctype %d is not the session key's %d", req.EncryptedAuthenticator.EType, etp.Key.KeyType)
 	}
-	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
-	if tkt.SName.NameString[0] == "krbtgt" {
-		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
-	}
+	usage := authenticatorUsage(tkt.SName)
 	sd, err := newDeriver(set, etp.Key.KeyValue)
 	if err != nil {
 		return deriver{}, err

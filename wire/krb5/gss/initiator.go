@@ -103,7 +103,7 @@ func newInitiatorFromTicket(cname types.PrincipalName, crealm string, tkt messag
 		auth.SubKey = types.EncryptionKey{}
 		subkey = sessionKey // RFC 4121: without subkeys, the session key
 	}
-	req, err := messages.NewAPReq(tkt, sessionKey, auth)
+	req, err := newAPReq(tkt, sessionKey, auth)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gss: building AP-REQ: %w", err)
 	}
