@@ -17,7 +17,32 @@ func (c *conn) auditAuth(start time.Time, principal string, err error) {
 // auditOp writes the audit record of one op. Op audit lines are never
 // aggregated or dropped.
 func (c *conn) auditOp(start time.Time, op string, outcome ops.Outcome, err error) {
+	if outcome == ops.OutcomeOK && err == nil {
+		c.auditOpOK(start, op)
+		return
+	}
 	c.audit(c.srv.auditOps, start, outcome, c.principal, op, err)
+}
+
+// auditOpOK writes the record of a successful op through a logger that
+// has the connection's fixed attributes (outcome=ok, remote, principal)
+// formatted once: most records are these, and formatting them again
+// was a tenth of ceod's CPU per op. The line is the same as audit's.
+func (c *conn) auditOpOK(start time.Time, op string) {
+	ctx := context.Background()
+	if !c.srv.auditOps.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	if c.auditOK == nil {
+		c.auditOK = c.srv.auditOps.With(
+			slog.String("outcome", string(ops.OutcomeOK)),
+			slog.String("remote", c.remote),
+			slog.String("principal", c.principal),
+		)
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "audit", 0)
+	r.AddAttrs(slog.String("op", op), slog.Float64("duration", time.Since(start).Seconds()))
+	c.auditOK.Handler().Handle(ctx, r)
 }
 
 // audit writes an audit record to l, which carries the event already

@@ -61,6 +61,7 @@ type conn struct {
 	caller    ops.Caller // what principal maps to
 	nops      int
 	logger    *slog.Logger // built on first use
+	auditOK   *slog.Logger // auditOpOK's, built on first use
 
 	rd      rawReader // waitRead's
 	pending []byte    // bytes of the next frame read with the last one
