@@ -38,7 +38,8 @@ func CallerOf(principal string) Caller {
 type Request struct {
 	Caller Caller
 	// Body is the unwrapped request, as sent by the client. It may be
-	// empty. Handlers must not retain it after Serve returns.
+	// empty. Handlers must not retain it after Serve returns: ceod
+	// opens it in place in a pooled buffer, wiped and reused then.
 	Body []byte
 }
 

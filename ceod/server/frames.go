@@ -48,7 +48,11 @@ type opFrame struct {
 	buf  *opBuf
 }
 
+// release returns f's buffer to the pool, wiped where the body was:
+// the body is opened in place, so it holds the request's plaintext
+// (a new password, say), which the next op's frame must not inherit.
 func (c *conn) release(f *opFrame) {
+	clear(f.body)
 	c.srv.bufs.put(f.buf)
 	f.buf, f.body = nil, nil
 }

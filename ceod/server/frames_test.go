@@ -69,3 +69,20 @@ func TestOpFrameReads(t *testing.T) {
 		expect("split")
 	}
 }
+
+// TestReleaseWipesBody: a frame's buffer goes back to the pool without
+// the request it held (opened in place, it is plaintext).
+func TestReleaseWipesBody(t *testing.T) {
+	c := &conn{srv: &Server{}}
+	buf := c.srv.bufs.get()
+	secret := []byte("new password: hunter2")
+	n := copy(buf[8:], secret)
+	f := opFrame{t: 0x0a, buf: buf, body: buf[8 : 8+n]}
+	c.release(&f)
+	if f.buf != nil || f.body != nil {
+		t.Error("release left the frame holding the buffer")
+	}
+	if bytes.Contains(buf[:], secret[:8]) || !bytes.Equal(buf[8:8+n], make([]byte, n)) {
+		t.Errorf("the pooled buffer still holds the request: %q", buf[8:8+n])
+	}
+}
