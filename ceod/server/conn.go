@@ -190,6 +190,7 @@ func (c *conn) handshake() (*session.Session, error) {
 		if err := c.admitCaller(start, sec.Peer()); err != nil {
 			return nil, nil, err
 		}
+		s.leanIfBusy(sec)
 		return sec, out, nil
 	})
 	if err == io.EOF {

@@ -103,3 +103,32 @@ func skipUnderRace(t *testing.T) {
 		t.Skip("allocation counts differ under the race detector")
 	}
 }
+
+// TestLeanContext: a lean context keeps no AES cipher, before and after
+// carrying messages both ways, and still protects them (the cipher is
+// made per message: the round trip allocates again).
+func TestLeanContext(t *testing.T) {
+	for _, et := range allEnctypes {
+		ini, acc := establish(t, et)
+		acc.Lean()
+		ini.Lean()
+		msg := []byte("a small op message")
+		for i := range 3 {
+			for _, dir := range [][2]*Context{{ini, acc}, {acc, ini}} {
+				tok, err := dir[0].Wrap(msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := dir[1].Unwrap(tok)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("%s round trip %d: %q, %v", enctypeName(et), i, got, err)
+				}
+			}
+		}
+		for _, c := range []*Context{ini, acc} {
+			if c.sendKeys.keys.block != nil || c.recvKeys.keys.block != nil {
+				t.Errorf("%s: a lean context kept an AES cipher", enctypeName(et))
+			}
+		}
+	}
+}

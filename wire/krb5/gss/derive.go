@@ -23,9 +23,9 @@ import (
 type usageKeys struct {
 	ke, ki, kc []byte
 	// block, if not nil, is the AES cipher of ke, made once: a
-	// context makes it on first use (half a kilobyte per direction of a
-	// connection that has carried an op; making it per message was half
-	// of ceod's garbage), as do keys used many times (a service key's).
+	// context makes it with its keys (half a kilobyte per direction;
+	// making it per message was half of ceod's garbage) unless it is
+	// lean, as do keys used many times (a service key's).
 	block cipher.Block
 }
 
@@ -43,6 +43,7 @@ type lazyKeys struct {
 	once sync.Once
 	keys usageKeys
 	err  error
+	lean bool // keep no AES cipher: see Context.Lean
 }
 
 // get returns the keys of usage derived from key with et, deriving them
@@ -67,9 +68,11 @@ func (l *lazyKeys) set(k usageKeys) {
 	l.once.Do(func() { l.keep(k) })
 }
 
-// keep stores k with its AES cipher made.
+// keep stores k with its AES cipher made, unless l is lean.
 func (l *lazyKeys) keep(k usageKeys) {
-	if k.block == nil {
+	if l.lean {
+		k.block = nil
+	} else if k.block == nil {
 		k.block, l.err = aes.NewCipher(k.ke)
 	}
 	l.keys = k
