@@ -177,7 +177,7 @@ func (r *rawReader) readFD(fd uintptr) bool {
 // back costs two wake-ups, which on a quiet host (idle CPUs woken to
 // look for work) cost more than the op.
 func (c *conn) onOwnStack(what string, f func() error) error {
-	if c.srv.nconns.Load() < inlineBelowConns {
+	if !c.srv.manyConns() {
 		return c.guard(what, f)
 	}
 	var err error

@@ -47,11 +47,10 @@ func wipeDelegation(sess *session.Session) {
 }
 
 // leanIfBusy makes a connection's context keep no AES key schedules
-// while the server holds inlineBelowConns connections or more: then
-// memory per waiting connection counts more than a microsecond per op
-// (the same trade as onOwnStack's).
+// while the server holds many connections (the same trade as
+// onOwnStack's).
 func (s *Server) leanIfBusy(sec session.Sealer) {
-	if g, ok := sec.(*gss.Context); ok && s.nconns.Load() >= inlineBelowConns {
+	if g, ok := sec.(*gss.Context); ok && s.manyConns() {
 		g.Lean()
 	}
 }

@@ -113,7 +113,7 @@ type Server struct {
 	failures   *failureLog
 
 	inShutdown atomic.Bool
-	nconns     atomic.Int32 // len(conns), read without mu by onOwnStack
+	nconns     atomic.Int32 // len(conns), read without mu by manyConns
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}

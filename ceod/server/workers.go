@@ -15,6 +15,12 @@ const maxIdleWorkers = 64
 // runtime shrinks idle stacks at each GC once the count rises.
 const inlineBelowConns = 256
 
+// manyConns reports whether the server holds inlineBelowConns
+// connections or more: then memory per waiting connection counts more
+// than a microsecond per op, so ops run on workers and new contexts keep
+// no key schedules.
+func (s *Server) manyConns() bool { return s.nconns.Load() >= inlineBelowConns }
+
 // workers runs the handshakes and ops of all connections (see
 // onOwnStack) on goroutines that outlive them, so that their grown
 // stacks are reused: a fresh goroutine starts with the smallest stack
