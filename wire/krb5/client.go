@@ -16,9 +16,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
-// now is replaced in tests.
-var now = time.Now
-
 // DefaultCCacheName returns $KRB5CCNAME, or Debian's default
 // FILE:/tmp/krb5cc_<uid> when it is unset.
 func DefaultCCacheName() string {
@@ -92,7 +89,7 @@ func clientFromCCache(cfg *config.Config, ccname string) (*client.Client, string
 	if !ok {
 		return nil, "", nil, fmt.Errorf("krb5: credentials cache %s holds no ticket-granting ticket for %s (run kinit)", path, realm)
 	}
-	if !now().Before(tgt.EndTime) {
+	if !time.Now().Before(tgt.EndTime) {
 		return nil, "", nil, fmt.Errorf("krb5: ticket-granting ticket in %s expired at %s (run kinit)", path, tgt.EndTime.UTC().Format(time.RFC3339))
 	}
 	cl, err := client.NewFromCCache(cc, cfg)
