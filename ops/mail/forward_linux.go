@@ -41,8 +41,12 @@ import (
 
 const forwardName = ".forward"
 
-// useOpenat2 is switched off by tests to exercise the fallback.
-var useOpenat2 = true
+// forwardFS writes and clears .forward files. Its zero value uses
+// openat2 where the kernel has it; tests switch that off to exercise
+// the O_NOFOLLOW fallback.
+type forwardFS struct {
+	noOpenat2 bool
+}
 
 // fsError is a failed file system step, with the errno for the reply.
 type fsError struct {
@@ -66,11 +70,11 @@ func errno(err error) int32 {
 // openHome opens the directory at path (absolute, clean) for use as a
 // dirfd, refusing symbolic links in every component, and checks that it
 // is a directory owned by uid. The caller closes the descriptor.
-func openHome(path string, uid int) (int, error) {
+func (fs forwardFS) openHome(path string, uid int) (int, error) {
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
 		return -1, &fsError{"open", path, fmt.Errorf("%w (home directory must be a clean absolute path)", unix.EINVAL)}
 	}
-	fd, err := openDirNoFollow(path)
+	fd, err := fs.openDirNoFollow(path)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
 			err = fmt.Errorf("%w (a component is a symbolic link or not a directory)", err)
@@ -94,8 +98,8 @@ func openHome(path string, uid int) (int, error) {
 }
 
 // openDirNoFollow opens path with O_PATH, never following a symbolic link.
-func openDirNoFollow(path string) (int, error) {
-	if useOpenat2 {
+func (fs forwardFS) openDirNoFollow(path string) (int, error) {
+	if !fs.noOpenat2 {
 		fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
@@ -149,9 +153,9 @@ func openDirNoFollow(path string) (int, error) {
 
 // createExcl creates name in dir, failing if any entry (even a dangling
 // link) has that name.
-func createExcl(dir int, name string, mode uint32) (int, error) {
+func (fs forwardFS) createExcl(dir int, name string, mode uint32) (int, error) {
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	if useOpenat2 {
+	if !fs.noOpenat2 {
 		fd, err := unix.Openat2(dir, name, &unix.OpenHow{
 			Flags:   uint64(flags),
 			Mode:    uint64(mode),
@@ -166,8 +170,8 @@ func createExcl(dir int, name string, mode uint32) (int, error) {
 
 // setForward replaces home/.forward with content, owned by uid:gid, mode
 // 0644.
-func setForward(home string, uid, gid int, content []byte) error {
-	dir, err := openHome(home, uid)
+func (fs forwardFS) setForward(home string, uid, gid int, content []byte) error {
+	dir, err := fs.openHome(home, uid)
 	if err != nil {
 		return err
 	}
@@ -189,7 +193,7 @@ func setForward(home string, uid, gid int, content []byte) error {
 		rand.Read(b[:])
 		tmp = forwardName + ".ceod-" + hex.EncodeToString(b[:])
 		// 0600 until it is the user's and complete.
-		fd, err = createExcl(dir, tmp, 0o600)
+		fd, err = fs.createExcl(dir, tmp, 0o600)
 		if err != unix.EEXIST {
 			break
 		}
@@ -230,8 +234,8 @@ func setForward(home string, uid, gid int, content []byte) error {
 
 // clearForward removes home/.forward (a link is removed, not followed);
 // a missing one is fine.
-func clearForward(home string, uid int) error {
-	dir, err := openHome(home, uid)
+func (fs forwardFS) clearForward(home string, uid int) error {
+	dir, err := fs.openHome(home, uid)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,10 @@ import (
 
 var errUnsupported = errors.New("mail: writing .forward safely needs Linux")
 
-func setForward(home string, uid, gid int, content []byte) error { return errUnsupported }
-func clearForward(home string, uid int) error                    { return errUnsupported }
-func errno(err error) int32                                      { return int32(syscall.ENOSYS) }
+type forwardFS struct {
+	noOpenat2 bool
+}
+
+func (forwardFS) setForward(home string, uid, gid int, content []byte) error { return errUnsupported }
+func (forwardFS) clearForward(home string, uid int) error                    { return errUnsupported }
+func errno(err error) int32                                                  { return int32(syscall.ENOSYS) }

@@ -35,12 +35,15 @@ type Deps struct {
 	// Log receives one record per request (never the forward itself).
 	// Nil means no logging.
 	Log *slog.Logger
+
+	fs forwardFS // tests choose the fallback writer
 }
 
 type handler struct {
 	auth authz.Authorizer
 	dir  authz.Directory
 	res  Resolver
+	fs   forwardFS
 	log  *slog.Logger
 }
 
@@ -57,7 +60,7 @@ func New(d Deps) (ops.Handler, error) {
 	if res == nil {
 		res = net.DefaultResolver
 	}
-	h := &handler{auth: authz.Authorizer{ACL: d.ACL, Dir: d.Dir}, dir: d.Dir, res: res, log: log.With("op", "mail")}
+	h := &handler{auth: authz.Authorizer{ACL: d.ACL, Dir: d.Dir}, dir: d.Dir, res: res, fs: d.fs, log: log.With("op", "mail")}
 	return &ops.Proto[*ceopb.UpdateMail, *ceopb.UpdateMailResponse]{Op: "mail", Event: "update mail", Log: h.log, Do: h.serve}, nil
 }
 
@@ -130,14 +133,14 @@ func (h *handler) update(ctx context.Context, caller ops.Caller, in *ceopb.Updat
 			return ops.OutcomeError, nil
 		}
 		if fwd := in.GetForward(); fwd != "" {
-			if err := setForward(u.Home, u.UID, u.GID, []byte(fwd+"\n")); err != nil {
+			if err := h.fs.setForward(u.Home, u.UID, u.GID, []byte(fwd+"\n")); err != nil {
 				h.log.Warn("writing forward failed", "target", target, "err", err)
 				out.add(errno(err), "%v", err)
 				return ops.OutcomeError, nil
 			}
 			out.add(0, "successfully updated forward for %s", target)
 		} else {
-			if err := clearForward(u.Home, u.UID); err != nil {
+			if err := h.fs.clearForward(u.Home, u.UID); err != nil {
 				h.log.Warn("clearing forward failed", "target", target, "err", err)
 				out.add(errno(err), "%v", err)
 				return ops.OutcomeError, nil

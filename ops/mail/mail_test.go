@@ -57,7 +57,10 @@ func mkdirOwned(t *testing.T, path string, uid int) {
 	}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureFS(t, forwardFS{}) }
+
+// newFixtureFS is newFixture with the handler writing through fs.
+func newFixtureFS(t *testing.T, fs forwardFS) *fixture {
 	t.Helper()
 	needRoot(t)
 	base := t.TempDir()
@@ -84,7 +87,7 @@ func newFixture(t *testing.T) *fixture {
 	f.dir.AddToGroup("office", "office1")
 	f.dir.AddToGroup("syscom", "syscom1")
 	var err error
-	if f.h, err = New(Deps{Dir: f.dir, ACL: opstest.DefaultACL(t), Resolver: testHosts{}}); err != nil {
+	if f.h, err = New(Deps{Dir: f.dir, ACL: opstest.DefaultACL(t), Resolver: testHosts{}, fs: fs}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -238,25 +241,19 @@ func noTemp(t *testing.T, dir string) {
 	}
 }
 
-// bothModes runs f with openat2 and with the O_NOFOLLOW fallback.
-func bothModes(t *testing.T, f func(t *testing.T)) {
-	for _, mode := range []bool{true, false} {
-		name := "openat2"
-		if !mode {
-			name = "nofollow"
-		}
-		t.Run(name, func(t *testing.T) {
-			old := useOpenat2
-			useOpenat2 = mode
-			t.Cleanup(func() { useOpenat2 = old })
-			f(t)
-		})
+// bothModes runs f on a fixture writing with openat2 and on one using
+// the O_NOFOLLOW fallback.
+func bothModes(t *testing.T, f func(t *testing.T, fx *fixture)) {
+	for _, mode := range []struct {
+		name string
+		fs   forwardFS
+	}{{"openat2", forwardFS{}}, {"nofollow", forwardFS{noOpenat2: true}}} {
+		t.Run(mode.name, func(t *testing.T) { f(t, newFixtureFS(t, mode.fs)) })
 	}
 }
 
 func TestSetForwardSelf(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		got := call(t, f.h, "regular1", request("regular1", proto.String("alice@example.com")))
 		wantMsgs(t, got, updatedForward("regular1")...)
 		checkForward(t, filepath.Join(f.home, ".forward"), "alice@example.com\n", uidRegular1)
@@ -282,8 +279,7 @@ func TestSetForwardByOfficeAndSyscom(t *testing.T) {
 }
 
 func TestClearForward(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		fwd := filepath.Join(f.home, ".forward")
 		if err := os.WriteFile(fwd, []byte("old@example.com\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -390,8 +386,7 @@ func TestMalformedRequest(t *testing.T) {
 // setting the forward replaces the link, clearing removes it; the target
 // never changes.
 func TestForwardSymlinkAttack(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		fwd := filepath.Join(f.home, ".forward")
 		if err := os.Symlink(f.secret, fwd); err != nil {
 			t.Fatal(err)
@@ -467,8 +462,7 @@ func TestForwardHardLinkAttack(t *testing.T) {
 // The home directory is a link to another directory, or lies under one:
 // refused, nothing changes anywhere.
 func TestHomeSymlinkRefused(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		// The home itself is a link.
 		evilHome := filepath.Join(f.base, "home", "evil")
 		if err := os.Symlink(f.outside, evilHome); err != nil {
@@ -516,8 +510,7 @@ func TestHomeNotOwnedRefused(t *testing.T) {
 }
 
 func TestForwardIsDirectory(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		fwd := filepath.Join(f.home, ".forward")
 		if err := os.Mkdir(fwd, 0o755); err != nil {
 			t.Fatal(err)
@@ -542,8 +535,7 @@ func TestForwardIsDirectory(t *testing.T) {
 // write its parent). The outside directory never changes, and every
 // reply is a success or a clean refusal.
 func TestRaceWithAttacker(t *testing.T) {
-	bothModes(t, func(t *testing.T) {
-		f := newFixture(t)
+	bothModes(t, func(t *testing.T, f *fixture) {
 		outsideBefore := snapshot(t, f.outside)
 		// The attacker works inside the real home through a descriptor,
 		// so its own calls never reach the outside directory.
