@@ -60,6 +60,7 @@ type conn struct {
 	principal string     // after the handshake
 	caller    ops.Caller // what principal maps to
 	nops      int
+	grown     bool         // growStack has run on the connection's goroutine
 	logger    *slog.Logger // built on first use
 	auditOK   *slog.Logger // auditOpOK's, built on first use
 
