@@ -60,8 +60,7 @@ type encTicketPart struct {
 }
 
 // decodeEncTicketPart decodes a ticket's decrypted EncTicketPart. Key,
-// names and flags alias b. Bytes after the element are ignored, as
-// gokrb5 and MIT do.
+// names and flags alias b.
 func decodeEncTicketPart(b []byte) (encTicketPart, error) {
 	r := newDERReader(b)
 	app := r.sub(derAppEncTicket)
@@ -79,30 +78,19 @@ func decodeEncTicketPart(b []byte) (encTicketPart, error) {
 	tr.doneLax(&trSeq)
 	seq.done(&tr)
 	t.AuthTime = seq.timeField(5)
-	if seq.peek(derContext0 + 6) {
-		t.StartTime = seq.timeField(6)
-	}
+	t.StartTime = optional(&seq, 6, (*derReader).timeField)
 	t.EndTime = seq.timeField(7)
-	if seq.peek(derContext0 + 8) {
-		t.RenewTill = seq.timeField(8)
-	}
-	if seq.peek(derContext0 + 9) {
-		e.addresses = seq.typedListField(9)
-	}
-	if seq.peek(derContext0 + 10) {
-		seq.typedListField(10)
-	}
-	app.doneLax(&seq)
-	r.done(&app)
-	if !r.ok {
-		return encTicketPart{}, fmt.Errorf("gss: malformed EncTicketPart")
+	t.RenewTill = optional(&seq, 8, (*derReader).timeField)
+	e.addresses = optional(&seq, 9, (*derReader).typedListField)
+	optional(&seq, 10, (*derReader).typedListField) // authorization-data: checked, not kept
+	if err := r.endEncPart(&app, &seq, "EncTicketPart"); err != nil {
+		return encTicketPart{}, err
 	}
 	return e, nil
 }
 
 // decodeAuthenticator decodes a decrypted Authenticator. Checksum and
-// subkey alias b. Bytes after the element are ignored, as gokrb5 and MIT
-// do.
+// subkey alias b.
 func decodeAuthenticator(b []byte) (types.Authenticator, error) {
 	r := newDERReader(b)
 	app := r.sub(derAppAuth)
@@ -112,24 +100,27 @@ func decodeAuthenticator(b []byte) (types.Authenticator, error) {
 		CRealm: seq.stringField(1),
 		CName:  seq.principalNameField(2),
 	}
-	if seq.peek(derContext0 + 3) {
-		a.Cksum = seq.checksumField(3)
-	}
+	a.Cksum = optional(&seq, 3, (*derReader).checksumField)
 	a.Cusec = seq.intField(4)
 	a.CTime = seq.timeField(5)
-	if seq.peek(derContext0 + 6) {
-		a.SubKey = seq.encryptionKeyField(6)
-	}
-	if seq.peek(derContext0 + 7) {
-		a.SeqNumber = seq.int64Field(7)
-	}
-	if seq.peek(derContext0 + 8) {
-		seq.typedListField(8)
-	}
-	app.doneLax(&seq)
-	r.done(&app)
-	if !r.ok {
-		return types.Authenticator{}, fmt.Errorf("gss: malformed Authenticator")
+	a.SubKey = optional(&seq, 6, (*derReader).encryptionKeyField)
+	a.SeqNumber = optional(&seq, 7, (*derReader).int64Field)
+	optional(&seq, 8, (*derReader).typedListField) // authorization-data: checked, not kept
+	if err := r.endEncPart(&app, &seq, "Authenticator"); err != nil {
+		return types.Authenticator{}, err
 	}
 	return a, nil
+}
+
+// endEncPart ends the decoding of a decrypted part, app holding its
+// SEQUENCE seq, and reports a fault as a malformed name. Elements after
+// those read, and bytes after the element, are ignored, as gokrb5 and
+// MIT do (doneLax).
+func (r *derReader) endEncPart(app, seq *derReader, name string) error {
+	app.doneLax(seq)
+	r.done(app)
+	if !r.ok {
+		return fmt.Errorf("gss: malformed %s", name)
+	}
+	return nil
 }

@@ -89,6 +89,16 @@ func (r *derReader) doneLax(s *derReader) {
 // explicit opens the [n] EXPLICIT wrapper of a field.
 func (r *derReader) explicit(n byte) derReader { return r.sub(derContext0 + n) }
 
+// optional reads the OPTIONAL field [n] with read if it is next, and
+// gives T's zero value if it is absent.
+func optional[T any](r *derReader, n byte, read func(*derReader, byte) T) T {
+	if !r.peek(derContext0 + n) {
+		var zero T
+		return zero
+	}
+	return read(r, n)
+}
+
 // integer reads an INTEGER of at most 64 bits in minimal two's
 // complement.
 func (r *derReader) integer() int64 {
@@ -272,9 +282,7 @@ func (r *derReader) encryptedDataField(n byte) types.EncryptedData {
 	s := r.explicit(n)
 	seq := s.sub(derSequence)
 	e := types.EncryptedData{EType: seq.int32Field(0)}
-	if seq.peek(derContext0 + 1) {
-		e.KVNO = int(seq.int64Field(1))
-	}
+	e.KVNO = optional(&seq, 1, (*derReader).intField)
 	e.Cipher = seq.octetsField(2)
 	s.done(&seq)
 	r.done(&s)
