@@ -1,32 +1,25 @@
 package krb5
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/csclub/ceo/wire/krb5/internal/ccfile"
 )
 
-// gokrb5 can read but not write credentials caches, so this file writes
-// MIT's FILE format, version 4 (MIT krb5 doc "ccache file format"): every
-// integer big-endian, principals as name type + component count + realm +
-// components, each a u32-counted string, and one credential record per
-// ticket. Writers follow MIT's cc_file.c so that MIT tools and we can
-// share one cache: a new cache replaces the file; a new credential is
-// appended under an exclusive fcntl lock on the whole file, the lock MIT
-// takes to store; readers take the shared lock MIT's readers take.
-
-// ccacheVersion is the FILE ccache format written: 0x0504 (v4).
-const ccacheVersion = 0x0504
+// The cache's format is package ccfile's. Writers follow MIT's cc_file.c
+// so that MIT tools and we can share one cache: a new cache replaces the
+// file; a new credential is appended under an exclusive fcntl lock on
+// the whole file, the lock MIT takes to store; readers take the shared
+// lock MIT's readers take.
 
 // maxCCacheSize bounds what we read of a cache: a real one holds a TGT and
 // a few service tickets (a few KiB); the bound keeps a wrong path or a
@@ -34,19 +27,7 @@ const ccacheVersion = 0x0504
 const maxCCacheSize = 4 << 20
 
 // Credential is one credential record of a FILE ccache.
-type Credential struct {
-	Client      types.PrincipalName
-	ClientRealm string
-	Server      types.PrincipalName
-	ServerRealm string
-	Key         types.EncryptionKey
-	AuthTime    time.Time
-	StartTime   time.Time
-	EndTime     time.Time
-	RenewTill   time.Time
-	Flags       []byte // KerberosFlags bit string, first four bytes
-	Ticket      []byte // DER of the Ticket
-}
+type Credential = ccfile.Credential
 
 // CredentialFromKDCRep takes the stored fields from a verified AS-REP or
 // TGS-REP (DecryptedEncPart filled in by gokrb5's exchange).
@@ -69,62 +50,9 @@ func withTicket(c Credential, tkt messages.Ticket) (Credential, error) {
 	return c, nil
 }
 
-type ccWriter struct{ bytes.Buffer }
-
-func (w *ccWriter) u8(v uint8)   { w.WriteByte(v) }
-func (w *ccWriter) u16(v uint16) { w.Write(binary.BigEndian.AppendUint16(nil, v)) }
-func (w *ccWriter) u32(v uint32) { w.Write(binary.BigEndian.AppendUint32(nil, v)) }
-func (w *ccWriter) data(b []byte) {
-	w.u32(uint32(len(b)))
-	w.Write(b)
-}
-
-func (w *ccWriter) principal(p types.PrincipalName, realm string) {
-	w.u32(uint32(p.NameType))
-	w.u32(uint32(len(p.NameString)))
-	w.data([]byte(realm))
-	for _, c := range p.NameString {
-		w.data([]byte(c))
-	}
-}
-
-func (w *ccWriter) time(t time.Time) {
-	if t.IsZero() {
-		w.u32(0)
-		return
-	}
-	w.u32(uint32(t.Unix()))
-}
-
-func (w *ccWriter) credential(c Credential) {
-	w.principal(c.Client, c.ClientRealm)
-	w.principal(c.Server, c.ServerRealm)
-	w.u16(uint16(c.Key.KeyType))
-	w.data(c.Key.KeyValue)
-	w.time(c.AuthTime)
-	w.time(c.StartTime)
-	w.time(c.EndTime)
-	w.time(c.RenewTill)
-	w.u8(0) // is_skey
-	var flags [4]byte
-	copy(flags[:], c.Flags)
-	w.Write(flags[:])
-	w.u32(0) // addresses
-	w.u32(0) // authdata
-	w.data(c.Ticket)
-	w.data(nil) // second ticket
-}
-
 // MarshalCCache encodes a v4 FILE ccache whose default principal is c's
 // client, holding c.
-func MarshalCCache(c Credential) []byte {
-	var w ccWriter
-	w.u16(ccacheVersion)
-	w.u16(0) // no header tags (no KDC time offset)
-	w.principal(c.Client, c.ClientRealm)
-	w.credential(c)
-	return w.Bytes()
-}
+func MarshalCCache(c Credential) []byte { return ccfile.Marshal(c.Client, c.ClientRealm, c) }
 
 // WriteCCache replaces the ccache at path with a new one holding c:
 // a temporary file in the same directory, mode 0600 as MIT makes it,
@@ -237,12 +165,10 @@ func AppendCCache(path string, c Credential, keep func(*credentials.CCache) bool
 	if keep != nil && !keep(cc) {
 		return nil
 	}
-	var w ccWriter
-	w.credential(c)
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		return fmt.Errorf("krb5: storing in credentials cache %s: %w", path, err)
 	}
-	if _, err := f.Write(w.Bytes()); err != nil {
+	if _, err := f.Write(ccfile.MarshalCredential(c)); err != nil {
 		return fmt.Errorf("krb5: storing in credentials cache %s: %w", path, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ package krbtest
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/csclub/ceo/wire/krb5/internal/ccfile"
 )
 
 // Conf is a krb5.conf for the realm TEST.REALM whose KDC (127.0.0.1:1)
@@ -111,50 +112,15 @@ type Cred struct {
 // WriteCCache writes an MIT FILE ccache (version 4) for client@realm
 // holding creds.
 func WriteCCache(path, realm, client string, creds ...Cred) error {
-	var w ccacheWriter
-	w.u8(5)
-	w.u8(4)
-	w.u16(0) // no header tags
 	cname := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, client)
-	w.principal(cname, realm)
-	for _, c := range creds {
+	recs := make([]ccfile.Credential, len(creds))
+	for i, c := range creds {
 		tb, err := c.Ticket.Marshal()
 		if err != nil {
 			return err
 		}
-		w.principal(cname, realm)
-		w.principal(c.Server, realm)
-		w.u16(uint16(c.Key.KeyType))
-		w.data(c.Key.KeyValue)
-		for _, ts := range []time.Time{c.Start, c.Start, c.End, c.End} {
-			w.u32(uint32(ts.Unix()))
-		}
-		w.u8(0)  // is_skey
-		w.u32(0) // ticket flags
-		w.u32(0) // addresses
-		w.u32(0) // authdata
-		w.data(tb)
-		w.data(nil) // second ticket
+		recs[i] = ccfile.Credential{Client: cname, ClientRealm: realm, Server: c.Server, ServerRealm: realm, Key: c.Key,
+			AuthTime: c.Start, StartTime: c.Start, EndTime: c.End, RenewTill: c.End, Ticket: tb}
 	}
-	return os.WriteFile(path, w.b, 0o600)
-}
-
-type ccacheWriter struct{ b []byte }
-
-func (w *ccacheWriter) u8(v uint8)   { w.b = append(w.b, v) }
-func (w *ccacheWriter) u16(v uint16) { w.b = binary.BigEndian.AppendUint16(w.b, v) }
-func (w *ccacheWriter) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
-
-func (w *ccacheWriter) data(d []byte) {
-	w.u32(uint32(len(d)))
-	w.b = append(w.b, d...)
-}
-
-func (w *ccacheWriter) principal(p types.PrincipalName, realm string) {
-	w.u32(uint32(p.NameType))
-	w.u32(uint32(len(p.NameString)))
-	w.data([]byte(realm))
-	for _, c := range p.NameString {
-		w.data([]byte(c))
-	}
+	return os.WriteFile(path, ccfile.Marshal(cname, realm, recs...), 0o600)
 }
