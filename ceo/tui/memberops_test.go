@@ -15,17 +15,14 @@ import (
 // next page's first field, labelled field, and presses Enter.
 func (tm *terminal) openWizard(entry, intro, field, value string) {
 	tm.t.Helper()
-	tm.waitFor("Main Menu")
-	tm.choose(entry)
+	tm.fromMenu(entry)
 	tm.waitFor(intro)
 	tm.keys("Enter")
 	if value == "" {
 		return
 	}
 	tm.waitFor(field)
-	tm.keys("C-u")
-	tm.typeText(value)
-	tm.keys("Enter")
+	tm.reenter(value)
 }
 
 // TestResetPassword: Reset Password as office staff and syscom through
@@ -62,19 +59,17 @@ func TestResetPassword(t *testing.T) {
 			refused: []string{"Failed to Reset Password", "password longer than 512 bytes"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tm := startCeo(t, r, login(t, r, c.as), nil)
+			tm := startAs(t, r, c.as)
 			tm.openWizard("Reset Password", "Resetting a Password", "Username:", c.uid)
 			tm.waitFor("New Password", "leave both fields empty for a random password")
 			if c.pageChecks {
 				tm.typeText(c.typed)
 				tm.keys("Tab")
-				tm.typeText(c.typed + "x")
-				tm.keys("Enter")
+				tm.enter(c.typed + "x")
 				tm.waitFor("Passwords do not match")
 				tm.typeText("abc")
 				tm.keys("Tab")
-				tm.typeText("abc")
-				tm.keys("Enter")
+				tm.enter("abc")
 				tm.waitFor("Password is too short")
 			}
 			if c.typed != "" {
@@ -146,7 +141,7 @@ func TestGroupAsOffice(t *testing.T) {
 	admin := ceotest.Admin(t, r)
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "offclub", Name: "Office Club", UIDNumber: 30611, Club: true})
 
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
+	tm := startAs(t, r, "office1")
 	manage := func(group string) {
 		tm.openWizard("Manage Club or Group Members", "Managing Club or Group", "Club or Group:", group)
 		tm.waitFor("Manage " + group)

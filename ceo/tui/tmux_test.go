@@ -135,6 +135,22 @@ func (tm *terminal) typeText(s string) {
 	tm.tmux("send-keys", "-l", s)
 }
 
+// enter types text and presses Enter: a field's value, then Next (or
+// the next field).
+func (tm *terminal) enter(text string) {
+	tm.t.Helper()
+	tm.typeText(text)
+	tm.keys("Enter")
+}
+
+// reenter replaces the focused field's text (C-u clears it) with text
+// and presses Enter.
+func (tm *terminal) reenter(text string) {
+	tm.t.Helper()
+	tm.keys("C-u")
+	tm.enter(text)
+}
+
 // waitFor polls the screen until it shows every one of texts, and
 // returns it; the test fails with the screen after screenTimeout.
 func (tm *terminal) waitFor(texts ...string) string {
@@ -170,6 +186,13 @@ func (tm *terminal) waitGone(text string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// fromMenu waits for the main menu and chooses entry on it.
+func (tm *terminal) fromMenu(entry string) {
+	tm.t.Helper()
+	tm.waitFor("Main Menu")
+	tm.choose(entry)
 }
 
 // choose moves the selection of the menu on screen down to label (the

@@ -39,11 +39,17 @@ func login(t *testing.T, r *realm.Realm, user string) string {
 	return r.Kinit(t, u.Name, u.Password)
 }
 
+// startAs starts ceo as a seeded user with a ticket in hand.
+func startAs(t *testing.T, r *realm.Realm, user string) *terminal {
+	t.Helper()
+	return startCeo(t, r, login(t, r, user), nil)
+}
+
 // TestMenuOrder: office staff see the office entries first; a regular
 // member sees the unrestricted ones first.
 func TestMenuOrder(t *testing.T) {
 	r := ceotest.Setup(t)
-	office := startCeo(t, r, login(t, r, "office1"), nil)
+	office := startAs(t, r, "office1")
 	s := office.waitFor("Main Menu", "> New Member", "Exit")
 	capture(t, "main-menu-office", s)
 	if strings.Index(s, "Office Staff") > strings.Index(s, "Unrestricted") {
@@ -71,7 +77,7 @@ func TestMenuOrder(t *testing.T) {
 	office.keys("e", "Enter")
 	office.waitFor("[ceo exited with status 0]")
 
-	regular := startCeo(t, r, login(t, r, "regular1"), nil)
+	regular := startAs(t, r, "regular1")
 	s = regular.waitFor("Main Menu", "> Display Member")
 	if strings.Index(s, "Unrestricted") > strings.Index(s, "Office Staff") {
 		t.Errorf("regular1: Unrestricted is not first:\n%s", s)
@@ -96,7 +102,7 @@ func TestMenuOrder(t *testing.T) {
 // terminals instead of being cut.
 func TestFormKeysAndNarrowTerminals(t *testing.T) {
 	r := ceotest.Setup(t)
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
+	tm := startAs(t, r, "office1")
 	tm.waitFor("Main Menu", "> New Member")
 	for _, size := range []struct{ cols, rows int }{{72, 24}, {60, 20}} {
 		s := tm.resize(size.cols, size.rows, "Main Menu", "> New Member", "Office Staff")
@@ -169,11 +175,9 @@ func TestPasswordPrompt(t *testing.T) {
 	cc := filepath.Join(t.TempDir(), "krb5cc")
 	tm := startCeo(t, r, cc, nil, "--principal", "regular1")
 	tm.waitFor("Password for regular1@" + r.Name + ":")
-	tm.typeText("not-the-password")
-	tm.keys("Enter")
+	tm.enter("not-the-password")
 	tm.waitFor("Password incorrect, try again.")
-	tm.typeText(u.Password)
-	tm.keys("Enter")
+	tm.enter(u.Password)
 	s := tm.waitFor("Main Menu", "regular1@"+r.Name)
 	if strings.Contains(s, u.Password) || strings.Contains(s, "not-the-password") {
 		t.Fatal("a password was echoed")
@@ -195,19 +199,15 @@ func TestRenewal(t *testing.T) {
 	cur := current()
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "renewtui", Name: "Renee Tui", UIDNumber: 26001, Terms: []string{cur.Add(-2).String()}})
 
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Renew Membership")
+	tm := startAs(t, r, "office1")
+	tm.fromMenu("Renew Membership")
 	s := tm.waitFor("Renewing Membership", "CSC membership is $2.00 per term.")
 	capture(t, "renew-intro", s)
 	tm.keys("Enter")
 	tm.waitFor("Member Information", "Username:")
-	tm.typeText("nosuchmember")
-	tm.keys("Enter")
+	tm.enter("nosuchmember")
 	tm.waitFor("Member not found")
-	tm.keys("C-u") // clear the field
-	tm.typeText("renewtui")
-	tm.keys("Enter")
+	tm.reenter("renewtui")
 	s = tm.waitFor("Mail Forwarding", "Current forward: none", "Warning: Changing this overwrites ~/.forward")
 	capture(t, "renew-forward", s)
 	tm.keys("Enter")
@@ -220,9 +220,7 @@ func TestRenewal(t *testing.T) {
 	capture(t, "renew-terms", s)
 	// Two terms from the current one.
 	tm.keys("Enter")
-	tm.keys("C-u")
-	tm.typeText("2")
-	tm.keys("Enter")
+	tm.reenter("2")
 	s = tm.waitFor("Membership Fee", "You are registering for 2 terms", "$4.00 in membership fees")
 	capture(t, "renew-fee", s)
 	tm.keys("Enter")
@@ -253,14 +251,12 @@ func TestRenewal(t *testing.T) {
 // TestSearchByName: a member searches by name and opens a result.
 func TestSearchByName(t *testing.T) {
 	r := ceotest.Setup(t)
-	tm := startCeo(t, r, login(t, r, "regular1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Search Members")
+	tm := startAs(t, r, "regular1")
+	tm.fromMenu("Search Members")
 	tm.waitFor("Members by term")
 	tm.choose("Members by name")
 	tm.waitFor("Members by Name", "Name:")
-	tm.typeText("test OFFICE")
-	tm.keys("Enter")
+	tm.enter("test OFFICE")
 	s := tm.waitFor("Members named test OFFICE (1)", "office1", "Test office1", "Testing")
 	capture(t, "search-by-name", s)
 	if strings.Contains(s, "regular1 ") || strings.Contains(s, "syscom1 ") {
@@ -281,8 +277,7 @@ func TestSearchByName(t *testing.T) {
 	tm.choose("Search Members")
 	tm.choose("Members by name")
 	tm.waitFor("Name:")
-	tm.typeText("zzzz nobody")
-	tm.keys("Enter")
+	tm.enter("zzzz nobody")
 	tm.waitFor("No members found.")
 	tm.keys("Enter") // Close
 	tm.waitFor("Members by group")
@@ -290,8 +285,7 @@ func TestSearchByName(t *testing.T) {
 	// By group and by term.
 	tm.choose("Members by group")
 	tm.waitFor("Group:")
-	tm.typeText("syscom")
-	tm.keys("Enter")
+	tm.enter("syscom")
 	s = tm.waitFor("Members of syscom (1)", "syscom1")
 	tm.escape()
 	tm.choose("Members by term")
@@ -301,9 +295,7 @@ func TestSearchByName(t *testing.T) {
 	tm.escape()
 	tm.choose("Members by term")
 	tm.waitFor("Term:")
-	tm.keys("C-u")
-	tm.typeText("spring")
-	tm.keys("Enter")
+	tm.reenter("spring")
 	tm.waitFor("Invalid term")
 }
 
@@ -314,9 +306,8 @@ func TestChangeShell(t *testing.T) {
 	daemontest.Start(t, r, daemontest.Options{}).RequireServed(t, "shell")
 	admin := ceotest.Admin(t, r)
 	t.Cleanup(func() { ceotest.SetAttr(t, admin, r.UserDN("regular1"), "loginShell", "/bin/bash") })
-	tm := startCeo(t, r, login(t, r, "regular1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Change Shell")
+	tm := startAs(t, r, "regular1")
+	tm.fromMenu("Change Shell")
 	tm.waitFor("Changing Login Shell", "Request more shells by emailing systems-")
 	tm.keys("Enter")
 	s := tm.waitFor("Username:  regular1")
@@ -351,9 +342,8 @@ func TestLibrarySignOutAndIn(t *testing.T) {
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "libgone", UIDNumber: 26101, Terms: []string{current().Prev().String()}})
 	url := ceotest.LibraryDB(t, r)
 
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Library")
+	tm := startAs(t, r, "office1")
+	tm.fromMenu("Library")
 	s := tm.waitFor("> Search Books", "Overdue Books")
 	capture(t, "library-menu", s)
 
@@ -368,20 +358,16 @@ func TestLibrarySignOutAndIn(t *testing.T) {
 	tm.keys("Tab")
 	tm.typeText("2002")
 	tm.keys("Tab")
-	tm.typeText("MIT Press")
-	tm.keys("Enter")
+	tm.enter("MIT Press")
 	s = tm.waitFor("Book Added", "is number #")
 	tm.keys("Enter")
 
 	// Sign it out to a lapsed member: refused.
 	tm.choose("Sign Out Book")
 	tm.waitFor("Book Checkout", "Username:")
-	tm.typeText("libgone")
-	tm.keys("Enter")
+	tm.enter("libgone")
 	tm.waitFor("User not registered for this term!")
-	tm.keys("C-u")
-	tm.typeText("regular1")
-	tm.keys("Enter")
+	tm.reenter("regular1")
 	tm.waitFor("Book Search", "(Only one field required.)")
 	tm.keys("Tab")
 	tm.typeText("(TUI test)")
@@ -415,8 +401,7 @@ func TestLibrarySignOutAndIn(t *testing.T) {
 	// Sign it in.
 	tm.choose("Sign In Book")
 	tm.waitFor("Book Checkin", "Username:")
-	tm.typeText("regular1")
-	tm.keys("Enter")
+	tm.enter("regular1")
 	tm.waitFor("Choose a Book", "Types and Programming")
 	tm.keys("Enter")
 	tm.waitFor("Confirm Checkin", "Username: regular1")
@@ -505,9 +490,8 @@ func TestNewMember(t *testing.T) {
 		}
 	}
 
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("New Member")
+	tm := startAs(t, r, "office1")
+	tm.fromMenu("New Member")
 	s := tm.waitFor("Joining the Computer Science Club", "CSC membership is $2.00 per term.")
 	capture(t, "new-member-intro", s)
 	tm.keys("Enter")
@@ -519,8 +503,7 @@ func TestNewMember(t *testing.T) {
 	tm.keys("Enter", "Enter", "Enter", "Enter")
 	tm.waitFor("Username is too short")
 	tm.keys("BTab", "BTab", "BTab", "C-u")
-	tm.typeText("office1")
-	tm.keys("Enter")
+	tm.enter("office1")
 	tm.typeText("Office Dup")
 	tm.keys("Enter", "Enter", "Enter")
 	tm.waitFor("Username office1 is already taken")
@@ -546,13 +529,11 @@ func TestNewMember(t *testing.T) {
 	tm.waitFor("Member Password", "Re-enter:")
 	tm.typeText(password)
 	tm.keys("Tab")
-	tm.typeText("something-else")
-	tm.keys("Enter")
+	tm.enter("something-else")
 	tm.waitFor("Passwords do not match")
 	tm.typeText(password)
 	tm.keys("Tab")
-	tm.typeText(password)
-	tm.keys("Enter")
+	tm.enter(password)
 	s = tm.waitFor("Ready to Add", "Username: "+uid, "Terms: "+current().String()+" (fee $2.00)")
 	if strings.Contains(s, password) {
 		t.Fatal("the password is on the screen")
@@ -598,7 +579,7 @@ func TestSyscomScreens(t *testing.T) {
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "alice", Name: "Alice Tui", UIDNumber: 26301})
 	t.Cleanup(func() { ceotest.SetAttr(t, admin, r.UserDN("regular1"), "position") })
 
-	tm := startCeo(t, r, login(t, r, "syscom1"), nil)
+	tm := startAs(t, r, "syscom1")
 	tm.openWizard("Manage Club or Group Members", "Managing Club or Group", "Club or Group:", "tuiclub")
 	tm.waitFor("Manage tuiclub", "The group tuiclub has no members.")
 	// Tab completes the name from the directory; Tab again moves on (to
@@ -656,7 +637,7 @@ func TestRenewClubRep(t *testing.T) {
 	cur := current()
 	ceotest.AddEntry(t, r, admin, ceotest.Entry{UID: "reptui", UIDNumber: 26201, NonMember: []string{cur.Prev().String()}})
 
-	tm := startCeo(t, r, login(t, r, "office1"), nil)
+	tm := startAs(t, r, "office1")
 	tm.openWizard("Renew Club Rep", "We grant accounts to club users at no charge", "Username:", "reptui")
 	tm.waitFor("Mail Forwarding", "Email:")
 	tm.keys("Enter")
@@ -680,17 +661,12 @@ func TestRenewClubRep(t *testing.T) {
 // is "Member not found".
 func TestDisplayMember(t *testing.T) {
 	r := ceotest.Setup(t)
-	tm := startCeo(t, r, login(t, r, "regular1"), nil)
-	tm.waitFor("Main Menu")
-	tm.choose("Display Member")
+	tm := startAs(t, r, "regular1")
+	tm.fromMenu("Display Member")
 	tm.waitFor("Member Information", "Username:  regular1")
-	tm.keys("C-u")
-	tm.typeText("nobody-here")
-	tm.keys("Enter")
+	tm.reenter("nobody-here")
 	tm.waitFor("Member not found")
-	tm.keys("C-u")
-	tm.typeText("regular1")
-	tm.keys("Enter")
+	tm.reenter("regular1")
 	tm.waitFor("Member Details", "User: regular1", "Shell: /bin/", "Terms: "+current().String(), "Account: member")
 	tm.keys("Enter") // Done
 	tm.waitFor("Main Menu")
