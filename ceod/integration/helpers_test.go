@@ -25,8 +25,10 @@ import (
 
 func TestMain(m *testing.M) {
 	code := realm.Main(m)
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	for _, dir := range []string{binDir, peerDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

@@ -235,6 +235,7 @@ var opIDs = map[string]string{"adduser": "1", "mail": "2", "mysql": "3", "mailma
 
 var (
 	peerOnce sync.Once
+	peerDir  string // removed by TestMain
 	peerBin  string
 	peerErr  error
 )
@@ -253,7 +254,7 @@ func mitpeer(t *testing.T) string {
 			peerErr = err
 			return
 		}
-		peerBin = filepath.Join(dir, "mitpeer")
+		peerDir, peerBin = dir, filepath.Join(dir, "mitpeer")
 		if out, err := exec.Command("gcc", "-o", peerBin, src, "-lgssapi_krb5").CombinedOutput(); err != nil {
 			peerErr = fmt.Errorf("building mitpeer: %v\n%s", err, out)
 		}

@@ -616,7 +616,9 @@ func checkClient(t *testing.T, croot, when string) {
 func lintian(t *testing.T, dir string) {
 	t.Helper()
 	debs, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
-	out, code := runCmd(t, 5*time.Minute, os.Environ(), dir, "lintian", append([]string{"--pedantic", "-I", "--show-overrides"}, debs...)...)
+	// lintian leaves temporary databases (mldbm-*) in $TMPDIR.
+	env := append(os.Environ(), "TMPDIR="+t.TempDir())
+	out, code := runCmd(t, 5*time.Minute, env, dir, "lintian", append([]string{"--pedantic", "-I", "--show-overrides"}, debs...)...)
 	errs := 0
 	for line := range strings.Lines(out) {
 		switch {
