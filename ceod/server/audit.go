@@ -36,11 +36,11 @@ func (c *conn) auditOpOK(start time.Time, op string) {
 	if !c.srv.auditOps.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	if c.auditOK == nil && c.nops < 2 {
-		c.audit(c.srv.auditOps, start, ops.OutcomeOK, c.principal, op, nil)
-		return
-	}
 	if c.auditOK == nil {
+		if c.nops < 2 {
+			c.audit(c.srv.auditOps, start, ops.OutcomeOK, c.principal, op, nil)
+			return
+		}
 		c.auditOK = c.srv.auditOps.With(
 			slog.String("outcome", string(ops.OutcomeOK)),
 			slog.String("remote", c.remote),
