@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -67,11 +68,7 @@ type Result struct {
 // non-zero status), or wraps ctx.Err() if the context ended first.
 func Run(ctx context.Context, c Cmd) (Result, error) {
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = c.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{} // never ceod's own environment
-	}
-	cmd.Dir = c.Dir
+	c.setup(cmd)
 	cmd.Stdin = c.Stdin
 	stdout := &Bounded{Max: c.StdoutMax, Truncate: c.StdoutTruncate || c.Combined}
 	stderr := &Bounded{Max: c.StderrMax, Truncate: true}
@@ -80,20 +77,7 @@ func Run(ctx context.Context, c Cmd) (Result, error) {
 	if c.Combined {
 		cmd.Stderr = stdout
 	}
-	attr := &syscall.SysProcAttr{Credential: c.Credential}
-	if c.NewSession {
-		attr.Setsid = true // a new session is a new process group too
-	} else {
-		attr.Setpgid = true
-	}
-	if c.KillWithParent {
-		attr.Pdeathsig = syscall.SIGKILL
-	}
-	cmd.SysProcAttr = attr
-	cmd.Cancel = func() error {
-		// The negative pid names the process group: its children die too.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	cmd.WaitDelay = WaitDelay
 	err := cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Overflow: stdout.Overflow, Started: cmd.ProcessState != nil}
@@ -105,6 +89,30 @@ func Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	return res, err
 }
+
+// setup gives cmd c's environment (none of ceod's own), directory,
+// credential and process group or session.
+func (c Cmd) setup(cmd *exec.Cmd) {
+	cmd.Env = c.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{} // never ceod's own environment
+	}
+	cmd.Dir = c.Dir
+	attr := &syscall.SysProcAttr{Credential: c.Credential}
+	if c.NewSession {
+		attr.Setsid = true // a new session is a new process group too
+	} else {
+		attr.Setpgid = true
+	}
+	if c.KillWithParent {
+		attr.Pdeathsig = syscall.SIGKILL
+	}
+	cmd.SysProcAttr = attr
+}
+
+// killGroup SIGKILLs p's process group (setup made p its leader): the
+// negative pid names the group, so its children die too.
+func killGroup(p *os.Process) error { return syscall.Kill(-p.Pid, syscall.SIGKILL) }
 
 // Bounded collects at most Max bytes (Max <= 0: nothing). Past the bound
 // it either fails the write (so the copy stops and the program gets

@@ -28,21 +28,7 @@ type Proc struct {
 // it before ceod exits.
 func Start(c Cmd) (*Proc, error) {
 	cmd := exec.Command(c.Path, c.Args...)
-	cmd.Env = c.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{} // never ceod's own environment
-	}
-	cmd.Dir = c.Dir
-	attr := &syscall.SysProcAttr{Credential: c.Credential}
-	if c.NewSession {
-		attr.Setsid = true
-	} else {
-		attr.Setpgid = true
-	}
-	if c.KillWithParent {
-		attr.Pdeathsig = syscall.SIGKILL
-	}
-	cmd.SysProcAttr = attr
+	c.setup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -76,8 +62,7 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 // once and from any goroutine.
 func (p *Proc) Kill() {
 	p.once.Do(func() {
-		// The negative pid names the process group: its children die too.
-		if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := killGroup(p.cmd.Process); err != nil && !errors.Is(err, syscall.ESRCH) {
 			p.cmd.Process.Kill()
 		}
 		p.Stdin.Close()
