@@ -149,7 +149,7 @@ func (s *session) syncUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Contains([]byte(out), []byte(`Unknown request "`+tag+`"`)) {
+	if !strings.Contains(out, `Unknown request "`+tag+`"`) {
 		return fmt.Errorf("%w: no answer to the sentinel %s", errSession, tag)
 	}
 	return nil
@@ -158,8 +158,8 @@ func (s *session) syncUp(ctx context.Context) error {
 // stripEcho drops kadmin's echo of the query (its line editor repeats
 // the line it read) from the start of out.
 func stripEcho(out, q string) string {
-	if rest, ok := bytes.CutPrefix([]byte(out), []byte(q+"\n")); ok {
-		return string(rest)
+	if rest, ok := strings.CutPrefix(out, q+"\n"); ok {
+		return rest
 	}
 	return out
 }
@@ -267,11 +267,17 @@ func (c *Client) Close() error {
 		return err
 	}
 	defer c.unlock()
+	c.endSession()
+	return nil
+}
+
+// endSession ends the Client's session, if any: the next query starts
+// a new one. The caller holds the session (lock).
+func (c *Client) endSession() {
 	if c.sess != nil {
 		c.sess.close()
 		c.sess = nil
 	}
-	return nil
 }
 
 // runSession runs the query in the Client's session, starting one if
@@ -287,8 +293,7 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 	for attempt := 0; ; attempt++ {
 		retry := attempt == 0
 		if c.sess != nil && !c.sess.usable(c.lastUse) {
-			c.sess.close()
-			c.sess = nil
+			c.endSession()
 		}
 		if c.sess == nil {
 			s, out, err := c.startSession(ctx)
@@ -306,8 +311,7 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 			c.lastUse = time.Now()
 		}
 		if query != "getprinc" && time.Since(c.lastUse) > probeAfter && !c.probe(ctx) {
-			c.sess.close()
-			c.sess = nil
+			c.endSession()
 			if retry && ctx.Err() == nil {
 				continue
 			}
@@ -316,8 +320,7 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 		out, sent, err := c.sess.query(ctx, q, full, passwords)
 		c.lastUse = time.Now()
 		if err != nil {
-			c.sess.close()
-			c.sess = nil
+			c.endSession()
 			if (!sent || query == "getprinc") && retry && ctx.Err() == nil {
 				continue // nothing was changed: a new session may do
 			}
@@ -330,8 +333,7 @@ func (c *Client) runSession(ctx context.Context, query, name, q string, password
 		if replyLost(out) || strings.Contains(out, "RPC: ") || strings.Contains(out, "GSS-API") {
 			// The connection to kadmind is suspect: the next query
 			// logs in afresh.
-			c.sess.close()
-			c.sess = nil
+			c.endSession()
 			if query == "getprinc" && retry {
 				continue
 			}
